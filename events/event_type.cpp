@@ -1,0 +1,48 @@
+#include "events/event_type.hpp"
+
+#include <array>
+#include <utility>
+
+namespace keyledger::events {
+namespace {
+
+constexpr std::array<std::pair<EventType, std::string_view>, 13> kNames{{
+    {EventType::kProviderCreated, "ProviderCreated"},
+    {EventType::kProviderUpdated, "ProviderUpdated"},
+    {EventType::kProviderDeleted, "ProviderDeleted"},
+    {EventType::kEndpointCreated, "EndpointCreated"},
+    {EventType::kEndpointUpdated, "EndpointUpdated"},
+    {EventType::kEndpointDeleted, "EndpointDeleted"},
+    {EventType::kKeyCreated, "KeyCreated"},
+    {EventType::kKeyUpdated, "KeyUpdated"},
+    {EventType::kKeyDeleted, "KeyDeleted"},
+    {EventType::kKeyRevealed, "KeyRevealed"},
+    {EventType::kKeyHealthReported, "KeyHealthReported"},
+    {EventType::kKeyHealthReset, "KeyHealthReset"},
+    {EventType::kMasterKeyRotated, "MasterKeyRotated"},
+}};
+
+}  // namespace
+
+std::string_view EventTypeName(EventType type) {
+  for (const auto& [t, name] : kNames) {
+    if (t == type) return name;
+  }
+  return "Unknown";
+}
+
+std::optional<EventType> EventTypeFromName(std::string_view name) {
+  for (const auto& [t, n] : kNames) {
+    if (n == name) return t;
+  }
+  return std::nullopt;
+}
+
+bool IsKnownEventType(uint16_t value) {
+  for (const auto& entry : kNames) {
+    if (static_cast<uint16_t>(entry.first) == value) return true;
+  }
+  return false;
+}
+
+}  // namespace keyledger::events

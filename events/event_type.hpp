@@ -1,0 +1,35 @@
+#pragma once
+// Event types: past-tense facts. The numeric values are stored in the log and are NEVER renumbered
+// or reused; add new types with new numbers and describe them in events/FORMAT.md.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace keyledger::events {
+
+enum class EventType : uint16_t {
+  kProviderCreated = 1,
+  kProviderUpdated = 2,
+  kProviderDeleted = 3,
+
+  kEndpointCreated = 100,
+  kEndpointUpdated = 101,
+  kEndpointDeleted = 102,
+
+  kKeyCreated = 200,
+  kKeyUpdated = 201,
+  kKeyDeleted = 202,
+  kKeyRevealed = 203,
+  kKeyHealthReported = 204,
+  kKeyHealthReset = 205,
+
+  kMasterKeyRotated = 300,
+};
+
+// "KeyCreated" etc.; "Unknown" for a number this build does not know.
+std::string_view EventTypeName(EventType type);
+std::optional<EventType> EventTypeFromName(std::string_view name);
+bool IsKnownEventType(uint16_t value);
+
+}  // namespace keyledger::events

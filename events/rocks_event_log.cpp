@@ -1,0 +1,644 @@
+#include "events/rocks_event_log.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <chrono>
+#include <filesystem>
+
+namespace keyledger::events {
+namespace {
+
+constexpr const char* kEventsCf = "events";
+constexpr const char* kStreamsCf = "streams";
+constexpr const char* kMetaCf = "meta";
+constexpr const char* kMetaFormatKey = "format";
+constexpr const char* kMetaHeadKey = "head";
+
+std::string EncodeHead(const Head& h) {
+  std::string out;
+  PutBigEndian64(out, h.sequence);
+  out += crypto::AsBytes(h.hash);
+  PutBigEndian64(out, static_cast<uint64_t>(h.time_us));
+  return out;
+}
+
+Result<Head> DecodeHead(std::string_view v) {
+  if (v.size() != 8 + crypto::kSha256Size + 8) {
+    return MakeError(ErrorCode::kCorruption, "meta head value has the wrong size");
+  }
+  Head h;
+  h.sequence = GetBigEndian64(v);
+  h.hash = crypto::DigestFromBytes(v.substr(8, crypto::kSha256Size));
+  h.time_us = static_cast<int64_t>(GetBigEndian64(v.substr(8 + crypto::kSha256Size)));
+  return h;
+}
+
+std::string EncodeFormat(uint32_t v) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[static_cast<size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
+  return out;
+}
+
+Error StorageError(std::string_view what, const rocksdb::Status& s) {
+  ErrorCode code = s.IsCorruption() ? ErrorCode::kCorruption : ErrorCode::kIoError;
+  return MakeError(code, std::string(what) + ": " + s.ToString());
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+}  // namespace
+
+RocksEventLog::RocksEventLog(std::string path, Options options)
+    : path_(std::move(path)), options_(std::move(options)) {
+  if (!options_.clock) options_.clock = SystemClockMicros;
+  head_.hash = GenesisHash();
+}
+
+RocksEventLog::~RocksEventLog() { IgnoreError(Close()); }
+
+void RocksEventLog::LogError(std::string_view what) const {
+  if (options_.log) options_.log(LogLevel::kError, what);
+}
+
+Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& path,
+                                                           Options options) {
+  std::unique_ptr<RocksEventLog> log(new RocksEventLog(path, std::move(options)));
+  KL_RETURN_IF_ERROR(log->OpenDb());
+  KL_RETURN_IF_ERROR(log->RecoverHead());
+  if (log->options_.mode == Mode::kReadWrite) {
+    log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  }
+  return log;
+}
+
+Status RocksEventLog::OpenDb() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(fs::path(path_) / "CURRENT", ec);
+  const Mode mode = options_.mode;
+  if (!exists) {
+    if (mode != Mode::kReadWrite || !options_.create_if_missing) {
+      return MakeError(ErrorCode::kNotFound, "no keyledger data directory at " + path_);
+    }
+    if (fs::exists(path_, ec) && !fs::is_empty(path_, ec)) {
+      // Only files we create ourselves may already be there (a master key, a tokens file).
+      for (const auto& entry : fs::directory_iterator(path_, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name != "master.key" && name != "tokens.json") {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           path_ + " is not empty and holds no keyledger log (found " + name +
+                               "); refusing to create one there");
+        }
+      }
+    }
+    fs::create_directories(path_, ec);
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !exists;
+  db_options.create_missing_column_families = !exists;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  db_options.paranoid_checks = true;
+  if (options_.env != nullptr) db_options.env = options_.env;
+
+  std::vector<std::string> names;
+  if (exists) {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path_, &names);
+    if (!s.ok()) return StorageError("cannot list column families in " + path_, s);
+    for (const char* required : {kEventsCf, kStreamsCf, kMetaCf}) {
+      if (std::find(names.begin(), names.end(), required) == names.end()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         path_ + " is a RocksDB database but not a keyledger log (no '" +
+                             required + "' column family)");
+      }
+    }
+  } else {
+    names = {rocksdb::kDefaultColumnFamilyName, kEventsCf, kStreamsCf, kMetaCf};
+  }
+  for (int i = 0; i < kAuxSpaceCount; ++i) {
+    std::string aux(AuxSpaceName(static_cast<AuxSpace>(i)));
+    if (std::find(names.begin(), names.end(), aux) == names.end()) {
+      if (mode != Mode::kReadWrite) continue;  // created by the first read-write open
+      names.push_back(aux);
+      db_options.create_missing_column_families = true;
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    rocksdb::ColumnFamilyOptions cf_options;
+    if (name == kEventsCf) {
+      cf_options.OptimizeForPointLookup(64);
+      cf_options.write_buffer_size = 64 << 20;
+    }
+    descriptors.emplace_back(name, cf_options);
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  switch (mode) {
+    case Mode::kReadWrite:
+      s = rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &raw);
+      break;
+    case Mode::kReadOnly:
+      s = rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles_, &raw);
+      break;
+    case Mode::kSecondary:
+      if (options_.secondary_path.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument, "secondary mode needs a scratch path");
+      }
+      db_options.max_open_files = -1;
+      s = rocksdb::DB::OpenAsSecondary(db_options, path_, options_.secondary_path, descriptors,
+                                       &handles_, &raw);
+      break;
+  }
+  db_.reset(raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return MakeError(ErrorCode::kUnavailable,
+                       path_ + " is in use by another process (a running keyledgerd?)");
+    }
+    return StorageError("cannot open " + path_, s);
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == kEventsCf) events_cf_ = handles_[i];
+    if (names[i] == kStreamsCf) streams_cf_ = handles_[i];
+    if (names[i] == kMetaCf) meta_cf_ = handles_[i];
+    for (int a = 0; a < kAuxSpaceCount; ++a) {
+      if (names[i] == AuxSpaceName(static_cast<AuxSpace>(a))) aux_cf_[static_cast<size_t>(a)] = handles_[i];
+    }
+  }
+
+  if (!exists) {
+    rocksdb::WriteBatch batch;
+    batch.Put(meta_cf_, kMetaFormatKey, EncodeFormat(kLogFormatVersion));
+    batch.Put(meta_cf_, kMetaHeadKey, EncodeHead(Head{0, GenesisHash(), 0}));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db_->Write(wo, &batch);
+    if (!s.ok()) return StorageError("cannot initialize " + path_, s);
+  }
+  return Status::Ok();
+}
+
+Status RocksEventLog::RecoverHead() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaFormatKey, &value);
+  if (s.IsNotFound()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path_ + " has no format version; it is not a keyledger log");
+  }
+  if (!s.ok()) return StorageError("cannot read the format version", s);
+  if (value.size() != 4) return MakeError(ErrorCode::kCorruption, "format version is malformed");
+  uint32_t format = 0;
+  for (char c : value) format = format << 8 | static_cast<uint8_t>(c);
+  if (format != kLogFormatVersion) {
+    return MakeError(ErrorCode::kUnsupported,
+                     path_ + " uses log format version " + std::to_string(format) +
+                         "; this build reads version " + std::to_string(kLogFormatVersion));
+  }
+
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaHeadKey, &value);
+  if (!s.ok()) return StorageError("cannot read the head from meta", s);
+  KL_ASSIGN_OR_RETURN(Head meta_head, DecodeHead(value));
+
+  // The head comes from the log itself; meta is only a cross-check.
+  Head head{0, GenesisHash(), 0};
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+  it->SeekToLast();
+  if (it->Valid()) {
+    std::string_view key = ToView(it->key());
+    auto decoded = DecodeRecord(ToView(it->value()));
+    std::string problem;
+    if (key.size() != 8) {
+      problem = "malformed key in the events column family";
+    } else if (!decoded.ok()) {
+      problem = decoded.error().message;
+    } else if (decoded->sequence != GetBigEndian64(key)) {
+      problem = "the last record is stored under the wrong sequence";
+    } else if (!VerifyRecordHash(*decoded)) {
+      problem = "the last record's hash does not verify";
+    }
+    if (problem.empty()) {
+      head = Head{decoded->sequence, decoded->hash, decoded->time_us};
+      // The last link too: the head's prev_hash must be its predecessor's hash.
+      it->Prev();
+      Hash expected_prev = GenesisHash();
+      if (it->Valid()) {
+        auto prev = DecodeRecord(ToView(it->value()));
+        if (!prev.ok()) {
+          problem = "the record before the head cannot be decoded";
+        } else {
+          expected_prev = prev->hash;
+        }
+      }
+      if (problem.empty() && it->status().ok() && decoded->prev_hash != expected_prev) {
+        problem = "the head does not link to the record before it";
+      }
+    }
+    if (!problem.empty() && !options_.check_head_on_open && key.size() == 8) {
+      // Audit tools still get a head (the last stored sequence) so Verify can find the break.
+      head.sequence = GetBigEndian64(key);
+      if (decoded.ok()) head = Head{head.sequence, decoded->hash, decoded->time_us};
+    }
+    if (!problem.empty() && options_.check_head_on_open) {
+      return MakeError(ErrorCode::kCorruption,
+                       "the hash chain is broken at the head of " + path_ + ": " + problem +
+                           " (run keyledger-audit verify)");
+    }
+  }
+  if (!it->status().ok()) return StorageError("cannot read the last record", it->status());
+  if (options_.check_head_on_open && (meta_head.sequence != head.sequence || meta_head.hash != head.hash)) {
+    return MakeError(ErrorCode::kCorruption,
+                     "meta says the head is sequence " + std::to_string(meta_head.sequence) +
+                         " but the log ends at sequence " + std::to_string(head.sequence) +
+                         " (records lost or added outside keyledger; run keyledger-audit verify)");
+  }
+  std::lock_guard lock(head_mu_);
+  head_ = head;
+  meta_head_sequence_ = meta_head.sequence;
+  return Status::Ok();
+}
+
+Head RocksEventLog::GetHead() const {
+  std::lock_guard lock(head_mu_);
+  return head_;
+}
+
+Status RocksEventLog::Scan(uint64_t from, uint64_t to, const RecordVisitor& visit) const {
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  for (it->Seek(SequenceKey(from)); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return MakeError(ErrorCode::kCorruption, "malformed event key");
+    if (GetBigEndian64(ToView(it->key())) > to) break;
+    KL_ASSIGN_OR_RETURN(EventRecord r, DecodeRecord(ToView(it->value())));
+    if (!visit(r)) break;
+  }
+  if (!it->status().ok()) return StorageError("cannot scan events", it->status());
+  return Status::Ok();
+}
+
+Result<std::vector<EventRecord>> RocksEventLog::ReadRange(uint64_t from_sequence,
+                                                          size_t limit) const {
+  std::vector<EventRecord> out;
+  if (limit == 0) return out;
+  KL_RETURN_IF_ERROR(Scan(from_sequence, UINT64_MAX, [&](const EventRecord& r) {
+    out.push_back(r);
+    return out.size() < limit;
+  }));
+  return out;
+}
+
+Result<std::vector<EventRecord>> RocksEventLog::ReadStream(std::string_view stream,
+                                                           uint64_t from_version,
+                                                           size_t limit) const {
+  KL_RETURN_IF_ERROR(ValidateStreamId(stream));
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  std::vector<EventRecord> out;
+  const std::string prefix = std::string(stream) + '\0';
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  for (it->Seek(StreamKey(stream, from_version)); it->Valid() && out.size() < limit; it->Next()) {
+    std::string_view key = ToView(it->key());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, it->value(), &value);
+    if (s.IsNotFound()) {
+      return MakeError(ErrorCode::kCorruption, "stream index points at a missing record");
+    }
+    if (!s.ok()) return StorageError("cannot read a stream record", s);
+    KL_ASSIGN_OR_RETURN(EventRecord r, DecodeRecord(value));
+    out.push_back(std::move(r));
+  }
+  if (!it->status().ok()) return StorageError("cannot read stream index", it->status());
+  return out;
+}
+
+Result<uint64_t> RocksEventLog::ReadStreamVersion(std::string_view stream) const {
+  const std::string prefix = std::string(stream) + '\0';
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  it->SeekForPrev(StreamKey(stream, UINT64_MAX));
+  if (it->Valid()) {
+    std::string_view key = ToView(it->key());
+    if (key.size() == prefix.size() + 8 && key.substr(0, prefix.size()) == prefix) {
+      return GetBigEndian64(key.substr(prefix.size()));
+    }
+    return uint64_t{0};
+  }
+  if (!it->status().ok()) return StorageError("cannot read stream version", it->status());
+  return uint64_t{0};
+}
+
+Result<uint64_t> RocksEventLog::StreamVersion(std::string_view stream) const {
+  KL_RETURN_IF_ERROR(ValidateStreamId(stream));
+  {
+    std::lock_guard lock(versions_mu_);
+    auto it = versions_.find(std::string(stream));
+    if (it != versions_.end()) return it->second;
+  }
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  return ReadStreamVersion(stream);
+}
+
+Result<uint64_t> RocksEventLog::CachedStreamVersion(std::string_view stream) {
+  std::string key(stream);
+  {
+    std::lock_guard lock(versions_mu_);
+    auto it = versions_.find(key);
+    if (it != versions_.end()) return it->second;
+  }
+  uint64_t v = 0;
+  {
+    std::shared_lock db_lock(db_mu_);
+    KL_RETURN_IF_ERROR(CheckOpen());
+    KL_ASSIGN_OR_RETURN(v, ReadStreamVersion(stream));
+  }
+  std::lock_guard lock(versions_mu_);
+  versions_.emplace(std::move(key), v);
+  return v;
+}
+
+Result<VerifyReport> RocksEventLog::Verify(uint64_t from, uint64_t to) const {
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  if (from == 0) from = 1;
+  {
+    // Verify up to what meta claims too, so that a truncated tail is reported.
+    std::lock_guard lock(head_mu_);
+    to = std::min(to, std::max(head_.sequence, meta_head_sequence_));
+  }
+  Hash prev = GenesisHash();
+  if (from > 1) {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, SequenceKey(from - 1), &value);
+    if (!s.ok() && !s.IsNotFound()) return StorageError("cannot read record before range", s);
+    auto decoded = s.ok() ? DecodeRecord(value) : Result<EventRecord>(MakeError(ErrorCode::kNotFound, ""));
+    if (!decoded.ok()) {
+      VerifyReport r;
+      r.ok = false;
+      r.first_bad = from - 1;
+      r.reason = "record " + std::to_string(from - 1) + " (before the range) is missing or unreadable";
+      return r;
+    }
+    prev = decoded->hash;
+  }
+  ChainVerifier verifier(from, prev);
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  for (it->Seek(SequenceKey(from)); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      verifier.FailStorage("malformed key in the events column family");
+      break;
+    }
+    uint64_t seq = GetBigEndian64(ToView(it->key()));
+    if (seq > to) break;
+    if (!verifier.Next(seq, ToView(it->value()))) break;
+  }
+  if (!it->status().ok()) verifier.FailStorage(it->status().ToString());
+  verifier.Finish(to);
+  return verifier.report();
+}
+
+rocksdb::ColumnFamilyHandle* RocksEventLog::AuxHandle(AuxSpace space) const {
+  return aux_cf_[static_cast<size_t>(space)];
+}
+
+Result<std::optional<std::string>> RocksEventLog::GetAux(AuxSpace space,
+                                                         std::string_view key) const {
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  rocksdb::ColumnFamilyHandle* cf = AuxHandle(space);
+  if (cf == nullptr) return std::optional<std::string>();
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return StorageError("cannot read " + std::string(AuxSpaceName(space)), s);
+  return std::optional<std::string>(std::move(value));
+}
+
+Status RocksEventLog::ScanAux(AuxSpace space, std::string_view prefix,
+                              const AuxVisitor& visit) const {
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  rocksdb::ColumnFamilyHandle* cf = AuxHandle(space);
+  if (cf == nullptr) return Status::Ok();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+    std::string_view key = ToView(it->key());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, ToView(it->value()))) break;
+  }
+  if (!it->status().ok()) {
+    return StorageError("cannot scan " + std::string(AuxSpaceName(space)), it->status());
+  }
+  return Status::Ok();
+}
+
+void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (options_.mode == Mode::kReadWrite && !stopping_) {
+      queue_.push_back(Pending{std::move(request), std::move(done)});
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(MakeError(ErrorCode::kUnavailable, options_.mode == Mode::kReadWrite
+                                              ? "event log is closed"
+                                              : "event log is open read-only"));
+}
+
+void RocksEventLog::WriterLoop() {
+  std::vector<Pending> group;
+  while (true) {
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      const size_t n = std::min(queue_.size(), options_.max_group_requests);
+      group.clear();
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    ProcessGroup(group);
+  }
+}
+
+void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
+  if (needs_reopen_) {
+    // After a failed synced write RocksDB refuses further writes until reopened. Reopening also
+    // tells the truth about the failed group: if its WAL record did reach the disk it is replayed
+    // and becomes part of the recovered head (whole, never partially).
+    Status reopened = Reopen();
+    if (!reopened.ok()) {
+      LogError("event store is still unavailable: " + reopened.ToString());
+      for (Pending& p : group) {
+        p.done(MakeError(ErrorCode::kIoError, "the event store could not write; retry later"));
+      }
+      return;
+    }
+    needs_reopen_ = false;
+  }
+
+  AppendPlanner planner(
+      GetHead(), [this](std::string_view s) { return CachedStreamVersion(s); }, options_.clock,
+      json_);
+  std::vector<EventRecord> records;
+  std::vector<Result<AppendResult>> results;
+  results.reserve(group.size());
+  rocksdb::WriteBatch batch;
+  bool any_write = false;
+  std::shared_lock db_lock(db_mu_);
+  for (Pending& p : group) {
+    results.push_back(planner.Plan(p.request, records));
+    if (!results.back().ok()) continue;
+    for (const AuxWrite& w : p.request.aux) {
+      rocksdb::ColumnFamilyHandle* cf = AuxHandle(w.space);
+      if (w.value) {
+        batch.Put(cf, w.key, *w.value);
+      } else {
+        batch.Delete(cf, w.key);
+      }
+      any_write = true;
+    }
+  }
+
+  if (!records.empty() || any_write) {
+    for (const EventRecord& r : records) {
+      const std::string seq_key = SequenceKey(r.sequence);
+      batch.Put(events_cf_, seq_key, EncodeRecord(r));
+      batch.Put(streams_cf_, StreamKey(r.stream, r.stream_version), seq_key);
+    }
+    const Head new_head = planner.head();
+    batch.Put(meta_cf_, kMetaHeadKey, EncodeHead(new_head));
+
+    const auto start = std::chrono::steady_clock::now();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    if (options_.on_group_commit) {
+      GroupCommitStats stats;
+      stats.requests = group.size();
+      stats.records = records.size();
+      stats.write_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count();
+      stats.ok = s.ok();
+      options_.on_group_commit(stats);
+    }
+    if (!s.ok()) {
+      needs_reopen_ = true;
+      LogError("event log write failed: " + s.ToString());
+      for (auto& r : results) {
+        if (r.ok()) {
+          r = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+        }
+      }
+    } else {
+      {
+        std::lock_guard lock(versions_mu_);
+        for (const auto& [stream, version] : planner.versions()) versions_[stream] = version;
+      }
+      std::lock_guard lock(head_mu_);
+      head_ = new_head;
+      meta_head_sequence_ = new_head.sequence;
+    }
+  }
+  db_lock.unlock();
+
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+}
+
+Status RocksEventLog::CheckOpen() const {
+  if (!db_) return MakeError(ErrorCode::kUnavailable, "the event store is not open");
+  return Status::Ok();
+}
+
+Status RocksEventLog::CloseDbLocked() {
+  if (!db_) return Status::Ok();
+  rocksdb::Status first_error;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    rocksdb::Status s = db_->DestroyColumnFamilyHandle(h);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  handles_.clear();
+  events_cf_ = streams_cf_ = meta_cf_ = nullptr;
+  aux_cf_.fill(nullptr);
+  rocksdb::Status s = db_->Close();
+  if (!s.ok() && first_error.ok()) first_error = s;
+  db_.reset();
+  if (!first_error.ok()) return StorageError("closing the event store failed", first_error);
+  return Status::Ok();
+}
+
+Status RocksEventLog::Reopen() {
+  std::unique_lock db_lock(db_mu_);
+  // The old handle already failed; its close status adds nothing to the error we report.
+  IgnoreError(CloseDbLocked());
+  {
+    std::lock_guard lock(versions_mu_);
+    versions_.clear();
+  }
+  Status s = OpenDb();
+  if (s.ok()) s = RecoverHead();
+  if (!s.ok()) IgnoreError(CloseDbLocked());
+  return s;
+}
+
+Status RocksEventLog::PurgeDeletedAux(AuxSpace space) {
+  if (options_.mode != Mode::kReadWrite) {
+    return MakeError(ErrorCode::kUnavailable, "event log is open read-only");
+  }
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  // Flushing every column family retires the WAL segments that still hold deleted values.
+  rocksdb::Status s = db_->Flush(fo, handles_);
+  if (!s.ok()) return StorageError("flush before purge failed", s);
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  s = db_->CompactRange(co, AuxHandle(space), nullptr, nullptr);
+  if (!s.ok()) return StorageError("compaction for purge failed", s);
+  return Status::Ok();
+}
+
+Status RocksEventLog::Close() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+    queue_cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  std::unique_lock db_lock(db_mu_);
+  return CloseDbLocked();
+}
+
+Status RocksEventLog::CatchUp() {
+  if (options_.mode != Mode::kSecondary) return Status::Ok();
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  rocksdb::Status s = db_->TryCatchUpWithPrimary();
+  if (!s.ok()) return StorageError("cannot catch up with the primary", s);
+  {
+    std::lock_guard lock(versions_mu_);
+    versions_.clear();
+  }
+  return RecoverHead();
+}
+
+}  // namespace keyledger::events
