@@ -82,9 +82,9 @@ Result<AppendResult> AppendPlanner::Plan(const AppendRequest& request,
       KL_ASSIGN_OR_RETURN(current, CurrentVersion(s.stream));
     }
     if (s.expected_version != kAnyVersion && static_cast<uint64_t>(s.expected_version) != current) {
-      Error e = MakeError(ErrorCode::kVersionConflict,
-                          "stream " + s.stream + " is at version " + std::to_string(current) +
-                              ", expected " + std::to_string(s.expected_version));
+      Error e = MakeError(ErrorCode::kVersionConflict, "stream " + s.stream + " is at version " +
+                                                           std::to_string(current) + ", expected " +
+                                                           std::to_string(s.expected_version));
       e.actual_version = current;
       return e;
     }
@@ -120,6 +120,7 @@ Result<AppendResult> AppendPlanner::Plan(const AppendRequest& request,
       r.hash = ComputeHash(r);
       head = Head{r.sequence, r.hash, r.time_us};
       result.sequences.push_back(r.sequence);
+      result.hashes.push_back(r.hash);
       records.push_back(std::move(r));
     }
   }

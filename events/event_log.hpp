@@ -82,8 +82,10 @@ struct Head {
 };
 
 struct AppendResult {
-  // The sequence numbers assigned, in request order (streams, then events).
+  // The sequence numbers assigned, in request order (streams, then events), and each record's
+  // hash (a receipt for that event).
   std::vector<uint64_t> sequences;
+  std::vector<Hash> hashes;
   // The version of each StreamAppend's stream after the append, in request order.
   std::vector<uint64_t> stream_versions;
   Head head;  // the head right after this request's last record
@@ -91,11 +93,11 @@ struct AppendResult {
 
 struct VerifyReport {
   bool ok = true;
-  uint64_t checked = 0;         // records whose hash was recomputed
-  uint64_t first_bad = 0;       // when !ok: the first sequence that failed
-  std::string reason;           // when !ok: why, in words
-  uint64_t last_sequence = 0;   // the last sequence examined
-  Hash last_hash{};             // the hash of that record (or the range's starting hash)
+  uint64_t checked = 0;        // records whose hash was recomputed
+  uint64_t first_bad = 0;      // when !ok: the first sequence that failed
+  std::string reason;          // when !ok: why, in words
+  uint64_t last_sequence = 0;  // the last sequence examined
+  Hash last_hash{};            // the hash of that record (or the range's starting hash)
 };
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
@@ -122,8 +124,7 @@ class EventReader {
   // reported in the VerifyReport, not as an error; errors mean the check could not run.
   virtual Result<VerifyReport> Verify(uint64_t from, uint64_t to) const = 0;
 
-  virtual Result<std::optional<std::string>> GetAux(AuxSpace space,
-                                                    std::string_view key) const = 0;
+  virtual Result<std::optional<std::string>> GetAux(AuxSpace space, std::string_view key) const = 0;
   // Visits aux entries whose key starts with `prefix`, in key order.
   virtual Status ScanAux(AuxSpace space, std::string_view prefix,
                          const AuxVisitor& visit) const = 0;

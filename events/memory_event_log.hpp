@@ -47,8 +47,8 @@ class MemoryEventLog final : public EventLog {
   mutable std::shared_mutex mu_;
   JsonChecker json_;  // guarded by the exclusive lock
   Head head_;
-  std::map<uint64_t, std::string> events_;             // sequence -> encoded record
-  std::map<std::string, uint64_t> streams_;            // StreamKey -> sequence
+  std::map<uint64_t, std::string> events_;              // sequence -> encoded record
+  std::map<std::string, uint64_t> streams_;             // StreamKey -> sequence
   std::unordered_map<std::string, uint64_t> versions_;  // stream -> version
   std::array<std::map<std::string, std::string, std::less<>>, kAuxSpaceCount> aux_;
   bool closed_ = false;

@@ -112,8 +112,8 @@ Status RocksEventLog::OpenDb() {
     for (const char* required : {kEventsCf, kStreamsCf, kMetaCf}) {
       if (std::find(names.begin(), names.end(), required) == names.end()) {
         return MakeError(ErrorCode::kInvalidArgument,
-                         path_ + " is a RocksDB database but not a keyledger log (no '" +
-                             required + "' column family)");
+                         path_ + " is a RocksDB database but not a keyledger log (no '" + required +
+                             "' column family)");
       }
     }
   } else {
@@ -169,7 +169,8 @@ Status RocksEventLog::OpenDb() {
     if (names[i] == kStreamsCf) streams_cf_ = handles_[i];
     if (names[i] == kMetaCf) meta_cf_ = handles_[i];
     for (int a = 0; a < kAuxSpaceCount; ++a) {
-      if (names[i] == AuxSpaceName(static_cast<AuxSpace>(a))) aux_cf_[static_cast<size_t>(a)] = handles_[i];
+      if (names[i] == AuxSpaceName(static_cast<AuxSpace>(a)))
+        aux_cf_[static_cast<size_t>(a)] = handles_[i];
     }
   }
 
@@ -246,13 +247,14 @@ Status RocksEventLog::RecoverHead() {
       if (decoded.ok()) head = Head{head.sequence, decoded->hash, decoded->time_us};
     }
     if (!problem.empty() && options_.check_head_on_open) {
-      return MakeError(ErrorCode::kCorruption,
-                       "the hash chain is broken at the head of " + path_ + ": " + problem +
-                           " (run keyledger-audit verify)");
+      return MakeError(ErrorCode::kCorruption, "the hash chain is broken at the head of " + path_ +
+                                                   ": " + problem +
+                                                   " (run keyledger-audit verify)");
     }
   }
   if (!it->status().ok()) return StorageError("cannot read the last record", it->status());
-  if (options_.check_head_on_open && (meta_head.sequence != head.sequence || meta_head.hash != head.hash)) {
+  if (options_.check_head_on_open &&
+      (meta_head.sequence != head.sequence || meta_head.hash != head.hash)) {
     return MakeError(ErrorCode::kCorruption,
                      "meta says the head is sequence " + std::to_string(meta_head.sequence) +
                          " but the log ends at sequence " + std::to_string(head.sequence) +
@@ -380,12 +382,14 @@ Result<VerifyReport> RocksEventLog::Verify(uint64_t from, uint64_t to) const {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, SequenceKey(from - 1), &value);
     if (!s.ok() && !s.IsNotFound()) return StorageError("cannot read record before range", s);
-    auto decoded = s.ok() ? DecodeRecord(value) : Result<EventRecord>(MakeError(ErrorCode::kNotFound, ""));
+    auto decoded =
+        s.ok() ? DecodeRecord(value) : Result<EventRecord>(MakeError(ErrorCode::kNotFound, ""));
     if (!decoded.ok()) {
       VerifyReport r;
       r.ok = false;
       r.first_bad = from - 1;
-      r.reason = "record " + std::to_string(from - 1) + " (before the range) is missing or unreadable";
+      r.reason =
+          "record " + std::to_string(from - 1) + " (before the range) is missing or unreadable";
       return r;
     }
     prev = decoded->hash;

@@ -102,14 +102,13 @@ class Keyring {
 
   struct Sealed {
     SealedSecret secret;
-    AuxWrite dek_write;       // puts the new wrapped DEK
-    StreamAppend kek_guard;   // expected version of the "keyring" stream, no events
+    AuxWrite dek_write;      // puts the new wrapped DEK
+    StreamAppend kek_guard;  // expected version of the "keyring" stream, no events
   };
   // Encrypts `secret` under a fresh DEK. The associated data binds the ciphertext to `key_id`,
   // `secret_version`, the DEK id and the cipher version: moved to another key or version it fails
   // to decrypt.
-  Result<Sealed> SealNew(std::string_view key_id, uint64_t secret_version,
-                         std::string_view secret);
+  Result<Sealed> SealNew(std::string_view key_id, uint64_t secret_version, std::string_view secret);
 
   // Decrypts a sealed secret. kShredded when its DEK was destroyed; kDecryptFailed when
   // authentication fails (tampering, or a ciphertext moved to another key/version).

@@ -117,9 +117,9 @@ inline Error MakeError(ErrorCode code, std::string message) {
 #define KL_CONCAT(a, b) KL_CONCAT_INNER(a, b)
 
 // Returns the error of a Status or Result expression from the enclosing function.
-#define KL_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    auto&& kl_status_ = (expr);                   \
+#define KL_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    auto&& kl_status_ = (expr);                      \
     if (!kl_status_.ok()) return kl_status_.error(); \
   } while (false)
 

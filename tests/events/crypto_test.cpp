@@ -10,8 +10,7 @@ std::string Hex(const Digest& d) { return HexEncode(AsBytes(d)); }
 std::string Unhex(std::string_view h) { return HexDecode(h).value(); }
 
 TEST(CryptoTest, Sha256KnownAnswers) {
-  EXPECT_EQ(Hex(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   Sha256Hasher h;
   h.Update("a");
   h.Update("bc");
@@ -28,19 +27,20 @@ TEST(CryptoTest, HmacSha256Rfc4231Case2) {
 
 TEST(CryptoTest, AesGcmKnownAnswerAndRoundTrip) {
   // NIST GCM test vector (AES-256, 96-bit IV, 128-bit tag), "Test Case 16" of the GCM spec.
-  const std::string key =
-      Unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+  const std::string key = Unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
   const std::string iv = Unhex("cafebabefacedbaddecaf888");
   const std::string pt = Unhex(
-      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525"
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6"
+      "b525"
       "b16aedf5aa0de657ba637b39");
   const std::string aad = Unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
   AesGcm256 gcm(key);
   std::string sealed = gcm.Seal(iv, aad, pt);
-  EXPECT_EQ(HexEncode(sealed),
-            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
-            "56828838c5f61e6393ba7a0abcc9f662"
-            "76fc6ece0f4e1768cddf8853bb2d551b");
+  EXPECT_EQ(
+      HexEncode(sealed),
+      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
+      "56828838c5f61e6393ba7a0abcc9f662"
+      "76fc6ece0f4e1768cddf8853bb2d551b");
   ASSERT_OK_AND_ASSIGN(std::string opened, gcm.Open(iv, aad, sealed));
   EXPECT_EQ(opened, pt);
 }

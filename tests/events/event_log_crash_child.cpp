@@ -29,9 +29,11 @@ int main(int argc, char** argv) {
         auto r = (*log)->Append("key-" + std::to_string(t), kAnyVersion, {e});
         if (!r.ok()) continue;
         // One event per request, so the head after it is that record.
-        const std::string hash = keyledger::crypto::HexEncode(keyledger::crypto::AsBytes(r->head.hash));
+        const std::string hash =
+            keyledger::crypto::HexEncode(keyledger::crypto::AsBytes(r->head.hash));
         std::lock_guard lock(out_mu);
-        std::printf("ack %llu %s\n", static_cast<unsigned long long>(r->sequences[0]), hash.c_str());
+        std::printf("ack %llu %s\n", static_cast<unsigned long long>(r->sequences[0]),
+                    hash.c_str());
         std::fflush(stdout);
       }
     });

@@ -75,7 +75,8 @@ TYPED_TEST(EventLogTest, EmptyLogHasGenesisHead) {
 
 TYPED_TEST(EventLogTest, AppendAssignsSequencesVersionsAndChainsHashes) {
   EventMetadata meta{"ops", "127.0.0.1", "req-1", std::string("rotation")};
-  ASSERT_OK_AND_ASSIGN(auto r1, this->log_->Append("key-a", kNoStream, {Ev(), Ev(R"({"n":2})")}, meta));
+  ASSERT_OK_AND_ASSIGN(auto r1,
+                       this->log_->Append("key-a", kNoStream, {Ev(), Ev(R"({"n":2})")}, meta));
   EXPECT_EQ(r1.sequences, (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(r1.stream_versions, (std::vector<uint64_t>{2}));
   ASSERT_OK_AND_ASSIGN(auto r2, this->log_->Append("key-b", kNoStream, {Ev()}));

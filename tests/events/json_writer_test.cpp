@@ -53,8 +53,9 @@ TEST(JsonWriterTest, NestedDocument) {
       .Key("raw")
       .Raw("[1,2]")
       .EndObject();
-  EXPECT_EQ(w.str(),
-            R"({"id":"k1","formats":["CLAUDE","OPENAI"],"nested":{},"none":null,"n":-3,"ok":true,"raw":[1,2]})");
+  EXPECT_EQ(
+      w.str(),
+      R"({"id":"k1","formats":["CLAUDE","OPENAI"],"nested":{},"none":null,"n":-3,"ok":true,"raw":[1,2]})");
 }
 
 }  // namespace

@@ -234,32 +234,37 @@ TEST(RocksEventLogTest, VerifyNamesTheFirstBadSequenceForEveryKindOfTampering) {
   for (size_t pos : {0ul, 3ul, 9ul, 13ul, 20ul, 40ul, 60ul, 70ul, 1000ul, 2000ul}) {
     cases.push_back({"flip byte " + std::to_string(pos), flip(pos), 5});
   }
-  cases.push_back({"flip in prev hash", [](RawDb& raw) {
+  cases.push_back({"flip in prev hash",
+                   [](RawDb& raw) {
                      std::string v = raw.Get("events", SequenceKey(5));
                      v[v.size() - 40] ^= 0x10;
                      raw.Put("events", SequenceKey(5), v);
                    },
                    5});
-  cases.push_back({"flip in own hash", [](RawDb& raw) {
+  cases.push_back({"flip in own hash",
+                   [](RawDb& raw) {
                      std::string v = raw.Get("events", SequenceKey(5));
                      v[v.size() - 1] ^= 0x10;
                      raw.Put("events", SequenceKey(5), v);
                    },
                    5});
   cases.push_back({"deleted record", [](RawDb& raw) { raw.Delete("events", SequenceKey(7)); }, 7});
-  cases.push_back({"reordered pair", [](RawDb& raw) {
+  cases.push_back({"reordered pair",
+                   [](RawDb& raw) {
                      std::string a = raw.Get("events", SequenceKey(3));
                      std::string b = raw.Get("events", SequenceKey(4));
                      raw.Put("events", SequenceKey(3), b);
                      raw.Put("events", SequenceKey(4), a);
                    },
                    3});
-  cases.push_back({"truncated tail", [](RawDb& raw) {
+  cases.push_back({"truncated tail",
+                   [](RawDb& raw) {
                      raw.Delete("events", SequenceKey(11));
                      raw.Delete("events", SequenceKey(12));
                    },
                    11});
-  cases.push_back({"re-hashed forgery", [](RawDb& raw) {
+  cases.push_back({"re-hashed forgery",
+                   [](RawDb& raw) {
                      // An attacker rewrites record 6 and recomputes its own hash; record 7's
                      // link then breaks.
                      auto r = DecodeRecord(raw.Get("events", SequenceKey(6)));

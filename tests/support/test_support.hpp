@@ -8,23 +8,22 @@
 
 #include "events/status.hpp"
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const auto& kl_s_ = (expr);                             \
-    ASSERT_TRUE(kl_s_.ok()) << kl_s_.status().ToString();   \
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const auto& kl_s_ = (expr);                           \
+    ASSERT_TRUE(kl_s_.ok()) << kl_s_.status().ToString(); \
   } while (false)
 
-#define EXPECT_OK(expr)                                     \
-  do {                                                      \
-    const auto& kl_s_ = (expr);                             \
-    EXPECT_TRUE(kl_s_.ok()) << kl_s_.status().ToString();   \
+#define EXPECT_OK(expr)                                   \
+  do {                                                    \
+    const auto& kl_s_ = (expr);                           \
+    EXPECT_TRUE(kl_s_.ok()) << kl_s_.status().ToString(); \
   } while (false)
 
 // Assigns the value of a Result to lhs, failing the test (and returning) on error.
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                    \
-  auto KL_CONCAT(kl_r_, __LINE__) = (expr);                                \
-  ASSERT_TRUE(KL_CONCAT(kl_r_, __LINE__).ok())                             \
-      << KL_CONCAT(kl_r_, __LINE__).status().ToString();                   \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                           \
+  auto KL_CONCAT(kl_r_, __LINE__) = (expr);                                                       \
+  ASSERT_TRUE(KL_CONCAT(kl_r_, __LINE__).ok()) << KL_CONCAT(kl_r_, __LINE__).status().ToString(); \
   lhs = std::move(KL_CONCAT(kl_r_, __LINE__)).value()
 
 namespace keyledger::testing {

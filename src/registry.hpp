@@ -1,0 +1,196 @@
+#pragma once
+// The registry: the single writer that decides commands against the current projection state,
+// group-commits their events, and publishes the new immutable state to readers.
+//
+// Flow (DESIGN.md "Shape"): Submit(command) queues it; the writer thread drains everything
+// queued, forks the committed state, and for each command in order calls Decide() against the
+// working state (which already includes the earlier commands of the group), folds the decided
+// events into it and prepares the response from the state right after that command. Then it
+// makes ONE append for the whole group (one synced RocksDB write), publishes the working state,
+// and completes every command. A failed write completes every command of the group with
+// kIoError (503) and publishes nothing; validation failures complete at once with no event.
+//
+// Thread safety: Submit() and Current() may be called from any thread. Completion callbacks run
+// on the writer thread and must not block (post to an I/O executor). Reads use Current(): an
+// immutable snapshot, never the writer's lock.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "events/event_log.hpp"
+#include "events/log_sink.hpp"
+#include "events/secrets.hpp"
+#include "projections/snapshot.hpp"
+#include "projections/state.hpp"
+
+namespace keyledger::registry {
+
+using projections::State;
+using projections::StatePtr;
+
+// Who asked, from where, and why: recorded on every event the request causes.
+struct RequestContext {
+  std::string actor;
+  std::string client_ip;
+  std::string request_id;
+  std::optional<std::string> reason;  // X-Audit-Reason
+  // If-Match: the resource version (ETag) the client expects; kPreconditionFailed otherwise.
+  std::optional<uint64_t> if_match;
+  // Idempotency-Key and a fingerprint of the request (method, path, body) it was used with.
+  std::optional<std::string> idempotency_key;
+  std::string request_fingerprint;
+};
+
+// What a command prepared as its answer, from the state right after its own events.
+struct PreparedResponse {
+  std::string body;              // JSON
+  std::optional<uint64_t> etag;  // the resource's version, for single-resource responses
+  // Receipt-style body: {"message": message, "seq": <its last event>, "hash": "<hex>"}, built
+  // after the commit (the hash exists only then).
+  bool receipt = false;
+  std::string message;
+  // Do not store this response for Idempotency-Key retries (it holds a secret).
+  bool not_replayable = false;
+};
+
+struct RegistryOptions;
+
+// Everything a command may look at while deciding. `state` is the working state.
+struct DecideContext {
+  const State& state;
+  const RequestContext& request;
+  events::Keyring& keyring;
+  const RegistryOptions& options;
+  int64_t now_us;  // the time its events will carry
+};
+
+// The decision: events to append (with expected versions / guards), aux writes in the same
+// batch, and what to do after the commit. Deciding never writes anything.
+struct Decision {
+  std::vector<events::StreamAppend> streams;
+  std::vector<events::AuxWrite> aux;
+  bool purge_keyring = false;  // a DEK was shredded: purge it from live files after the commit
+  std::function<Result<PreparedResponse>(const State& after)> respond;
+};
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual std::string_view Name() const = 0;
+  // Checks and plans the command against `ctx.state`. An error means nothing happens.
+  virtual Result<Decision> Decide(DecideContext& ctx) = 0;
+};
+
+struct CommandResult {
+  int status = 200;
+  std::string body;
+  std::optional<uint64_t> etag;
+  uint64_t sequence = 0;  // the command's last event (0 if it appended none)
+  std::string hash;       // hex hash of that event
+  bool replayed = false;  // answered from an Idempotency-Key record
+};
+
+using CommandDone = std::function<void(Result<CommandResult>)>;
+
+struct RegistryOptions {
+  events::EventLog* log = nullptr;     // required; not owned
+  events::Keyring* keyring = nullptr;  // required; not owned
+  // Snapshot after this many events since the last one (0 = only at Close). Default 10,000.
+  uint64_t snapshot_every = 10'000;
+  // Echo the plaintext in the create response's api_key_plain (Aether does; default false).
+  bool echo_plaintext_on_create = false;
+  // Refuse reveal without an X-Audit-Reason (default false).
+  bool require_reveal_reason = false;
+  // Idempotency records expire after this long (default 24 h).
+  int64_t idempotency_ttl_us = int64_t{24} * 3600 * 1'000'000;
+  // Upper bound on commands per group (default 1024).
+  size_t max_group_commands = 1024;
+  std::function<int64_t()> clock;  // default: system clock
+  LogSink log_sink;
+  // Called on the writer thread after each group (for metrics): commands, events, micros.
+  std::function<void(size_t commands, size_t events, int64_t micros)> on_group;
+};
+
+class Registry {
+ public:
+  // Recovers the state (newest valid snapshot + the tail of the log, or a full replay) before
+  // returning, then starts the writer.
+  static Result<std::unique_ptr<Registry>> Open(RegistryOptions options);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // The latest committed state. Cheap; safe from any thread.
+  StatePtr Current() const;
+
+  void Submit(std::unique_ptr<Command> command, RequestContext context, CommandDone done);
+  // Blocking convenience for tests and tools (never on an I/O thread).
+  Result<CommandResult> Execute(std::unique_ptr<Command> command, RequestContext context);
+
+  // Called (on the writer thread) after each publish with the range of new sequences.
+  using CommitListener = std::function<void(uint64_t first, uint64_t last)>;
+  void AddCommitListener(CommitListener listener);
+
+  projections::SnapshotStore& snapshots() { return *snapshots_; }
+  const RegistryOptions& options() const { return options_; }
+
+  // Writes a snapshot of the current state now (blocking).
+  Status WriteSnapshot();
+  // Drains queued commands, stops the writer and maintenance, writes a final snapshot. The log
+  // is not closed (its owner does that). Idempotent.
+  Status Close();
+
+ private:
+  struct Pending {
+    std::unique_ptr<Command> command;
+    RequestContext context;
+    CommandDone done;
+  };
+
+  explicit Registry(RegistryOptions options);
+  Status Recover();
+  void WriterLoop();
+  void ProcessGroup(std::vector<Pending>& group);
+  Status Resync();
+  void Publish(StatePtr state);
+  void MaintenanceLoop();
+  void Log(LogLevel level, const std::string& message) const;
+  int64_t Now(const State& s) const;
+
+  RegistryOptions options_;
+  std::unique_ptr<projections::SnapshotStore> snapshots_;
+
+  mutable std::mutex state_mu_;
+  StatePtr committed_;  // guarded by state_mu_
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  std::mutex listeners_mu_;
+  std::vector<CommitListener> listeners_;
+
+  // Maintenance: keyring purges and periodic snapshots, off the writer thread.
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool purge_requested_ = false;
+  bool snapshot_requested_ = false;
+  bool maint_stopping_ = false;
+  uint64_t last_snapshot_sequence_ = 0;
+  std::thread maintenance_;
+
+  std::mutex close_mu_;
+  bool closed_ = false;
+};
+
+}  // namespace keyledger::registry

@@ -1,0 +1,132 @@
+// Event-log append benchmark (issue 2). In one run, on one data disk:
+//   baseline: raw RocksDB Put with sync = true from 1 and 16 threads (~300-byte values);
+//   keyledger: EventLog::Append from 1, 16 and 64 concurrent callers (~300-byte payloads);
+// and the ratio of each keyledger figure to the raw figure at the same concurrency (64 against
+// 16). Prints a Markdown table. Usage: log_append DIR [SECONDS_PER_CASE]
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "events/rocks_event_log.hpp"
+#include "tools/bench/bench_util.hpp"
+
+namespace kb = keyledger::bench;
+namespace ke = keyledger::events;
+
+namespace {
+
+std::string Payload(int thread, uint64_t i) {
+  // ~300 bytes of JSON, like a KeyUpdated event.
+  std::string p = "{\"key_id\":\"3f1c0a2e-1b2c-4d5e-8f90-" + std::to_string(100000 + thread) +
+                  "\",\"seq\":" + std::to_string(i) +
+                  ",\"changes\":{\"internal_priority\":" + std::to_string(i % 100) + ",\"note\":\"";
+  while (p.size() < 280) p += 'x';
+  p += "\"}}";
+  return p;
+}
+
+template <typename Op>
+kb::Summary RunThreads(int threads, double seconds, Op op) {
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<int64_t> all;
+  std::vector<std::thread> pool;
+  auto start = kb::Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::vector<int64_t> mine;
+      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        auto t0 = kb::Clock::now();
+        op(t, i);
+        mine.push_back(kb::MicrosSince(t0));
+      }
+      std::lock_guard lock(mu);
+      all.insert(all.end(), mine.begin(), mine.end());
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  double elapsed = static_cast<double>(kb::MicrosSince(start)) / 1e6;
+  return kb::Summarize(std::move(all), elapsed);
+}
+
+kb::Summary RawRocks(const std::string& dir, int threads, double seconds) {
+  std::filesystem::remove_all(dir);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(options, dir, &raw).ok()) {
+    std::fprintf(stderr, "cannot open %s\n", dir.c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  std::atomic<uint64_t> next{0};
+  auto s = RunThreads(threads, seconds, [&](int t, uint64_t i) {
+    uint64_t k = next++;
+    std::string key;
+    ke::PutBigEndian64(key, k);
+    if (!db->Put(wo, key, Payload(t, i)).ok()) std::abort();
+  });
+  if (!db->Close().ok()) std::abort();
+  return s;
+}
+
+kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
+  std::filesystem::remove_all(dir);
+  auto log = ke::RocksEventLog::Open(dir, {});
+  if (!log.ok()) {
+    std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
+    std::exit(1);
+  }
+  auto s = RunThreads(callers, seconds, [&](int t, uint64_t i) {
+    ke::NewEvent e;
+    e.type = ke::EventType::kKeyUpdated;
+    e.payload = Payload(t, i);
+    auto r = (*log)->Append("key-" + std::to_string(t), ke::kAnyVersion, {std::move(e)},
+                            ke::EventMetadata{"bench", "127.0.0.1", "req", std::nullopt});
+    if (!r.ok()) std::abort();
+  });
+  if (!(*log)->Close().ok()) std::abort();
+  return s;
+}
+
+void Row(const char* name, int conc, const kb::Summary& s, const kb::Summary* base) {
+  std::printf("| %-28s | %3d | %9.0f | %7.0f | %7.0f | %7.0f | %s |\n", name, conc, s.ops_per_sec,
+              s.p50_us, s.p99_us, s.p999_us,
+              base ? (std::to_string(s.ops_per_sec / base->ops_per_sec).substr(0, 4) + "x").c_str()
+                   : "baseline");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: log_append DIR [SECONDS_PER_CASE]\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const double seconds = argc > 2 ? std::atof(argv[2]) : 3.0;
+  std::filesystem::create_directories(dir);
+
+  kb::Summary raw1 = RawRocks(dir + "/raw1", 1, seconds);
+  kb::Summary raw16 = RawRocks(dir + "/raw16", 16, seconds);
+  kb::Summary kl1 = Keyledger(dir + "/kl1", 1, seconds);
+  kb::Summary kl16 = Keyledger(dir + "/kl16", 16, seconds);
+  kb::Summary kl64 = Keyledger(dir + "/kl64", 64, seconds);
+  std::filesystem::remove_all(dir);
+
+  std::printf("| case | conc | ops/s | p50 us | p99 us | p99.9 us | vs raw |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  Row("raw RocksDB Put sync=true", 1, raw1, nullptr);
+  Row("raw RocksDB Put sync=true", 16, raw16, nullptr);
+  Row("keyledger Append", 1, kl1, &raw1);
+  Row("keyledger Append", 16, kl16, &raw16);
+  Row("keyledger Append (vs raw 16)", 64, kl64, &raw16);
+  return 0;
+}
