@@ -58,8 +58,10 @@ struct Error {
   std::optional<uint64_t> actual_version;
   // For kValidation: one entry per failing field.
   std::vector<FieldError> details;
+  // Optional JSON object shown as "details" in {"error":{...}} bodies (e.g. resource_type).
+  std::string details_json;
 
-  static Error Make(ErrorCode c, std::string msg) { return Error{c, std::move(msg), {}, {}}; }
+  static Error Make(ErrorCode c, std::string msg) { return Error{c, std::move(msg), {}, {}, {}}; }
 };
 
 class [[nodiscard]] Status {

@@ -22,12 +22,11 @@ Result<IdempotencyRecord> Decode(std::string_view value) {
   auto bad = [] { return MakeError(ErrorCode::kCorruption, "malformed idempotency record"); };
   if (parser.parse(value.data(), value.size(), true).get(doc)) return bad();
   IdempotencyRecord r;
-  std::string_view fp, body, message;
+  std::string_view fp, body;
   int64_t status = 0;
   if (doc["fp"].get_string().get(fp) || doc["expires"].get_int64().get(r.expires_us) ||
       doc["status"].get_int64().get(status) || doc["body"].get_string().get(body) ||
-      doc["receipt"].get_bool().get(r.receipt) || doc["message"].get_string().get(message) ||
-      doc["seq"].get_uint64().get(r.sequence)) {
+      doc["receipt"].get_bool().get(r.receipt) || doc["seq"].get_uint64().get(r.sequence)) {
     return bad();
   }
   simdjson::dom::element etag;
@@ -40,7 +39,6 @@ Result<IdempotencyRecord> Decode(std::string_view value) {
   r.fingerprint = std::string(fp);
   r.status = static_cast<int>(status);
   r.body = std::string(body);
-  r.message = std::string(message);
   return r;
 }
 
@@ -72,7 +70,6 @@ events::AuxWrite MakeIdempotencyWrite(const std::string& aux_key, const std::str
     w.Null();
   }
   w.Member("receipt", response.receipt);
-  w.Member("message", response.message);
   w.Member("seq", sequence);
   w.EndObject();
   return events::AuxWrite{events::AuxSpace::kIdempotency, aux_key, w.Take()};
@@ -90,17 +87,16 @@ Result<CommandResult> ReplayResult(const events::EventReader& log, const Idempot
       out.hash = crypto::HexEncode(crypto::AsBytes(recs[0].hash));
     }
   }
-  if (r.receipt) {
-    json::Writer w;
-    w.BeginObject()
-        .Member("message", r.message)
-        .Member("seq", r.sequence)
-        .Member("hash", out.hash)
-        .EndObject();
-    out.body = w.Take();
-  } else {
-    out.body = r.body;
-  }
+  out.body = r.receipt ? WithReceipt(r.body, r.sequence, out.hash) : r.body;
+  return out;
+}
+
+std::string WithReceipt(const std::string& object_json, uint64_t seq, const std::string& hash) {
+  std::string out = object_json.substr(0, object_json.size() - 1);  // drop the closing brace
+  if (out.size() > 1) out += ',';
+  out += "\"seq\":" + std::to_string(seq) + ",\"hash\":";
+  json::AppendString(out, hash);
+  out += '}';
   return out;
 }
 

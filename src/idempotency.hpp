@@ -4,7 +4,7 @@
 // refused (422) for a different one, forgotten after the TTL.
 //
 // Key: "i/" ‖ hex SHA-256(actor ‖ 0x00 ‖ Idempotency-Key), so keys are per principal and bounded.
-// Value: JSON {"fp","expires","status","body","etag","receipt","message","seq"}.
+// Value: JSON {"fp","expires","status","body","etag","receipt","seq"}.
 // Failed commands are not stored: they had no effect, so retrying them is safe.
 
 #include <optional>
@@ -24,9 +24,11 @@ struct IdempotencyRecord {
   std::string body;
   std::optional<uint64_t> etag;
   bool receipt = false;
-  std::string message;
   uint64_t sequence = 0;
 };
+
+// Appends "seq" and "hash" members to a JSON object text produced by json::Writer.
+std::string WithReceipt(const std::string& object_json, uint64_t seq, const std::string& hash);
 
 std::string IdempotencyAuxKey(std::string_view actor, std::string_view key);
 // The live record under `aux_key`, or nullopt (none, or expired at `now_us`).

@@ -129,17 +129,7 @@ CommandResult FinishResult(const PreparedResponse& p, uint64_t seq, const std::s
   r.etag = p.etag;
   r.sequence = seq;
   r.hash = hash;
-  if (p.receipt) {
-    json::Writer w;
-    w.BeginObject()
-        .Member("message", p.message)
-        .Member("seq", seq)
-        .Member("hash", hash)
-        .EndObject();
-    r.body = w.Take();
-  } else {
-    r.body = p.body;
-  }
+  r.body = p.receipt ? WithReceipt(p.body, seq, hash) : p.body;
   return r;
 }
 

@@ -53,10 +53,9 @@ struct RequestContext {
 struct PreparedResponse {
   std::string body;              // JSON
   std::optional<uint64_t> etag;  // the resource's version, for single-resource responses
-  // Receipt-style body: {"message": message, "seq": <its last event>, "hash": "<hex>"}, built
-  // after the commit (the hash exists only then).
+  // Receipt: `body` is a JSON object to which "seq" (the command's last event) and "hash" (its
+  // hex chain hash) are appended after the commit, when the hash exists.
   bool receipt = false;
-  std::string message;
   // Do not store this response for Idempotency-Key retries (it holds a secret).
   bool not_replayable = false;
 };

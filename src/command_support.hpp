@@ -1,0 +1,70 @@
+#pragma once
+// Helpers shared by the registry's commands: errors with Aether's messages, event construction,
+// If-Match checks and secret sealing.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/event_log.hpp"
+#include "events/json_writer.hpp"
+#include "projections/state.hpp"
+#include "src/intents.hpp"
+#include "src/registry.hpp"
+
+namespace keyledger::registry {
+
+Error NotFound(std::string message);
+Error NotFoundWithResource(std::string message, std::string_view resource_type);
+Error InvalidRequest(std::string message);
+// 412 when the request carried If-Match and the resource is at another version.
+Status CheckIfMatch(const RequestContext& request, uint64_t version, std::string_view what);
+
+events::EventMetadata Metadata(const RequestContext& request);
+
+// One event on a stream at `current_version` (the stream's version before this event).
+events::StreamAppend OneEvent(std::string stream, uint64_t current_version,
+                              const RequestContext& request, events::EventType type,
+                              std::string payload);
+
+// {"<id_member>": id, "set": {fields...}} for *Updated events.
+template <typename Writer>
+std::string UpdatePayload(std::string_view id_member, std::string_view id, Writer&& write_fields) {
+  json::Writer w(512);
+  w.BeginObject().Member(id_member, id).Key("set");
+  write_fields(w);
+  w.EndObject();
+  return w.Take();
+}
+
+// Seals a secret for `owner` (a key id, or "<stream>/proxy") at `version`, adding the DEK write
+// and the keyring guard to `decision`.
+Result<projections::StoredSecret> SealInto(Decision& decision, events::Keyring& keyring,
+                                           std::string_view owner, uint64_t version,
+                                           std::string_view plaintext, bool with_fingerprint);
+// Adds the shredding of a stored secret's DEK to `decision`.
+void ShredInto(Decision& decision, const projections::StoredSecret& secret);
+
+// Turns submitted proxy settings into stored ones, sealing a new password or keeping `previous`'s
+// when none was given.
+Result<std::optional<projections::Proxy>> ResolveProxy(
+    Decision& decision, events::Keyring& keyring, std::string_view owner, uint64_t version,
+    const std::optional<ProxyInput>& input, const std::optional<projections::Proxy>& previous);
+
+std::string MessageBody(std::string_view message);
+
+// Copies the named fields from `from` to `to` through an entity codec's writer and reader, so
+// updates use the same field table as events and snapshots.
+template <typename E>
+void CopyFields(const std::vector<std::string>& names, const E& from, E& to,
+                void (*write)(json::Writer&, const E&, std::span<const std::string_view>),
+                Status (*read)(std::string_view, E&)) {
+  std::vector<std::string_view> views(names.begin(), names.end());
+  json::Writer w;
+  write(w, from, views);
+  IgnoreError(read(w.str(), to));  // written by the same field table, so it reads back
+}
+
+}  // namespace keyledger::registry

@@ -1,0 +1,226 @@
+// Health reports from gateways and the health reset routes (spec §4.4, §4.7, §11).
+#include <algorithm>
+#include <map>
+
+#include "projections/codec.hpp"
+#include "projections/domain.hpp"
+#include "src/command_support.hpp"
+#include "src/health_rules.hpp"
+#include "src/registry_commands.hpp"
+
+namespace keyledger::registry {
+namespace {
+
+using events::EventType;
+using projections::FormatBreaker;
+using projections::FormatHealth;
+using projections::KeyState;
+using projections::State;
+
+class ReportHealth final : public Command {
+ public:
+  explicit ReportHealth(std::vector<HealthReportItem> items) : items_(std::move(items)) {}
+  std::string_view Name() const override { return "ReportHealth"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    Decision d;
+    // Items of one batch may hit the same key and format: carry the running state along.
+    struct Running {
+      uint64_t stream_version;
+      std::map<std::string, std::pair<FormatHealth, FormatBreaker>> formats;
+    };
+    std::map<std::string, Running> running;
+    json::Writer results(256 + items_.size() * 96);
+    int64_t accepted = 0;
+    results.BeginArray();
+    for (size_t i = 0; i < items_.size(); ++i) {
+      const HealthReportItem& item = items_[i];
+      std::string error;
+      const KeyState* k = ctx.state.keys.Find(item.key_id);
+      if (item.invalid) {
+        error = *item.invalid;
+      } else if (k == nullptr) {
+        error = "Key " + item.key_id + " 不存在";
+      } else if (!domain::IsApiFormat(item.api_format)) {
+        error = "unknown API format " + item.api_format;
+      } else if (std::find(k->api_formats.begin(), k->api_formats.end(), item.api_format) ==
+                 k->api_formats.end()) {
+        error = "key " + item.key_id + " does not serve " + item.api_format;
+      }
+      results.BeginObject().Member("index", static_cast<uint64_t>(i)).Member("key_id", item.key_id);
+      results.Member("api_format", item.api_format);
+      if (!error.empty()) {
+        results.Member("status", "rejected").Member("error", error).EndObject();
+        continue;
+      }
+      Running& run = running.try_emplace(item.key_id, Running{k->stream_version, {}}).first->second;
+      auto it = run.formats.find(item.api_format);
+      if (it == run.formats.end()) {
+        const FormatHealth* h = projections::FindIn(k->health_by_format, item.api_format);
+        const FormatBreaker* b = projections::FindIn(k->circuit_breaker_by_format, item.api_format);
+        it = run.formats
+                 .emplace(item.api_format, std::make_pair(h ? *h : FormatHealth{},
+                                                          b ? *b : FormatBreaker{}))
+                 .first;
+      }
+      HealthOutcome out = ApplyObservation(
+          it->second.first, it->second.second,
+          HealthObservation{item.successes, item.failures, item.total_response_time_ms,
+                            item.at_us});
+      it->second = {out.health, out.breaker};
+
+      json::Writer w(512);
+      w.BeginObject()
+          .Member("key_id", item.key_id)
+          .Member("api_format", item.api_format)
+          .Member("successes", item.successes)
+          .Member("failures", item.failures)
+          .Member("total_response_time_ms", item.total_response_time_ms)
+          .Key("last_error");
+      if (item.last_error) {
+        w.String(*item.last_error);
+      } else {
+        w.Null();
+      }
+      w.Member("at", item.at_us).Key("health");
+      projections::WriteFormatHealth(w, out.health);
+      w.Key("breaker");
+      projections::WriteFormatBreaker(w, out.breaker);
+      w.EndObject();
+      d.streams.push_back(OneEvent(projections::KeyStream(item.key_id), run.stream_version++,
+                                   ctx.request, EventType::kKeyHealthReported, w.Take()));
+      ++accepted;
+      results.Member("status", "accepted").EndObject();
+    }
+    results.EndArray();
+    json::Writer body;
+    body.BeginObject()
+        .Member("accepted", accepted)
+        .Member("rejected", static_cast<int64_t>(items_.size()) - accepted)
+        .Key("results")
+        .Raw(results.str())
+        .EndObject();
+    d.respond = [text = body.Take()](const State&) -> Result<PreparedResponse> {
+      PreparedResponse r;
+      r.body = text;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  std::vector<HealthReportItem> items_;
+};
+
+std::vector<std::string> FormatsWithState(const KeyState& k) {
+  std::vector<std::string> formats;
+  for (const auto& [f, h] : k.health_by_format) formats.push_back(f);
+  for (const auto& [f, b] : k.circuit_breaker_by_format) {
+    if (std::find(formats.begin(), formats.end(), f) == formats.end()) formats.push_back(f);
+  }
+  return formats;
+}
+
+events::StreamAppend ResetEvent(const KeyState& k, const std::optional<std::string>& requested,
+                                const std::vector<std::string>& formats,
+                                const RequestContext& request) {
+  json::Writer w;
+  w.BeginObject().Member("key_id", k.id).Key("api_format");
+  if (requested) {
+    w.String(*requested);
+  } else {
+    w.Null();
+  }
+  w.Key("formats").BeginArray();
+  for (const auto& f : formats) w.String(f);
+  w.EndArray().EndObject();
+  return OneEvent(projections::KeyStream(k.id), k.stream_version, request,
+                  EventType::kKeyHealthReset, w.Take());
+}
+
+class ResetKeyHealth final : public Command {
+ public:
+  ResetKeyHealth(std::string key_id, std::optional<std::string> format)
+      : key_id_(std::move(key_id)), format_(std::move(format)) {}
+  std::string_view Name() const override { return "ResetKeyHealth"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const KeyState* k = ctx.state.keys.Find(key_id_);
+    if (k == nullptr) return NotFound("Key " + key_id_ + " 不存在");
+    if (format_ && !domain::IsApiFormat(*format_)) {
+      return InvalidRequest("API 格式必须是 ['CLAUDE', 'CLAUDE_CLI', 'OPENAI', 'OPENAI_CLI', "
+                            "'GEMINI', 'GEMINI_CLI'] 之一，当前值: " + *format_);
+    }
+    std::vector<std::string> formats = format_ ? std::vector<std::string>{*format_}
+                                               : FormatsWithState(*k);
+    Decision d;
+    d.streams.push_back(ResetEvent(*k, format_, formats, ctx.request));
+    d.respond = [id = key_id_, format = format_](const State& after) -> Result<PreparedResponse> {
+      PreparedResponse r;
+      json::Writer w;
+      w.BeginObject()
+          .Member("message", format ? "Key " + id + " 的 " + *format + " 格式健康状态已重置"
+                                    : "Key " + id + " 的健康状态已重置")
+          .Member("key_id", id)
+          .Key("api_format");
+      if (format) {
+        w.String(*format);
+      } else {
+        w.Null();
+      }
+      w.EndObject();
+      r.body = w.Take();
+      r.etag = after.keys.Find(id)->version;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  std::string key_id_;
+  std::optional<std::string> format_;
+};
+
+class RecoverAllKeys final : public Command {
+ public:
+  std::string_view Name() const override { return "RecoverAllKeys"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    Decision d;
+    int64_t recovered = 0;
+    for (const std::string& id : ctx.state.keys.SortedKeys()) {
+      const KeyState& k = *ctx.state.keys.Find(id);
+      std::vector<std::string> open;
+      for (const auto& [f, b] : k.circuit_breaker_by_format) {
+        if (b.open) open.push_back(f);
+      }
+      if (open.empty()) continue;
+      d.streams.push_back(ResetEvent(k, std::nullopt, open, ctx.request));
+      ++recovered;
+    }
+    d.respond = [recovered](const State&) -> Result<PreparedResponse> {
+      PreparedResponse r;
+      json::Writer w;
+      w.BeginObject()
+          .Member("message", "已恢复 " + std::to_string(recovered) + " 个 Key 的熔断状态")
+          .Member("recovered_keys", recovered)
+          .EndObject();
+      r.body = w.Take();
+      return r;
+    };
+    return d;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeReportHealth(std::vector<HealthReportItem> items) {
+  return std::make_unique<ReportHealth>(std::move(items));
+}
+std::unique_ptr<Command> MakeResetKeyHealth(std::string key_id,
+                                            std::optional<std::string> api_format) {
+  return std::make_unique<ResetKeyHealth>(std::move(key_id), std::move(api_format));
+}
+std::unique_ptr<Command> MakeRecoverAllKeys() { return std::make_unique<RecoverAllKeys>(); }
+
+}  // namespace keyledger::registry

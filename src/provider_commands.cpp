@@ -1,0 +1,349 @@
+// Provider (spec §10.1) and endpoint (spec §10.2) commands.
+#include <algorithm>
+
+#include "events/crypto.hpp"
+#include "projections/codec.hpp"
+#include "projections/views.hpp"
+#include "src/command_support.hpp"
+#include "src/registry_commands.hpp"
+
+namespace keyledger::registry {
+namespace {
+
+using events::EventType;
+using projections::EndpointState;
+using projections::KeyState;
+using projections::ProviderState;
+using projections::State;
+
+Error ProviderMissing(bool patch) {
+  return patch ? NotFoundWithResource("Provider not found", "provider")
+               : NotFoundWithResource("提供商不存在", "provider");
+}
+
+std::string ProviderCreatedPayload(const ProviderState& p) {
+  json::Writer w(512);
+  w.BeginObject().Key("provider");
+  projections::WriteProvider(w, p, projections::FieldSet::kConfig);
+  w.EndObject();
+  return w.Take();
+}
+
+class CreateProvider final : public Command {
+ public:
+  explicit CreateProvider(ProviderCreateIntent intent) : in_(std::move(intent)) {}
+  std::string_view Name() const override { return "CreateProvider"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    ProviderState p = in_.provider;
+    if (ctx.state.provider_names.Find(p.name) != nullptr) {
+      return InvalidRequest("提供商名称 '" + p.name + "' 已存在");
+    }
+    p.id = crypto::RandomUuid();
+    Decision d;
+    const std::string stream = projections::ProviderStream(p.id);
+    KL_ASSIGN_OR_RETURN(p.proxy, ResolveProxy(d, ctx.keyring, stream, 1, in_.proxy, std::nullopt));
+    d.streams.push_back(
+        OneEvent(stream, 0, ctx.request, EventType::kProviderCreated, ProviderCreatedPayload(p)));
+    d.respond = [id = p.id, name = p.name](const State& after) -> Result<PreparedResponse> {
+      PreparedResponse r;
+      json::Writer w;
+      w.BeginObject().Member("id", id).Member("name", name).Member("message", "提供商创建成功").EndObject();
+      r.body = w.Take();
+      r.etag = after.providers.Find(id)->version;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  ProviderCreateIntent in_;
+};
+
+class UpdateProvider final : public Command {
+ public:
+  explicit UpdateProvider(ProviderUpdateIntent intent) : in_(std::move(intent)) {}
+  std::string_view Name() const override { return "UpdateProvider"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const ProviderState* current = ctx.state.providers.Find(in_.provider_id);
+    if (current == nullptr) return ProviderMissing(in_.patch_response);
+    KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, current->version, "provider " + in_.provider_id));
+    ProviderState next = *current;
+    std::vector<std::string> fields;
+    for (const std::string& f : in_.fields) {
+      if (f == "proxy") continue;
+      if (!projections::IsProviderField(f)) {
+        return MakeError(ErrorCode::kInternal, "unknown provider field " + f);
+      }
+      fields.push_back(f);
+    }
+    CopyFields(fields, in_.values, next, &projections::WriteProviderFields,
+               &projections::ReadProviderFields);
+    if (next.name != current->name) {
+      if (const std::string* owner = ctx.state.provider_names.Find(next.name);
+          owner && *owner != next.id) {
+        return InvalidRequest("提供商名称 '" + next.name + "' 已存在");
+      }
+    }
+    Decision d;
+    const std::string stream = projections::ProviderStream(next.id);
+    if (std::find(in_.fields.begin(), in_.fields.end(), "proxy") != in_.fields.end()) {
+      KL_ASSIGN_OR_RETURN(next.proxy, ResolveProxy(d, ctx.keyring, stream,
+                                                   current->stream_version + 1, in_.proxy,
+                                                   current->proxy));
+      fields.push_back("proxy");
+    }
+    std::vector<std::string_view> views(fields.begin(), fields.end());
+    std::string payload = UpdatePayload("provider_id", next.id, [&](json::Writer& w) {
+      projections::WriteProviderFields(w, next, views);
+    });
+    d.streams.push_back(OneEvent(stream, current->stream_version, ctx.request,
+                                 EventType::kProviderUpdated, std::move(payload)));
+    d.respond = [id = next.id, patch = in_.patch_response](const State& after)
+        -> Result<PreparedResponse> {
+      const ProviderState& p = *after.providers.Find(id);
+      PreparedResponse r;
+      r.etag = p.version;
+      if (patch) {
+        r.body = projections::ProviderSummaryJson(after, p);
+      } else {
+        json::Writer w;
+        w.BeginObject()
+            .Member("id", p.id)
+            .Member("name", p.name)
+            .Member("is_active", p.is_active)
+            .Member("message", "提供商更新成功")
+            .EndObject();
+        r.body = w.Take();
+      }
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  ProviderUpdateIntent in_;
+};
+
+void DeleteEndpointInto(Decision& d, const EndpointState& e, const RequestContext& request,
+                        std::string_view cause) {
+  json::Writer w;
+  w.BeginObject()
+      .Member("endpoint_id", e.id)
+      .Member("provider_id", e.provider_id)
+      .Member("cause", cause)
+      .EndObject();
+  d.streams.push_back(OneEvent(projections::EndpointStream(e.id), e.stream_version, request,
+                               EventType::kEndpointDeleted, w.Take()));
+  if (e.proxy && e.proxy->password) ShredInto(d, *e.proxy->password);
+}
+
+class DeleteProvider final : public Command {
+ public:
+  explicit DeleteProvider(std::string id) : id_(std::move(id)) {}
+  std::string_view Name() const override { return "DeleteProvider"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const ProviderState* p = ctx.state.providers.Find(id_);
+    if (p == nullptr) return ProviderMissing(false);
+    KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, p->version, "provider " + id_));
+    Decision d;
+    // The cascade, as events: every key (shredded), every endpoint, then the provider.
+    p->key_ids.ForEach([&](const std::string& key_id) {
+      const KeyState* k = ctx.state.keys.Find(key_id);
+      if (k == nullptr) return;
+      json::Writer w;
+      w.BeginObject()
+          .Member("key_id", key_id)
+          .Member("provider_id", id_)
+          .Member("shredded_dek_id", k->secret.sealed.dek_id)
+          .Member("cause", "provider_deleted")
+          .EndObject();
+      d.streams.push_back(OneEvent(projections::KeyStream(key_id), k->stream_version, ctx.request,
+                                   EventType::kKeyDeleted, w.Take()));
+      ShredInto(d, k->secret);
+    });
+    p->endpoint_ids.ForEach([&](const std::string& endpoint_id) {
+      if (const EndpointState* e = ctx.state.endpoints.Find(endpoint_id)) {
+        DeleteEndpointInto(d, *e, ctx.request, "provider_deleted");
+      }
+    });
+    json::Writer w;
+    w.BeginObject()
+        .Member("provider_id", id_)
+        .Member("deleted_keys", static_cast<uint64_t>(p->key_ids.size()))
+        .Member("deleted_endpoints", static_cast<uint64_t>(p->endpoint_ids.size()))
+        .EndObject();
+    d.streams.push_back(OneEvent(projections::ProviderStream(id_), p->stream_version, ctx.request,
+                                 EventType::kProviderDeleted, w.Take()));
+    if (p->proxy && p->proxy->password) ShredInto(d, *p->proxy->password);
+    d.respond = [](const State&) -> Result<PreparedResponse> {
+      PreparedResponse r;
+      r.body = MessageBody("提供商已删除");
+      r.receipt = true;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  std::string id_;
+};
+
+Error EndpointMissing(std::string_view id) {
+  return NotFound("Endpoint " + std::string(id) + " 不存在");
+}
+
+PreparedResponse EndpointResponse(const State& after, const std::string& id) {
+  const EndpointState& e = *after.endpoints.Find(id);
+  PreparedResponse r;
+  r.body = projections::EndpointResponseJson(after, e);
+  r.etag = e.version;
+  return r;
+}
+
+class CreateEndpoint final : public Command {
+ public:
+  explicit CreateEndpoint(EndpointCreateIntent intent) : in_(std::move(intent)) {}
+  std::string_view Name() const override { return "CreateEndpoint"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const ProviderState* p = ctx.state.providers.Find(in_.provider_id);
+    if (p == nullptr) return NotFound("Provider " + in_.provider_id + " 不存在");
+    if (in_.body_provider_id != in_.provider_id) return InvalidRequest("provider_id 不匹配");
+    EndpointState e = in_.endpoint;
+    bool exists = false;
+    p->endpoint_ids.ForEach([&](const std::string& id) {
+      const EndpointState* other = ctx.state.endpoints.Find(id);
+      exists |= other && other->api_format == e.api_format;
+    });
+    if (exists) {
+      return InvalidRequest("Provider " + p->name + " 已存在 " + e.api_format + " 格式的 Endpoint");
+    }
+    e.id = crypto::RandomUuid();
+    e.provider_id = p->id;
+    e.is_active = true;
+    Decision d;
+    const std::string stream = projections::EndpointStream(e.id);
+    KL_ASSIGN_OR_RETURN(e.proxy, ResolveProxy(d, ctx.keyring, stream, 1, in_.proxy, std::nullopt));
+    json::Writer w(512);
+    w.BeginObject().Key("endpoint");
+    projections::WriteEndpoint(w, e, projections::FieldSet::kConfig);
+    w.EndObject();
+    d.streams.push_back(OneEvent(stream, 0, ctx.request, EventType::kEndpointCreated, w.Take()));
+    d.respond = [id = e.id](const State& after) -> Result<PreparedResponse> {
+      return EndpointResponse(after, id);
+    };
+    return d;
+  }
+
+ private:
+  EndpointCreateIntent in_;
+};
+
+class UpdateEndpoint final : public Command {
+ public:
+  explicit UpdateEndpoint(EndpointUpdateIntent intent) : in_(std::move(intent)) {}
+  std::string_view Name() const override { return "UpdateEndpoint"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const EndpointState* current = ctx.state.endpoints.Find(in_.endpoint_id);
+    if (current == nullptr) return EndpointMissing(in_.endpoint_id);
+    KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, current->version, "endpoint " + in_.endpoint_id));
+    EndpointState next = *current;
+    std::vector<std::string> fields;
+    for (const std::string& f : in_.fields) {
+      if (f == "proxy") continue;
+      if (!projections::IsEndpointField(f) || f == "api_format" || f == "provider_id") {
+        return MakeError(ErrorCode::kInternal, "field " + f + " cannot be updated");
+      }
+      fields.push_back(f);
+    }
+    CopyFields(fields, in_.values, next, &projections::WriteEndpointFields,
+               &projections::ReadEndpointFields);
+    Decision d;
+    const std::string stream = projections::EndpointStream(next.id);
+    if (std::find(in_.fields.begin(), in_.fields.end(), "proxy") != in_.fields.end()) {
+      KL_ASSIGN_OR_RETURN(next.proxy, ResolveProxy(d, ctx.keyring, stream,
+                                                   current->stream_version + 1, in_.proxy,
+                                                   current->proxy));
+      fields.push_back("proxy");
+    }
+    std::vector<std::string_view> views(fields.begin(), fields.end());
+    std::string payload = UpdatePayload("endpoint_id", next.id, [&](json::Writer& w) {
+      projections::WriteEndpointFields(w, next, views);
+    });
+    d.streams.push_back(OneEvent(stream, current->stream_version, ctx.request,
+                                 EventType::kEndpointUpdated, std::move(payload)));
+    d.respond = [id = next.id](const State& after) -> Result<PreparedResponse> {
+      return EndpointResponse(after, id);
+    };
+    return d;
+  }
+
+ private:
+  EndpointUpdateIntent in_;
+};
+
+class DeleteEndpoint final : public Command {
+ public:
+  explicit DeleteEndpoint(std::string id) : id_(std::move(id)) {}
+  std::string_view Name() const override { return "DeleteEndpoint"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const EndpointState* e = ctx.state.endpoints.Find(id_);
+    if (e == nullptr) return EndpointMissing(id_);
+    KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, e->version, "endpoint " + id_));
+    int64_t affected = 0;
+    if (const ProviderState* p = ctx.state.providers.Find(e->provider_id)) {
+      p->key_ids.ForEach([&](const std::string& key_id) {
+        const KeyState* k = ctx.state.keys.Find(key_id);
+        if (k && std::find(k->api_formats.begin(), k->api_formats.end(), e->api_format) !=
+                     k->api_formats.end()) {
+          affected++;
+        }
+      });
+    }
+    Decision d;
+    DeleteEndpointInto(d, *e, ctx.request, "request");
+    d.respond = [id = id_, affected](const State&) -> Result<PreparedResponse> {
+      PreparedResponse r;
+      json::Writer w;
+      w.BeginObject()
+          .Member("message", "Endpoint " + id + " 已删除")
+          .Member("affected_keys_count", affected)
+          .EndObject();
+      r.body = w.Take();
+      r.receipt = true;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  std::string id_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeCreateProvider(ProviderCreateIntent intent) {
+  return std::make_unique<CreateProvider>(std::move(intent));
+}
+std::unique_ptr<Command> MakeUpdateProvider(ProviderUpdateIntent intent) {
+  return std::make_unique<UpdateProvider>(std::move(intent));
+}
+std::unique_ptr<Command> MakeDeleteProvider(std::string provider_id) {
+  return std::make_unique<DeleteProvider>(std::move(provider_id));
+}
+std::unique_ptr<Command> MakeCreateEndpoint(EndpointCreateIntent intent) {
+  return std::make_unique<CreateEndpoint>(std::move(intent));
+}
+std::unique_ptr<Command> MakeUpdateEndpoint(EndpointUpdateIntent intent) {
+  return std::make_unique<UpdateEndpoint>(std::move(intent));
+}
+std::unique_ptr<Command> MakeDeleteEndpoint(std::string endpoint_id) {
+  return std::make_unique<DeleteEndpoint>(std::move(endpoint_id));
+}
+
+}  // namespace keyledger::registry

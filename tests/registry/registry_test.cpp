@@ -1,0 +1,349 @@
+// The registry's commands against a real log and keyring: Aether's behaviour (spec §8, §10, §11)
+// with DESIGN.md's differences, events as the only effect, and the single writer's guarantees.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "projections/views.hpp"
+#include "tests/registry/registry_harness.hpp"
+
+namespace keyledger::registry {
+namespace {
+
+using testing::Harness;
+
+constexpr const char* kSecret = "sk-ant-api03-UNIQUEsecretVALUE-0123456789-wxyz";
+
+// Every byte of every event payload and metadata in the log.
+std::string AllEventBytes(events::EventLog& log) {
+  std::string all;
+  auto records = log.ReadRange(1, 1'000'000);
+  EXPECT_TRUE(records.ok());
+  for (const auto& r : *records) {
+    all += r.payload;
+    all += r.metadata.actor + r.metadata.client_ip + r.metadata.request_id;
+    if (r.metadata.reason) all += *r.metadata.reason;
+  }
+  return all;
+}
+
+TEST(RegistryTest, KeyLifecycleMatchesAetherAndKeepsSecretsSealed) {
+  Harness h;
+  std::string pid = h.CreateProvider("anthropic-direct");
+  ASSERT_FALSE(pid.empty());
+
+  KeyCreateIntent in;
+  in.provider_id = pid;
+  in.key.api_formats = {"CLAUDE", "CLAUDE_CLI"};
+  in.key.name = "main";
+  in.secret = kSecret;
+  ASSERT_OK_AND_ASSIGN(auto created, h.Run(MakeCreateKey(in)));
+  const std::string id = created.body.substr(7, 36);
+  EXPECT_EQ(created.etag, 1u);
+  EXPECT_GT(created.sequence, 0u);
+  // The exact K2 shape of aether-spec.md §7, except api_key_plain (not echoed by default).
+  const auto& k = *h.registry().Current()->keys.Find(id);
+  EXPECT_EQ(created.body,
+            "{\"id\":\"" + id + "\",\"provider_id\":\"" + pid +
+                "\",\"api_formats\":[\"CLAUDE\",\"CLAUDE_CLI\"],\"api_key_masked\":\"sk-ant-a***wxyz\","
+                "\"api_key_plain\":null,\"name\":\"main\",\"rate_multiplier\":1.0,"
+                "\"rate_multipliers\":null,\"internal_priority\":50,\"global_priority\":null,"
+                "\"rpm_limit\":null,\"allowed_models\":null,\"capabilities\":null,"
+                "\"cache_ttl_minutes\":5,\"max_probe_interval_minutes\":32,\"health_by_format\":{},"
+                "\"circuit_breaker_by_format\":{},\"health_score\":1.0,\"consecutive_failures\":0,"
+                "\"last_failure_at\":null,\"circuit_breaker_open\":false,"
+                "\"circuit_breaker_open_at\":null,\"next_probe_at\":null,\"half_open_until\":null,"
+                "\"half_open_successes\":0,\"half_open_failures\":0,"
+                "\"request_results_window\":null,\"request_count\":0,\"success_count\":0,"
+                "\"error_count\":0,\"success_rate\":0.0,\"avg_response_time_ms\":0.0,"
+                "\"is_active\":true,\"is_adaptive\":true,\"learned_rpm_limit\":null,"
+                "\"effective_limit\":50,\"utilization_samples\":null,"
+                "\"last_probe_increase_at\":null,\"concurrent_429_count\":0,\"rpm_429_count\":0,"
+                "\"last_429_at\":null,\"last_429_type\":null,\"note\":null,\"last_used_at\":null,"
+                "\"created_at\":\"" +
+                created.body.substr(created.body.find("\"created_at\":\"") + 14, 27) +
+                "\",\"updated_at\":\"" +
+                created.body.substr(created.body.find("\"updated_at\":\"") + 14, 27) + "\"}");
+  EXPECT_EQ(k.created_at, k.updated_at);
+
+  // Partial update: rpm_limit null switches to adaptive and clears learned_rpm_limit;
+  // allowed_models [] becomes null; absent fields untouched.
+  KeyUpdateIntent up;
+  up.key_id = id;
+  up.fields = {"rpm_limit", "note", "allowed_models", "internal_priority"};
+  up.values.rpm_limit = 100;
+  up.values.note = "primary";
+  up.values.allowed_models = projections::StringList{};
+  up.values.internal_priority = 7;
+  ASSERT_OK_AND_ASSIGN(auto updated, h.Run(MakeUpdateKey(up)));
+  EXPECT_EQ(updated.etag, 2u);
+  EXPECT_NE(updated.body.find("\"rpm_limit\":100"), std::string::npos);
+  EXPECT_NE(updated.body.find("\"effective_limit\":100"), std::string::npos);
+  EXPECT_NE(updated.body.find("\"allowed_models\":null"), std::string::npos);
+  EXPECT_NE(updated.body.find("\"internal_priority\":7"), std::string::npos);
+  EXPECT_NE(updated.body.find("\"name\":\"main\""), std::string::npos);
+
+  // Reveal: an audit event with actor, IP, request id and reason, then the plaintext.
+  RequestContext why = Harness::Admin();
+  why.reason = "incident 42";
+  why.request_id = "req-reveal";
+  ASSERT_OK_AND_ASSIGN(auto revealed, h.Run(MakeRevealKey(id), why));
+  EXPECT_EQ(revealed.body, std::string("{\"api_key\":\"") + kSecret + "\"}");
+  ASSERT_OK_AND_ASSIGN(auto stream, h.log().ReadStream("key-" + id, 1, 100));
+  ASSERT_EQ(stream.size(), 3u);
+  EXPECT_EQ(stream[2].type, events::EventType::kKeyRevealed);
+  EXPECT_EQ(stream[2].metadata.actor, "ops");
+  EXPECT_EQ(stream[2].metadata.client_ip, "127.0.0.1");
+  EXPECT_EQ(stream[2].metadata.request_id, "req-reveal");
+  EXPECT_EQ(stream[2].metadata.reason, std::optional<std::string>("incident 42"));
+  // A reveal is not a configuration change: the ETag stays.
+  EXPECT_EQ(h.registry().Current()->keys.Find(id)->version, 2u);
+
+  // Delete: a receipt, the key gone, its secret shredded.
+  ASSERT_OK_AND_ASSIGN(auto deleted, h.Run(MakeDeleteKey(id)));
+  EXPECT_EQ(deleted.body, "{\"message\":\"Key " + id + " 已删除\",\"seq\":" +
+                              std::to_string(deleted.sequence) + ",\"hash\":\"" + deleted.hash +
+                              "\"}");
+  EXPECT_EQ(h.log().GetHead().sequence, deleted.sequence);
+  EXPECT_EQ(h.registry().Current()->keys.Find(id), nullptr);
+  auto again = h.Run(MakeRevealKey(id));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(again.error().message, "Key " + id + " 不存在");
+  auto shredded = h.keyring().Open(k.secret.sealed, id, k.secret.version);
+  ASSERT_FALSE(shredded.ok());
+  EXPECT_EQ(shredded.error().code, ErrorCode::kShredded);
+
+  // The plaintext is nowhere in the log; the chain verifies.
+  EXPECT_EQ(AllEventBytes(h.log()).find(kSecret), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(auto report, h.log().Verify(1, UINT64_MAX));
+  EXPECT_TRUE(report.ok) << report.reason;
+  for (const auto& line : h.log_lines()) EXPECT_EQ(line.find(kSecret), std::string::npos);
+}
+
+TEST(RegistryTest, FailedCommandsAppendNothing) {
+  Harness h;
+  std::string pid = h.CreateProvider("p");
+  std::string key = h.CreateKey(pid, kSecret);
+  const uint64_t head = h.log().GetHead().sequence;
+
+  KeyCreateIntent missing_provider;
+  missing_provider.provider_id = "nope";
+  missing_provider.secret = "sk-something-long-enough";
+  missing_provider.key.api_formats = {"CLAUDE"};
+  auto r1 = h.Run(MakeCreateKey(missing_provider));
+  ASSERT_FALSE(r1.ok());
+  EXPECT_EQ(r1.error().message, "Provider nope 不存在");
+
+  KeyCreateIntent no_formats = missing_provider;
+  no_formats.provider_id = pid;
+  no_formats.api_formats_missing = true;
+  auto r2 = h.Run(MakeCreateKey(no_formats));
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r2.error().message, "api_formats 为必填字段");
+
+  KeyCreateIntent mismatch = missing_provider;
+  mismatch.provider_id = pid;
+  mismatch.body_provider_id = "other";
+  EXPECT_EQ(h.Run(MakeCreateKey(mismatch)).error().message, "provider_id 不匹配");
+
+  KeyCreateIntent duplicate = missing_provider;
+  duplicate.provider_id = pid;
+  duplicate.secret = kSecret;
+  auto r3 = h.Run(MakeCreateKey(duplicate));
+  ASSERT_FALSE(r3.ok());
+  EXPECT_NE(r3.error().message.find(key), std::string::npos);
+
+  KeyUpdateIntent stale;
+  stale.key_id = key;
+  RequestContext if_match = Harness::Admin();
+  if_match.if_match = 9;
+  auto r4 = h.Run(MakeUpdateKey(stale), if_match);
+  ASSERT_FALSE(r4.ok());
+  EXPECT_EQ(r4.error().code, ErrorCode::kPreconditionFailed);
+  EXPECT_EQ(r4.error().actual_version, 1u);
+
+  EXPECT_EQ(h.Run(MakeDeleteKey("nope")).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(h.Run(MakeDeleteProvider("nope")).error().message, "提供商不存在");
+
+  ProviderCreateIntent same_name;
+  same_name.provider.name = "p";
+  EXPECT_EQ(h.Run(MakeCreateProvider(same_name)).error().message, "提供商名称 'p' 已存在");
+
+  EXPECT_EQ(h.log().GetHead().sequence, head);
+}
+
+TEST(RegistryTest, ProviderDeleteCascadesAsEventsAndShredsEveryKey) {
+  Harness h;
+  std::string pid = h.CreateProvider("cascade");
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5; ++i) {
+    keys.push_back(h.CreateKey(pid, "sk-cascade-secret-number-" + std::to_string(i)));
+  }
+  EndpointCreateIntent ep;
+  ep.provider_id = pid;
+  ep.body_provider_id = pid;
+  ep.endpoint.api_format = "CLAUDE";
+  ep.endpoint.base_url = "https://api.anthropic.com";
+  ep.proxy = ProxyInput{"http://proxy:8080", "u", "proxy-password-123", true};
+  ASSERT_OK_AND_ASSIGN(auto endpoint, h.Run(MakeCreateEndpoint(ep)));
+  EXPECT_NE(endpoint.body.find("\"password\":\"***\""), std::string::npos);
+  EXPECT_NE(endpoint.body.find("\"total_keys\":5"), std::string::npos);
+  auto dup = h.Run(MakeCreateEndpoint(ep));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().message, "Provider cascade 已存在 CLAUDE 格式的 Endpoint");
+
+  std::vector<projections::StoredSecret> secrets;
+  for (const auto& id : keys) secrets.push_back(h.registry().Current()->keys.Find(id)->secret);
+  const uint64_t before = h.log().GetHead().sequence;
+  ASSERT_OK_AND_ASSIGN(auto deleted, h.Run(MakeDeleteProvider(pid)));
+  EXPECT_EQ(deleted.sequence, before + 5 + 1 + 1);  // keys, endpoint, provider
+  EXPECT_NE(deleted.body.find("\"message\":\"提供商已删除\""), std::string::npos);
+  auto s = h.registry().Current();
+  EXPECT_EQ(s->providers.size(), 0u);
+  EXPECT_EQ(s->keys.size(), 0u);
+  EXPECT_EQ(s->endpoints.size(), 0u);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(h.keyring().Open(secrets[i].sealed, keys[i], 1).error().code, ErrorCode::kShredded);
+  }
+  EXPECT_EQ(AllEventBytes(h.log()).find("proxy-password-123"), std::string::npos);
+}
+
+TEST(RegistryTest, IdempotentRetriesReplayAndSurviveRestart) {
+  Harness h(Harness::Store::kRocks);
+  std::string pid = h.CreateProvider("idem");
+  RequestContext ctx = Harness::Admin();
+  ctx.idempotency_key = "create-1";
+  ctx.request_fingerprint = "POST /keys body-A";
+  KeyCreateIntent in;
+  in.provider_id = pid;
+  in.key.api_formats = {"OPENAI"};
+  in.key.name = "k";
+  in.secret = "sk-idempotent-secret-abcdef";
+  ASSERT_OK_AND_ASSIGN(auto first, h.Run(MakeCreateKey(in), ctx));
+  const uint64_t head = h.log().GetHead().sequence;
+  ASSERT_OK_AND_ASSIGN(auto retry, h.Run(MakeCreateKey(in), ctx));
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.body, first.body);
+  EXPECT_EQ(retry.etag, first.etag);
+  EXPECT_EQ(h.log().GetHead().sequence, head);
+
+  RequestContext other = ctx;
+  other.request_fingerprint = "POST /keys body-B";
+  auto mismatch = h.Run(MakeCreateKey(in), other);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.error().code, ErrorCode::kValidation);
+
+  h.Reopen();
+  ASSERT_OK_AND_ASSIGN(auto after_restart, h.Run(MakeCreateKey(in), ctx));
+  EXPECT_EQ(after_restart.body, first.body);
+  EXPECT_EQ(h.log().GetHead().sequence, head);
+
+  // Deletes replay their receipt too.
+  RequestContext del = Harness::Admin();
+  del.idempotency_key = "delete-1";
+  del.request_fingerprint = "DELETE";
+  const std::string key_id = first.body.substr(7, 36);
+  ASSERT_OK_AND_ASSIGN(auto d1, h.Run(MakeDeleteKey(key_id), del));
+  ASSERT_OK_AND_ASSIGN(auto d2, h.Run(MakeDeleteKey(key_id), del));
+  EXPECT_EQ(d1.body, d2.body);
+}
+
+TEST(RegistryTest, HealthReportsOpenTheBreakerAndResetClosesIt) {
+  Harness h;
+  std::string pid = h.CreateProvider("health");
+  std::string key = h.CreateKey(pid, kSecret, {"CLAUDE", "OPENAI"});
+  std::vector<HealthReportItem> items;
+  items.push_back({key, "CLAUDE", 2, 8, 500, std::string("upstream 500"), 1'768'280'000'000'000, {}});
+  items.push_back({key, "GEMINI", 1, 0, 10, {}, 1'768'280'000'000'000, {}});     // not served
+  items.push_back({"missing", "CLAUDE", 1, 0, 10, {}, 1'768'280'000'000'000, {}});  // no key
+  items.push_back({key, "OPENAI", 3, 0, 300, {}, 1'768'280'001'000'000, {}});
+  ASSERT_OK_AND_ASSIGN(auto reported, h.Run(MakeReportHealth(items)));
+  EXPECT_NE(reported.body.find("\"accepted\":2,\"rejected\":2"), std::string::npos);
+  const auto& k = *h.registry().Current()->keys.Find(key);
+  EXPECT_EQ(k.request_count, 13);
+  EXPECT_EQ(k.success_count, 5);
+  EXPECT_EQ(k.error_count, 8);
+  EXPECT_TRUE(projections::FindIn(k.circuit_breaker_by_format, "CLAUDE")->open);
+  EXPECT_FALSE(projections::FindIn(k.circuit_breaker_by_format, "OPENAI")->open);
+  std::string list = projections::KeyListJson(*h.registry().Current(), pid, 0, 100);
+  EXPECT_NE(list.find("\"circuit_breaker_open\":true"), std::string::npos);
+  EXPECT_NE(list.find("\"avg_response_time_ms\":160.0"), std::string::npos);  // 800 / 5
+
+  ASSERT_OK(h.Run(MakeRecoverAllKeys()));
+  const auto& healed = *h.registry().Current()->keys.Find(key);
+  EXPECT_FALSE(projections::FindIn(healed.circuit_breaker_by_format, "CLAUDE")->open);
+  EXPECT_EQ(projections::FindIn(healed.health_by_format, "CLAUDE")->health_score, 1.0);
+  EXPECT_EQ(h.Run(MakeResetKeyHealth("nope", {})).error().code, ErrorCode::kNotFound);
+  ASSERT_OK(h.Run(MakeResetKeyHealth(key, std::string("OPENAI"))));
+}
+
+TEST(RegistryTest, ConcurrentCommandsAreGroupCommittedInOrder) {
+  Harness h(Harness::Store::kRocks);
+  std::string pid = h.CreateProvider("concurrent");
+  std::atomic<size_t> groups{0};
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 10;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        KeyCreateIntent in;
+        in.provider_id = pid;
+        in.key.api_formats = {"CLAUDE"};
+        in.key.name = "k";
+        in.secret = "sk-concurrent-" + std::to_string(t) + "-" + std::to_string(i) + "-padding";
+        if (h.Run(MakeCreateKey(in)).ok()) ok++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  auto s = h.registry().Current();
+  EXPECT_EQ(s->keys.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(s->sequence, h.log().GetHead().sequence);
+  (void)groups;
+}
+
+TEST(RegistryTest, AFailedWriteAnswersUnavailableAndChangesNothing) {
+  Harness h;
+  std::atomic<bool> fail{false};
+  h.fail_write = [&] { return fail.load(); };
+  std::string pid = h.CreateProvider("fragile");
+  auto before = h.registry().Current();
+  fail = true;
+  KeyCreateIntent in;
+  in.provider_id = pid;
+  in.key.api_formats = {"CLAUDE"};
+  in.key.name = "k";
+  in.secret = "sk-fails-to-write-0000000000";
+  auto r = h.Run(MakeCreateKey(in));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kIoError);
+  EXPECT_EQ(h.registry().Current(), before);
+  fail = false;
+  ASSERT_OK(h.Run(MakeCreateKey(in)));
+  EXPECT_EQ(h.registry().Current()->keys.size(), 1u);
+}
+
+TEST(RegistryTest, RestartRecoversTheSameDigestFromSnapshotPlusTail) {
+  RegistryOptions o;
+  o.snapshot_every = 7;
+  Harness h(Harness::Store::kRocks, o);
+  std::string pid = h.CreateProvider("restart");
+  for (int i = 0; i < 20; ++i) h.CreateKey(pid, "sk-restart-key-" + std::to_string(i) + "-pad");
+  const std::string digest = projections::StateDigestHex(*h.registry().Current());
+  h.Reopen();
+  EXPECT_EQ(projections::StateDigestHex(*h.registry().Current()), digest);
+  ASSERT_OK_AND_ASSIGN(auto snaps, h.registry().snapshots().List());
+  EXPECT_FALSE(snaps.empty());
+  projections::State full;
+  ASSERT_OK(projections::Replay(h.log(), full, h.log().GetHead().sequence));
+  EXPECT_EQ(projections::StateDigestHex(full), digest);
+}
+
+}  // namespace
+}  // namespace keyledger::registry
