@@ -28,9 +28,13 @@
 // serialize with AppendFieldErrorJson / ValidationErrorBody, which print those as JSON numbers.
 //
 // Secrets never reach an error: errors about a secret field (api_key, proxy.password) carry no
-// "input" at all, and every echoed container has the members named "api_key" and "password"
-// (at any depth) replaced by "[redacted]"; echoed strings that look like URLs have their
-// user-info replaced by "[redacted]" too (ScrubUrlCredentials).
+// "input" at all; every echoed container (the object of a `missing` error, a dict a validator
+// refused) has its credential-like members replaced by "[redacted]", at any depth: any key
+// containing api_key, apikey, api-key, password, passwd, secret, authorization, cookie, token or
+// credential, ignoring case (so header values such as Authorization and config secrets are
+// covered too); and echoed strings that look like URLs have their user-info replaced by
+// "[redacted]" (ScrubUrlCredentials). Duplicate-key errors carry no input. pydantic echoes all
+// of these verbatim (aether-spec.md §14.1).
 //
 // Coercions (Read*) follow pydantic v2 lax mode on JSON-decoded values, with pydantic's error
 // types, messages and ctx; differences are documented on each function. They append errors to an
@@ -217,7 +221,7 @@ FieldError MissingError(Loc loc, const JsonValue& container);
 
 inline constexpr std::string_view kRedacted = "[redacted]";
 
-// The "input" of an error about `v`: v.ToJson() with secret members redacted and URL
+// The "input" of an error about `v`: v.ToJson() with credential-like members redacted and URL
 // credentials scrubbed, as described in the file comment.
 std::string EchoInput(const JsonValue& v);
 // "scheme://user:pass@host/..." -> "scheme://[redacted]@host/..."; other text unchanged.

@@ -287,6 +287,10 @@ TEST(EndpointCommandsTest, HeadersMustBeSafeToSend) {
       detail(R"({"X":1})"),
       R"({"detail":[{"type":"string_type","loc":["body","headers","X"],"msg":"Input should be a valid string","input":1}]})");
   EXPECT_EQ(detail(R"({"X":"tab\tok"})"), "<ok>");
+  // A refused header set never echoes credentials it carries.
+  EXPECT_EQ(
+      detail(R"({"Authorization":"Bearer sk-MARK","Bad Name":"v"})"),
+      R"({"detail":[{"type":"value_error","loc":["body","headers"],"msg":"Value error, 请求头名称不合法: Bad Name","input":{"Authorization":"[redacted]","Bad Name":"v"},"ctx":{"error":{}}}]})");
   EXPECT_EQ(
       detail("[]"),
       R"({"detail":[{"type":"dict_type","loc":["body","headers"],"msg":"Input should be a valid dictionary","input":[]}]})");

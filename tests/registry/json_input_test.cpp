@@ -378,6 +378,13 @@ TEST(EchoTest, RedactsSecretsAndUrlCredentials) {
   EXPECT_EQ(EchoInput(body),
             R"({"api_key":"[redacted]","name":"n","proxy":{"url":"http://[redacted]@h:1/x",)"
             R"("password":"[redacted]"},"list":[{"password":"[redacted]"}],"n":1.5})");
+  // Header and config credentials, whatever their case.
+  EXPECT_EQ(EchoInput(MustParse(
+                R"({"Authorization":"Bearer t","X-Api-Key":"k","cfg":{"client_secret":"s",)"
+                R"("refresh_token":"r","timeout":5},"Cookie":"c","model":"gpt"})")),
+            R"({"Authorization":"[redacted]","X-Api-Key":"[redacted]","cfg":{"client_secret":)"
+            R"("[redacted]","refresh_token":"[redacted]","timeout":5},"Cookie":"[redacted]",)"
+            R"("model":"gpt"})");
   EXPECT_EQ(ScrubUrlCredentials("socks5://user@host"), "socks5://[redacted]@host");
   EXPECT_EQ(ScrubUrlCredentials("https://host/p@th"), "https://host/p@th");
   EXPECT_EQ(ScrubUrlCredentials("a@b"), "a@b");
