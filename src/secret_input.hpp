@@ -1,0 +1,30 @@
+#pragma once
+// The one rule for a provider API key, on create and on update alike (DESIGN.md "HTTP API";
+// aether-spec.md §14.5, §14.6, §14.10): after trimming ASCII whitespace the secret is non-empty,
+// valid UTF-8, at most kMaxSecretInputBytes bytes, and free of control characters (C0, DEL, C1).
+// There is no forbidden-character list and no minimum length beyond non-empty.
+//
+// This is the same contract as events::ValidateSecret (events/secrets.hpp), which is being built
+// on another branch; once both are merged the registry's key parsers call that one function and
+// this file goes away. Keep the two rules identical until then.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "events/status.hpp"
+
+namespace keyledger::registry {
+
+inline constexpr size_t kMaxSecretInputBytes = 8 * 1024;
+
+// Returns the trimmed secret. Errors are kValidation with exactly one FieldError in pydantic's
+// shape and an empty loc, which the caller fills in; it never carries the input and its message
+// never quotes the value:
+//   value_error "Value error, API Key 不能为空"              (empty after trimming)
+//   value_error "Value error, API Key 必须是有效的 UTF-8 文本"
+//   string_too_long "String should have at most 8192 characters", ctx {"max_length":8192}
+//   value_error "Value error, API Key 不能包含控制字符"
+Result<std::string> ValidateSecretInput(std::string_view raw);
+
+}  // namespace keyledger::registry
