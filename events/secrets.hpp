@@ -89,6 +89,12 @@ Result<MasterKey> LoadMasterKey(const MasterKeySource& source, const LogSink& lo
 // put them in the same atomic append as the events that need them; each sealing also returns a
 // guard (the "keyring" stream at the version the KEK had) to include in that append, so that a
 // DEK wrapped under a KEK that a concurrent rotation just retired can never be committed.
+//
+// Open at most one Keyring per EventLog at a time (one process holds a RocksEventLog anyway). An
+// instance that sees a rotation it did not make answers kUnavailable ("reopen the keyring").
+// Append a Sealed promptly: a rotation also rewraps seals handed out but not yet committed, for
+// up to 15 minutes after SealNew; a seal appended later than that while a rotation runs would
+// stay wrapped under the retired KEK.
 class Keyring {
  public:
   // Opens the keyring of `log` with `master`. On an empty keyring, initializes it (KEK version 1,
