@@ -889,6 +889,17 @@ Status Keyring::RotateMaster(MasterKey next, const EventMetadata& metadata) {
                                        {std::move(event)}});
     auto appended = log_.Append(std::move(req));
     if (!appended.ok()) {
+      if (appended.error().code == ErrorCode::kIoError) {
+        // A failed synced write may still have reached the disk (FORMAT.md "Failed writes"),
+        // so the outcome is unknown; this instance keeps the old KEK and notices a committed
+        // rotation through the stream version (kUnavailable) rather than misusing the old KEK.
+        return MakeError(ErrorCode::kIoError,
+                         "the master key rotation may or may not have been applied (storage "
+                         "error: " +
+                             appended.error().message +
+                             "); reopen with the current master key, and if that is refused, "
+                             "with the new one");
+      }
       return MakeError(appended.error().code,
                        "the master key rotation was not applied: " + appended.error().message);
     }

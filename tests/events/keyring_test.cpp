@@ -735,6 +735,28 @@ TYPED_TEST(KeyringTest, NoLogLineOrErrorMessageEverContainsASecretOrAKey) {
   }
 }
 
+TEST(KeyringFailureTest, AFailedRotationWriteLeavesTheOldKeyInCharge) {
+  std::atomic<bool> fail{false};
+  MemoryEventLog::Options options;
+  options.fail_write = [&] { return fail.load(); };
+  MemoryEventLog log(options);
+  const std::string k1 = crypto::RandomBytes(kMasterKeySize);
+  ASSERT_OK_AND_ASSIGN(auto keyring, Keyring::Open(log, Key(k1), {}));
+  ASSERT_OK_AND_ASSIGN(auto sealed, CommitSecret(log, *keyring, "a", 1, "before"));
+  fail = true;
+  Status rotated = keyring->RotateMaster(MasterKey::Generate(), {});
+  fail = false;
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.code(), ErrorCode::kIoError);
+  EXPECT_NE(rotated.error().message.find("may or may not have been applied"), std::string::npos);
+  EXPECT_EQ(keyring->kek_version(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto opened, keyring->Open(sealed, "a", 1));
+  EXPECT_EQ(opened, "before");
+  ASSERT_OK(CommitSecret(log, *keyring, "b", 1, "after"));
+  keyring.reset();
+  EXPECT_OK(Keyring::Open(log, Key(k1), {}));  // nothing was applied: the old key still opens
+}
+
 // ---------------------------------------------------------------------------------------------
 // What reaches the disk (RocksDB only).
 
