@@ -22,6 +22,34 @@ const CryptoPP::byte* B(std::string_view s) {
   return reinterpret_cast<const CryptoPP::byte*>(s.data());
 }
 
+std::string GcmSealWith(CryptoPP::GCM<CryptoPP::AES>::Encryption& enc, std::string_view nonce,
+                        std::string_view aad, std::string_view plaintext) {
+  std::string out(plaintext.size() + kGcmTagSize, '\0');
+  auto* dst = reinterpret_cast<CryptoPP::byte*>(out.data());
+  enc.EncryptAndAuthenticate(dst, dst + plaintext.size(), kGcmTagSize, B(nonce),
+                             static_cast<int>(nonce.size()), B(aad), aad.size(), B(plaintext),
+                             plaintext.size());
+  return out;
+}
+
+Result<std::string> GcmOpenWith(CryptoPP::GCM<CryptoPP::AES>::Decryption& dec,
+                                std::string_view nonce, std::string_view aad,
+                                std::string_view ciphertext_and_tag) {
+  if (nonce.size() != kGcmNonceSize || ciphertext_and_tag.size() < kGcmTagSize) {
+    return MakeError(ErrorCode::kDecryptFailed, "ciphertext or nonce has the wrong size");
+  }
+  const size_t n = ciphertext_and_tag.size() - kGcmTagSize;
+  std::string out(n, '\0');
+  const bool ok = dec.DecryptAndVerify(
+      reinterpret_cast<CryptoPP::byte*>(out.data()), B(ciphertext_and_tag) + n, kGcmTagSize,
+      B(nonce), static_cast<int>(nonce.size()), B(aad), aad.size(), B(ciphertext_and_tag), n);
+  if (!ok) {
+    SecureWipe(out);
+    return MakeError(ErrorCode::kDecryptFailed, "authentication failed");
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view AsBytes(const Digest& d) {
@@ -85,29 +113,32 @@ AesGcm256::~AesGcm256() = default;
 
 std::string AesGcm256::Seal(std::string_view nonce, std::string_view aad,
                             std::string_view plaintext) {
-  std::string out(plaintext.size() + kGcmTagSize, '\0');
-  auto* dst = reinterpret_cast<CryptoPP::byte*>(out.data());
-  impl_->enc.EncryptAndAuthenticate(dst, dst + plaintext.size(), kGcmTagSize, B(nonce),
-                                    static_cast<int>(nonce.size()), B(aad), aad.size(),
-                                    B(plaintext), plaintext.size());
-  return out;
+  return GcmSealWith(impl_->enc, nonce, aad, plaintext);
 }
 
 Result<std::string> AesGcm256::Open(std::string_view nonce, std::string_view aad,
                                     std::string_view ciphertext_and_tag) {
-  if (nonce.size() != kGcmNonceSize || ciphertext_and_tag.size() < kGcmTagSize) {
+  return GcmOpenWith(impl_->dec, nonce, aad, ciphertext_and_tag);
+}
+
+std::string AesGcm256SealOnce(std::string_view key, std::string_view nonce, std::string_view aad,
+                              std::string_view plaintext) {
+  // Schedules the key and computes GCM's hash subkey tables for this direction only (Crypto++'s
+  // GCM insists on an IV at keying time; EncryptAndAuthenticate resynchronizes with the same
+  // nonce). Crypto++ wipes the schedule on destruction.
+  CryptoPP::GCM<CryptoPP::AES>::Encryption enc;
+  enc.SetKeyWithIV(B(key), key.size(), B(nonce), nonce.size());
+  return GcmSealWith(enc, nonce, aad, plaintext);
+}
+
+Result<std::string> AesGcm256OpenOnce(std::string_view key, std::string_view nonce,
+                                      std::string_view aad, std::string_view ciphertext_and_tag) {
+  if (nonce.size() != kGcmNonceSize) {
     return MakeError(ErrorCode::kDecryptFailed, "ciphertext or nonce has the wrong size");
   }
-  const size_t n = ciphertext_and_tag.size() - kGcmTagSize;
-  std::string out(n, '\0');
-  const bool ok = impl_->dec.DecryptAndVerify(
-      reinterpret_cast<CryptoPP::byte*>(out.data()), B(ciphertext_and_tag) + n, kGcmTagSize,
-      B(nonce), static_cast<int>(nonce.size()), B(aad), aad.size(), B(ciphertext_and_tag), n);
-  if (!ok) {
-    SecureWipe(out);
-    return MakeError(ErrorCode::kDecryptFailed, "authentication failed");
-  }
-  return out;
+  CryptoPP::GCM<CryptoPP::AES>::Decryption dec;
+  dec.SetKeyWithIV(B(key), key.size(), B(nonce), nonce.size());
+  return GcmOpenWith(dec, nonce, aad, ciphertext_and_tag);
 }
 
 std::string RandomBytes(size_t n) {

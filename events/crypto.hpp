@@ -82,6 +82,15 @@ class AesGcm256 {
   std::unique_ptr<Impl> impl_;
 };
 
+// One-shot AES-256-GCM for a key used for a single message (a fresh data key per secret): sets
+// up only the direction it needs, which costs about half of constructing an AesGcm256.
+// key.size() must be kAes256KeySize and nonce.size() kGcmNonceSize. Open returns kDecryptFailed
+// when the tag does not authenticate.
+std::string AesGcm256SealOnce(std::string_view key, std::string_view nonce, std::string_view aad,
+                              std::string_view plaintext);
+Result<std::string> AesGcm256OpenOnce(std::string_view key, std::string_view nonce,
+                                      std::string_view aad, std::string_view ciphertext_and_tag);
+
 // Bytes from the operating system's CSPRNG (getrandom(2)). Aborts if the kernel cannot supply them.
 std::string RandomBytes(size_t n);
 // A random RFC 4122 version-4 UUID in its canonical lower-case text form.

@@ -65,6 +65,11 @@ struct AuxWrite {
   AuxSpace space = AuxSpace::kKeyring;
   std::string key;
   std::optional<std::string> value;  // nullopt deletes the key
+  // When true (default false), a put only replaces an existing entry: if the key is absent at the
+  // moment the append is applied (after the earlier writes of the same group), this write is
+  // skipped, silently and without failing the request. Used to rewrap data keys without
+  // resurrecting one that a concurrent append deleted. Ignored for deletes.
+  bool only_if_present = false;
 };
 
 // Everything in one request is applied atomically: all streams, all events, all aux writes.

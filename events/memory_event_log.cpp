@@ -135,6 +135,7 @@ void MemoryEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
         for (AuxWrite& w : request.aux) {
           auto& table = aux_[static_cast<size_t>(w.space)];
           if (w.value) {
+            if (w.only_if_present && table.find(w.key) == table.end()) continue;
             table[w.key] = std::move(*w.value);
           } else {
             table.erase(w.key);

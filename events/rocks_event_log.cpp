@@ -4,8 +4,11 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <utility>
 
 namespace keyledger::events {
 namespace {
@@ -503,19 +506,57 @@ void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
   results.reserve(group.size());
   rocksdb::WriteBatch batch;
   bool any_write = false;
+  // Presence of aux keys written earlier in this group (not yet visible in the database), kept
+  // only when some write is conditional. Committed state plus this overlay is exact because this
+  // thread is the only writer.
+  const bool any_conditional = std::any_of(group.begin(), group.end(), [](const Pending& p) {
+    return std::any_of(p.request.aux.begin(), p.request.aux.end(),
+                       [](const AuxWrite& w) { return w.only_if_present; });
+  });
+  std::map<std::pair<AuxSpace, std::string>, bool> group_presence;
+  auto is_present = [&](const AuxWrite& w) -> Result<bool> {
+    if (auto it = group_presence.find({w.space, w.key}); it != group_presence.end()) {
+      return it->second;
+    }
+    std::string ignored;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), AuxHandle(w.space), w.key, &ignored);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return StorageError("cannot read " + std::string(AuxSpaceName(w.space)), s);
+    return true;
+  };
+  std::optional<Error> read_error;
   std::shared_lock db_lock(db_mu_);
   for (Pending& p : group) {
     results.push_back(planner.Plan(p.request, records));
     if (!results.back().ok()) continue;
     for (const AuxWrite& w : p.request.aux) {
+      if (w.value && w.only_if_present) {
+        Result<bool> present = is_present(w);
+        if (!present.ok()) {
+          read_error = present.error();
+          break;
+        }
+        if (!*present) continue;
+      }
       rocksdb::ColumnFamilyHandle* cf = AuxHandle(w.space);
       if (w.value) {
         batch.Put(cf, w.key, *w.value);
       } else {
         batch.Delete(cf, w.key);
       }
+      if (any_conditional) group_presence[{w.space, w.key}] = w.value.has_value();
       any_write = true;
     }
+    if (read_error) break;
+  }
+  if (read_error) {
+    // Nothing was written; fail the whole group so that no request is half-applied.
+    LogError("reading aux state for a conditional write failed: " + read_error->message);
+    db_lock.unlock();
+    for (Pending& p : group) {
+      p.done(MakeError(ErrorCode::kIoError, "the event store could not read; retry later"));
+    }
+    return;
   }
 
   if (!records.empty() || any_write) {

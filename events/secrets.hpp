@@ -31,6 +31,8 @@ Result<std::string> ValidateSecret(std::string_view raw);
 // Aether's mask for typical keys (24+ characters): first 8 ‖ "***" ‖ last 4
 // ("sk-ant-a***wxyz"). Shorter keys never show more than a third of their characters in total;
 // 8 characters or fewer show "***". Counts Unicode code points, never splits one.
+// (9 to 23 characters show floor(n/3) of them: the larger half in front, the rest at the end,
+// e.g. "123456789" -> "12***9".)
 std::string MaskSecret(std::string_view secret);
 
 // What a log line may say about a secret: its length, never its bytes. Every log call site that
@@ -89,6 +91,12 @@ Result<MasterKey> LoadMasterKey(const MasterKeySource& source, const LogSink& lo
 // put them in the same atomic append as the events that need them; each sealing also returns a
 // guard (the "keyring" stream at the version the KEK had) to include in that append, so that a
 // DEK wrapped under a KEK that a concurrent rotation just retired can never be committed.
+//
+// Open at most one Keyring per EventLog at a time (one process holds a RocksEventLog anyway). An
+// instance that sees a rotation it did not make answers kUnavailable ("reopen the keyring").
+// Append a Sealed promptly: a rotation also rewraps seals handed out but not yet committed, for
+// up to 15 minutes after SealNew; a seal appended later than that while a rotation runs would
+// stay wrapped under the retired KEK.
 class Keyring {
  public:
   // Opens the keyring of `log` with `master`. On an empty keyring, initializes it (KEK version 1,
@@ -112,6 +120,8 @@ class Keyring {
 
   // Decrypts a sealed secret. kShredded when its DEK was destroyed; kDecryptFailed when
   // authentication fails (tampering, or a ciphertext moved to another key/version).
+  // (Also kUnsupported for a cipher version this build does not know, and kUnavailable when
+  // another instance rotated the master key; see the class comment.)
   Result<std::string> Open(const SealedSecret& sealed, std::string_view key_id,
                            uint64_t secret_version) const;
 

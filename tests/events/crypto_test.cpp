@@ -65,6 +65,27 @@ TEST(CryptoTest, AesGcmRejectsAnyTampering) {
   EXPECT_FALSE(gcm.Open(nonce, "aad", "short").ok());
 }
 
+TEST(CryptoTest, OneShotAesGcmMatchesTheKeyedObject) {
+  const std::string key = Unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+  const std::string iv = Unhex("cafebabefacedbaddecaf888");
+  const std::string aad = Unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+  const std::string pt = "a short secret value";
+  const std::string sealed = AesGcm256SealOnce(key, iv, aad, pt);
+  EXPECT_EQ(sealed, AesGcm256(key).Seal(iv, aad, pt));
+  ASSERT_OK_AND_ASSIGN(std::string opened, AesGcm256OpenOnce(key, iv, aad, sealed));
+  EXPECT_EQ(opened, pt);
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    std::string bad = sealed;
+    bad[i] ^= 0x40;
+    auto r = AesGcm256OpenOnce(key, iv, aad, bad);
+    ASSERT_FALSE(r.ok()) << i;
+    EXPECT_EQ(r.error().code, ErrorCode::kDecryptFailed);
+  }
+  EXPECT_FALSE(AesGcm256OpenOnce(key, iv, "other aad", sealed).ok());
+  EXPECT_FALSE(AesGcm256OpenOnce(key, iv.substr(1), aad, sealed).ok());
+  EXPECT_FALSE(AesGcm256OpenOnce(key, iv, aad, sealed.substr(0, 15)).ok());
+}
+
 TEST(CryptoTest, Base64AndHexAreStrict) {
   EXPECT_EQ(Base64Encode(""), "");
   EXPECT_EQ(Base64Encode("f"), "Zg==");

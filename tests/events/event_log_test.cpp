@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -179,6 +180,55 @@ TYPED_TEST(EventLogTest, AuxWritesAndDeletesAndScans) {
   ASSERT_OK_AND_ASSIGN(auto gone, this->log_->GetAux(AuxSpace::kIdempotency, "a/1"));
   EXPECT_FALSE(gone.has_value());
   EXPECT_OK(this->log_->PurgeDeletedAux(AuxSpace::kIdempotency));
+}
+
+TYPED_TEST(EventLogTest, ConditionalAuxPutsOnlyReplaceExistingEntries) {
+  auto put = [](std::string key, std::string value, bool only_if_present) {
+    AuxWrite w{AuxSpace::kKeyring, std::move(key), std::move(value)};
+    w.only_if_present = only_if_present;
+    return w;
+  };
+  auto get = [&](std::string_view key) {
+    auto v = this->log_->GetAux(AuxSpace::kKeyring, key);
+    EXPECT_TRUE(v.ok());
+    return v.ok() && v->has_value() ? **v : std::string("<absent>");
+  };
+  AppendRequest seed;
+  seed.aux.push_back(put("k/present", "old", false));
+  seed.aux.push_back(put("k/deleted", "old", false));
+  ASSERT_OK(this->log_->Append(seed));
+
+  AppendRequest req;
+  req.aux.push_back({AuxSpace::kKeyring, "k/deleted", std::nullopt});
+  req.aux.push_back(put("k/present", "new", true));
+  req.aux.push_back(put("k/absent", "new", true));
+  req.aux.push_back(put("k/deleted", "new", true));  // deleted earlier in the same request
+  req.aux.push_back(put("k/created", "first", false));
+  req.aux.push_back(put("k/created", "second", true));  // created earlier in the same request
+  ASSERT_OK(this->log_->Append(req));
+  EXPECT_EQ(get("k/present"), "new");
+  EXPECT_EQ(get("k/absent"), "<absent>");
+  EXPECT_EQ(get("k/deleted"), "<absent>");
+  EXPECT_EQ(get("k/created"), "second");
+
+  // Across requests of one group (RocksDB) or in sequence (memory): the later request sees the
+  // earlier one's delete.
+  AppendRequest del;
+  del.aux.push_back({AuxSpace::kKeyring, "k/present", std::nullopt});
+  AppendRequest again;
+  again.aux.push_back(put("k/present", "resurrected?", true));
+  std::promise<void> first_done, second_done;
+  this->log_->AppendAsync(del, [&](Result<AppendResult> r) {
+    EXPECT_TRUE(r.ok());
+    first_done.set_value();
+  });
+  this->log_->AppendAsync(again, [&](Result<AppendResult> r) {
+    EXPECT_TRUE(r.ok());
+    second_done.set_value();
+  });
+  first_done.get_future().wait();
+  second_done.get_future().wait();
+  EXPECT_EQ(get("k/present"), "<absent>");
 }
 
 TYPED_TEST(EventLogTest, BadInputIsRejectedAndNothingIsAppended) {
