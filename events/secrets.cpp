@@ -270,24 +270,38 @@ Status WriteNewPrivateFile(const std::string& path, std::string_view contents) {
 // -----------------------------------------------------------------------------------------------
 // Validation, masks, redaction
 
-Result<std::string> ValidateSecret(std::string_view raw) {
-  auto invalid = [](std::string msg) { return MakeError(ErrorCode::kValidation, std::move(msg)); };
+SecretProblem CheckSecret(std::string_view raw, std::string_view* trimmed) {
   std::string_view s = TrimAsciiSpace(raw);
-  if (s.empty()) return invalid("the API key must not be empty");
-  if (s.size() > kMaxSecretBytes) {
-    return invalid("the API key is " + std::to_string(s.size()) + " bytes long; at most " +
-                   std::to_string(kMaxSecretBytes) + " are allowed");
-  }
-  if (!IsValidUtf8(s)) return invalid("the API key is not valid UTF-8");
+  *trimmed = s;
+  if (!IsValidUtf8(raw)) return SecretProblem::kInvalidUtf8;
+  if (s.empty()) return SecretProblem::kEmpty;
+  if (s.size() > kMaxSecretBytes) return SecretProblem::kTooLong;
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<uint8_t>(s[i]);
     // C0 and DEL; C1 (U+0080..U+009F) is encoded as 0xC2 0x80..0x9F.
     const bool c1 = c == 0xC2 && i + 1 < s.size() && static_cast<uint8_t>(s[i + 1]) <= 0x9F;
-    if (c < 0x20 || c == 0x7F || c1) {
-      return invalid("the API key contains a control character at byte " + std::to_string(i));
-    }
+    if (c < 0x20 || c == 0x7F || c1) return SecretProblem::kControlCharacter;
   }
-  return std::string(s);
+  return SecretProblem::kNone;
+}
+
+Result<std::string> ValidateSecret(std::string_view raw) {
+  auto invalid = [](std::string msg) { return MakeError(ErrorCode::kValidation, std::move(msg)); };
+  std::string_view s;
+  switch (CheckSecret(raw, &s)) {
+    case SecretProblem::kNone:
+      return std::string(s);
+    case SecretProblem::kEmpty:
+      return invalid("the API key must not be empty");
+    case SecretProblem::kTooLong:
+      return invalid("the API key is " + std::to_string(s.size()) + " bytes long; at most " +
+                     std::to_string(kMaxSecretBytes) + " are allowed");
+    case SecretProblem::kInvalidUtf8:
+      return invalid("the API key is not valid UTF-8");
+    case SecretProblem::kControlCharacter:
+      return invalid("the API key contains a control character");
+  }
+  return invalid("the API key is invalid");
 }
 
 std::string MaskSecret(std::string_view secret) {

@@ -26,6 +26,10 @@ inline constexpr uint16_t kCipherAes256GcmV1 = 1;
 // One rule for create and update: after trimming ASCII whitespace the secret is non-empty,
 // contains no control characters (C0, DEL, C1), is valid UTF-8 and is at most 8 KiB.
 // Returns the trimmed secret. Errors are kValidation with a message that never quotes the value.
+// What is wrong with a secret under that rule (kNone when it is acceptable). `trimmed`
+// receives the value with ASCII whitespace removed from both ends.
+enum class SecretProblem : uint8_t { kNone, kEmpty, kTooLong, kInvalidUtf8, kControlCharacter };
+SecretProblem CheckSecret(std::string_view raw, std::string_view* trimmed);
 Result<std::string> ValidateSecret(std::string_view raw);
 
 // Aether's mask for typical keys (24+ characters): first 8 ‖ "***" ‖ last 4

@@ -4,36 +4,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 
+#include "events/time_format.hpp"
 #include "projections/codec.hpp"
 #include "projections/domain.hpp"
 
 namespace keyledger::projections {
 namespace {
 
-// UTC micros -> "2026-01-13T05:07:22[.123456]" (no zone).
-std::string FormatLocal(int64_t micros) {
-  int64_t secs = micros >= 0 ? micros / 1'000'000 : (micros - 999'999) / 1'000'000;
-  int64_t frac = micros - secs * 1'000'000;
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  std::string out(buf);
-  if (frac != 0) {
-    std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(frac));
-    out += buf;
-  }
-  return out;
-}
-
-// How pydantic v2 serializes an aware UTC datetime: "...Z".
-std::string PydanticTime(int64_t micros) { return FormatLocal(micros) + "Z"; }
-// How Python's datetime.isoformat() prints one: "...+00:00".
-std::string IsoTime(int64_t micros) { return FormatLocal(micros) + "+00:00"; }
+std::string PydanticTime(int64_t micros) { return events::FormatTimestampZ(micros); }
+std::string IsoTime(int64_t micros) { return events::FormatTimestampIso(micros); }
 
 void PutTime(json::Writer& w, const std::optional<int64_t>& t) {
   if (t) {

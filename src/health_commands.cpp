@@ -59,14 +59,14 @@ class ReportHealth final : public Command {
         const FormatHealth* h = projections::FindIn(k->health_by_format, item.api_format);
         const FormatBreaker* b = projections::FindIn(k->circuit_breaker_by_format, item.api_format);
         it = run.formats
-                 .emplace(item.api_format, std::make_pair(h ? *h : FormatHealth{},
-                                                          b ? *b : FormatBreaker{}))
+                 .emplace(item.api_format,
+                          std::make_pair(h ? *h : FormatHealth{}, b ? *b : FormatBreaker{}))
                  .first;
       }
-      HealthOutcome out = ApplyObservation(
-          it->second.first, it->second.second,
-          HealthObservation{item.successes, item.failures, item.total_response_time_ms,
-                            item.at_us});
+      HealthOutcome out =
+          ApplyObservation(it->second.first, it->second.second,
+                           HealthObservation{item.successes, item.failures,
+                                             item.total_response_time_ms, item.at_us});
       it->second = {out.health, out.breaker};
 
       json::Writer w(512);
@@ -148,11 +148,13 @@ class ResetKeyHealth final : public Command {
     const KeyState* k = ctx.state.keys.Find(key_id_);
     if (k == nullptr) return NotFound("Key " + key_id_ + " 不存在");
     if (format_ && !domain::IsApiFormat(*format_)) {
-      return InvalidRequest("API 格式必须是 ['CLAUDE', 'CLAUDE_CLI', 'OPENAI', 'OPENAI_CLI', "
-                            "'GEMINI', 'GEMINI_CLI'] 之一，当前值: " + *format_);
+      return InvalidRequest(
+          "API 格式必须是 ['CLAUDE', 'CLAUDE_CLI', 'OPENAI', 'OPENAI_CLI', "
+          "'GEMINI', 'GEMINI_CLI'] 之一，当前值: " +
+          *format_);
     }
-    std::vector<std::string> formats = format_ ? std::vector<std::string>{*format_}
-                                               : FormatsWithState(*k);
+    std::vector<std::string> formats =
+        format_ ? std::vector<std::string>{*format_} : FormatsWithState(*k);
     Decision d;
     d.streams.push_back(ResetEvent(*k, format_, formats, ctx.request));
     d.respond = [id = key_id_, format = format_](const State& after) -> Result<PreparedResponse> {

@@ -23,11 +23,11 @@ struct ProxyInput {
 };
 
 struct KeyCreateIntent {
-  std::string provider_id;                       // from the path
-  std::optional<std::string> body_provider_id;   // must match when given
-  bool api_formats_missing = false;              // Aether answers 400 after the provider check
-  projections::KeyState key;                     // config fields; ids and secret are set here
-  std::string secret;                            // validated plaintext
+  std::string provider_id;                      // from the path
+  std::optional<std::string> body_provider_id;  // must match when given
+  bool api_formats_missing = false;             // Aether answers 400 after the provider check
+  projections::KeyState key;                    // config fields; ids and secret are set here
+  std::string secret;                           // validated plaintext
 };
 
 struct KeyUpdateIntent {

@@ -147,8 +147,9 @@ class UpdateKey final : public Command {
     }
     std::optional<std::string> retired_dek;
     if (in_.new_secret) {
-      KL_ASSIGN_OR_RETURN(next.secret, SealInto(d, ctx.keyring, next.id,
-                                                current->secret.version + 1, *in_.new_secret, true));
+      KL_ASSIGN_OR_RETURN(
+          next.secret,
+          SealInto(d, ctx.keyring, next.id, current->secret.version + 1, *in_.new_secret, true));
       KL_RETURN_IF_ERROR(
           CheckDuplicate(ctx.state, next.provider_id, next.secret.fingerprint, next.id));
       ShredInto(d, current->secret);
@@ -218,8 +219,7 @@ class RevealKey final : public Command {
   Result<Decision> Decide(DecideContext& ctx) override {
     const KeyState* k = ctx.state.keys.Find(id_);
     if (k == nullptr) return KeyNotFound(id_);
-    if (ctx.options.require_reveal_reason &&
-        (!ctx.request.reason || ctx.request.reason->empty())) {
+    if (ctx.options.require_reveal_reason && (!ctx.request.reason || ctx.request.reason->empty())) {
       return InvalidRequest("an X-Audit-Reason header is required to reveal a key");
     }
     auto plain = ctx.keyring.Open(k->secret.sealed, k->id, k->secret.version);
@@ -237,8 +237,8 @@ class RevealKey final : public Command {
         .EndObject();
     d.streams.push_back(OneEvent(projections::KeyStream(id_), k->stream_version, ctx.request,
                                  EventType::kKeyRevealed, w.Take()));
-    d.respond = [secret = std::move(plain).value()](const State&) mutable
-        -> Result<PreparedResponse> {
+    d.respond = [secret =
+                     std::move(plain).value()](const State&) mutable -> Result<PreparedResponse> {
       PreparedResponse r;
       json::Writer body;
       body.BeginObject().Member("api_key", secret).EndObject();

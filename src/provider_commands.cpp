@@ -48,7 +48,11 @@ class CreateProvider final : public Command {
     d.respond = [id = p.id, name = p.name](const State& after) -> Result<PreparedResponse> {
       PreparedResponse r;
       json::Writer w;
-      w.BeginObject().Member("id", id).Member("name", name).Member("message", "提供商创建成功").EndObject();
+      w.BeginObject()
+          .Member("id", id)
+          .Member("name", name)
+          .Member("message", "提供商创建成功")
+          .EndObject();
       r.body = w.Take();
       r.etag = after.providers.Find(id)->version;
       return r;
@@ -89,9 +93,9 @@ class UpdateProvider final : public Command {
     Decision d;
     const std::string stream = projections::ProviderStream(next.id);
     if (std::find(in_.fields.begin(), in_.fields.end(), "proxy") != in_.fields.end()) {
-      KL_ASSIGN_OR_RETURN(next.proxy, ResolveProxy(d, ctx.keyring, stream,
-                                                   current->stream_version + 1, in_.proxy,
-                                                   current->proxy));
+      KL_ASSIGN_OR_RETURN(
+          next.proxy, ResolveProxy(d, ctx.keyring, stream, current->stream_version + 1, in_.proxy,
+                                   current->proxy));
       fields.push_back("proxy");
     }
     std::vector<std::string_view> views(fields.begin(), fields.end());
@@ -100,8 +104,8 @@ class UpdateProvider final : public Command {
     });
     d.streams.push_back(OneEvent(stream, current->stream_version, ctx.request,
                                  EventType::kProviderUpdated, std::move(payload)));
-    d.respond = [id = next.id, patch = in_.patch_response](const State& after)
-        -> Result<PreparedResponse> {
+    d.respond = [id = next.id,
+                 patch = in_.patch_response](const State& after) -> Result<PreparedResponse> {
       const ProviderState& p = *after.providers.Find(id);
       PreparedResponse r;
       r.etag = p.version;
@@ -265,9 +269,9 @@ class UpdateEndpoint final : public Command {
     Decision d;
     const std::string stream = projections::EndpointStream(next.id);
     if (std::find(in_.fields.begin(), in_.fields.end(), "proxy") != in_.fields.end()) {
-      KL_ASSIGN_OR_RETURN(next.proxy, ResolveProxy(d, ctx.keyring, stream,
-                                                   current->stream_version + 1, in_.proxy,
-                                                   current->proxy));
+      KL_ASSIGN_OR_RETURN(
+          next.proxy, ResolveProxy(d, ctx.keyring, stream, current->stream_version + 1, in_.proxy,
+                                   current->proxy));
       fields.push_back("proxy");
     }
     std::vector<std::string_view> views(fields.begin(), fields.end());

@@ -1,12 +1,11 @@
 #pragma once
 // The one rule for a provider API key, on create and on update alike (DESIGN.md "HTTP API";
 // aether-spec.md §14.5, §14.6, §14.10): after trimming ASCII whitespace the secret is non-empty,
-// valid UTF-8, at most kMaxSecretInputBytes bytes, and free of control characters (C0, DEL, C1).
+// valid UTF-8, at most events::kMaxSecretBytes bytes, and free of control characters (C0, DEL, C1).
 // There is no forbidden-character list and no minimum length beyond non-empty.
 //
-// This is the same contract as events::ValidateSecret (events/secrets.hpp), which is being built
-// on another branch; once both are merged the registry's key parsers call that one function and
-// this file goes away. Keep the two rules identical until then.
+// The rule itself is events::CheckSecret (events/secrets.hpp); this file only words its verdict
+// as a pydantic error for the 422 body.
 
 #include <cstddef>
 #include <string>
@@ -15,8 +14,6 @@
 #include "events/status.hpp"
 
 namespace keyledger::registry {
-
-inline constexpr size_t kMaxSecretInputBytes = 8 * 1024;
 
 // Returns the trimmed secret. Errors are kValidation with exactly one FieldError in pydantic's
 // shape and an empty loc, which the caller fills in; it never carries the input and its message

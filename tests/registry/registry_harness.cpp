@@ -5,7 +5,9 @@
 namespace keyledger::registry::testing {
 
 Harness::Harness(Store store, RegistryOptions base)
-    : store_(store), base_(std::move(base)), data_dir_(dir_.Sub("data")),
+    : store_(store),
+      base_(std::move(base)),
+      data_dir_(dir_.Sub("data")),
       master_(crypto::RandomBytes(32)) {
   Open();
 }
@@ -42,7 +44,9 @@ void Harness::Open() {
 }
 
 void Harness::Close() {
-  if (registry_) EXPECT_TRUE(registry_->Close().ok());
+  if (registry_) {
+    EXPECT_TRUE(registry_->Close().ok());
+  }
   registry_.reset();
   keyring_.reset();
   if (store_ == Store::kRocks && log_) {

@@ -43,28 +43,30 @@ TEST(RegistryTest, KeyLifecycleMatchesAetherAndKeepsSecretsSealed) {
   EXPECT_EQ(created.etag, 1u);
   EXPECT_GT(created.sequence, 0u);
   // The exact K2 shape of aether-spec.md §7, except api_key_plain (not echoed by default).
-  const auto& k = *h.registry().Current()->keys.Find(id);
-  EXPECT_EQ(created.body,
-            "{\"id\":\"" + id + "\",\"provider_id\":\"" + pid +
-                "\",\"api_formats\":[\"CLAUDE\",\"CLAUDE_CLI\"],\"api_key_masked\":\"sk-ant-a***wxyz\","
-                "\"api_key_plain\":null,\"name\":\"main\",\"rate_multiplier\":1.0,"
-                "\"rate_multipliers\":null,\"internal_priority\":50,\"global_priority\":null,"
-                "\"rpm_limit\":null,\"allowed_models\":null,\"capabilities\":null,"
-                "\"cache_ttl_minutes\":5,\"max_probe_interval_minutes\":32,\"health_by_format\":{},"
-                "\"circuit_breaker_by_format\":{},\"health_score\":1.0,\"consecutive_failures\":0,"
-                "\"last_failure_at\":null,\"circuit_breaker_open\":false,"
-                "\"circuit_breaker_open_at\":null,\"next_probe_at\":null,\"half_open_until\":null,"
-                "\"half_open_successes\":0,\"half_open_failures\":0,"
-                "\"request_results_window\":null,\"request_count\":0,\"success_count\":0,"
-                "\"error_count\":0,\"success_rate\":0.0,\"avg_response_time_ms\":0.0,"
-                "\"is_active\":true,\"is_adaptive\":true,\"learned_rpm_limit\":null,"
-                "\"effective_limit\":50,\"utilization_samples\":null,"
-                "\"last_probe_increase_at\":null,\"concurrent_429_count\":0,\"rpm_429_count\":0,"
-                "\"last_429_at\":null,\"last_429_type\":null,\"note\":null,\"last_used_at\":null,"
-                "\"created_at\":\"" +
-                created.body.substr(created.body.find("\"created_at\":\"") + 14, 27) +
-                "\",\"updated_at\":\"" +
-                created.body.substr(created.body.find("\"updated_at\":\"") + 14, 27) + "\"}");
+  const auto created_state = h.registry().Current();
+  const auto& k = *created_state->keys.Find(id);
+  EXPECT_EQ(
+      created.body,
+      "{\"id\":\"" + id + "\",\"provider_id\":\"" + pid +
+          "\",\"api_formats\":[\"CLAUDE\",\"CLAUDE_CLI\"],\"api_key_masked\":\"sk-ant-a***wxyz\","
+          "\"api_key_plain\":null,\"name\":\"main\",\"rate_multiplier\":1.0,"
+          "\"rate_multipliers\":null,\"internal_priority\":50,\"global_priority\":null,"
+          "\"rpm_limit\":null,\"allowed_models\":null,\"capabilities\":null,"
+          "\"cache_ttl_minutes\":5,\"max_probe_interval_minutes\":32,\"health_by_format\":{},"
+          "\"circuit_breaker_by_format\":{},\"health_score\":1.0,\"consecutive_failures\":0,"
+          "\"last_failure_at\":null,\"circuit_breaker_open\":false,"
+          "\"circuit_breaker_open_at\":null,\"next_probe_at\":null,\"half_open_until\":null,"
+          "\"half_open_successes\":0,\"half_open_failures\":0,"
+          "\"request_results_window\":null,\"request_count\":0,\"success_count\":0,"
+          "\"error_count\":0,\"success_rate\":0.0,\"avg_response_time_ms\":0.0,"
+          "\"is_active\":true,\"is_adaptive\":true,\"learned_rpm_limit\":null,"
+          "\"effective_limit\":50,\"utilization_samples\":null,"
+          "\"last_probe_increase_at\":null,\"concurrent_429_count\":0,\"rpm_429_count\":0,"
+          "\"last_429_at\":null,\"last_429_type\":null,\"note\":null,\"last_used_at\":null,"
+          "\"created_at\":\"" +
+          created.body.substr(created.body.find("\"created_at\":\"") + 14, 27) +
+          "\",\"updated_at\":\"" +
+          created.body.substr(created.body.find("\"updated_at\":\"") + 14, 27) + "\"}");
   EXPECT_EQ(k.created_at, k.updated_at);
 
   // Partial update: rpm_limit null switches to adaptive and clears learned_rpm_limit;
@@ -102,9 +104,9 @@ TEST(RegistryTest, KeyLifecycleMatchesAetherAndKeepsSecretsSealed) {
 
   // Delete: a receipt, the key gone, its secret shredded.
   ASSERT_OK_AND_ASSIGN(auto deleted, h.Run(MakeDeleteKey(id)));
-  EXPECT_EQ(deleted.body, "{\"message\":\"Key " + id + " 已删除\",\"seq\":" +
-                              std::to_string(deleted.sequence) + ",\"hash\":\"" + deleted.hash +
-                              "\"}");
+  EXPECT_EQ(deleted.body, "{\"message\":\"Key " + id +
+                              " 已删除\",\"seq\":" + std::to_string(deleted.sequence) +
+                              ",\"hash\":\"" + deleted.hash + "\"}");
   EXPECT_EQ(h.log().GetHead().sequence, deleted.sequence);
   EXPECT_EQ(h.registry().Current()->keys.Find(id), nullptr);
   auto again = h.Run(MakeRevealKey(id));
@@ -256,13 +258,15 @@ TEST(RegistryTest, HealthReportsOpenTheBreakerAndResetClosesIt) {
   std::string pid = h.CreateProvider("health");
   std::string key = h.CreateKey(pid, kSecret, {"CLAUDE", "OPENAI"});
   std::vector<HealthReportItem> items;
-  items.push_back({key, "CLAUDE", 2, 8, 500, std::string("upstream 500"), 1'768'280'000'000'000, {}});
-  items.push_back({key, "GEMINI", 1, 0, 10, {}, 1'768'280'000'000'000, {}});     // not served
+  items.push_back(
+      {key, "CLAUDE", 2, 8, 500, std::string("upstream 500"), 1'768'280'000'000'000, {}});
+  items.push_back({key, "GEMINI", 1, 0, 10, {}, 1'768'280'000'000'000, {}});        // not served
   items.push_back({"missing", "CLAUDE", 1, 0, 10, {}, 1'768'280'000'000'000, {}});  // no key
   items.push_back({key, "OPENAI", 3, 0, 300, {}, 1'768'280'001'000'000, {}});
   ASSERT_OK_AND_ASSIGN(auto reported, h.Run(MakeReportHealth(items)));
   EXPECT_NE(reported.body.find("\"accepted\":2,\"rejected\":2"), std::string::npos);
-  const auto& k = *h.registry().Current()->keys.Find(key);
+  const auto reported_state = h.registry().Current();
+  const auto& k = *reported_state->keys.Find(key);
   EXPECT_EQ(k.request_count, 13);
   EXPECT_EQ(k.success_count, 5);
   EXPECT_EQ(k.error_count, 8);
@@ -273,7 +277,8 @@ TEST(RegistryTest, HealthReportsOpenTheBreakerAndResetClosesIt) {
   EXPECT_NE(list.find("\"avg_response_time_ms\":160.0"), std::string::npos);  // 800 / 5
 
   ASSERT_OK(h.Run(MakeRecoverAllKeys()));
-  const auto& healed = *h.registry().Current()->keys.Find(key);
+  const auto healed_state = h.registry().Current();
+  const auto& healed = *healed_state->keys.Find(key);
   EXPECT_FALSE(projections::FindIn(healed.circuit_breaker_by_format, "CLAUDE")->open);
   EXPECT_EQ(projections::FindIn(healed.health_by_format, "CLAUDE")->health_score, 1.0);
   EXPECT_EQ(h.Run(MakeResetKeyHealth("nope", {})).error().code, ErrorCode::kNotFound);
