@@ -491,7 +491,7 @@ class Session final : public SessionBase,
     if (length && *length > shared_->config.body_limit) {
       reading_ = false;
       DisarmRead();
-      RejectMessage(413, "Request body too large", /*with_request_line=*/true);
+      RejectMessage(413, "Request body too large");
       return;
     }
     const bool wants_continue =
@@ -556,15 +556,15 @@ class Session final : public SessionBase,
       return;
     }
     if (ec == http::error::header_limit) {
-      RejectMessage(431, "Request header fields too large", false);
+      RejectMessage(431, "Request header fields too large");
       return;
     }
     if (ec == http::error::body_limit) {
-      RejectMessage(413, "Request body too large", parser_ && parser_->is_header_done());
+      RejectMessage(413, "Request body too large");
       return;
     }
     if (IsHttpParseError(ec) && ec != http::error::partial_message) {
-      RejectMessage(400, "Invalid HTTP request", parser_ && parser_->is_header_done());
+      RejectMessage(400, "Invalid HTTP request");
       return;
     }
     Fail(ec, what);
@@ -573,20 +573,24 @@ class Session final : public SessionBase,
 
   // Answers a message that could not be read (limits, malformed) and closes the connection after
   // the answer, since the rest of the byte stream cannot be trusted to be framed.
-  void RejectMessage(int status, std::string_view message, bool with_request_line) {
+  void RejectMessage(int status, std::string_view message) {
     close_after_ = true;
     Slot& slot = NewSlot();
     slot.close = true;
     slot.info.route = "invalid";
-    if (with_request_line && parser_) {
+    slot.info.request_id.clear();
+    if (parser_) {
+      // Beast fills the message as it parses, so whatever came before the error is usable
+      // (the start line, and the fields up to the failing one).
       const auto& msg = parser_->get();
-      slot.info.method = SanitizeUtf8(SV(msg.method_string()));
-      slot.info.path = PercentDecode(PathOf(SV(msg.target())), false);
-      slot.info.request_id = RequestIdFor(msg);
-      slot.version = msg.version() == 10 ? 10 : 11;
-    } else {
-      slot.info.request_id = crypto::RandomUuid();
+      if (!msg.method_string().empty()) {
+        slot.info.method = SanitizeUtf8(SV(msg.method_string()));
+        slot.info.path = PercentDecode(PathOf(SV(msg.target())), false);
+        slot.version = msg.version() == 10 ? 10 : 11;
+        slot.info.request_id = RequestIdFor(msg);
+      }
     }
+    if (slot.info.request_id.empty()) slot.info.request_id = crypto::RandomUuid();
     Deliver(slot.seq, HttpErrorResponse(status, message));
   }
 

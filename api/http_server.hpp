@@ -52,8 +52,8 @@ inline constexpr std::chrono::milliseconds kDefaultSseHeartbeat{15'000};
 inline constexpr size_t kDefaultMaxConnections = 4096;
 
 struct TlsConfig {
-  std::string cert_file;  // PEM certificate chain
-  std::string key_file;   // PEM private key
+  std::string cert_file{};  // PEM certificate chain
+  std::string key_file{};   // PEM private key
 };
 
 struct ServerConfig {
@@ -82,7 +82,7 @@ struct ServerConfig {
   std::chrono::milliseconds sse_heartbeat = kDefaultSseHeartbeat;
   // Connections beyond this are closed right after accept.
   size_t max_connections = kDefaultMaxConnections;
-  std::optional<TlsConfig> tls;  // set: every connection is HTTPS
+  std::optional<TlsConfig> tls{};  // set: every connection is HTTPS
   std::string server_header = "keyledger";
 };
 

@@ -174,6 +174,7 @@ struct MetricsRegistry::Entry {
   std::function<double()> callback;
 };
 
+MetricsRegistry::MetricsRegistry() = default;
 MetricsRegistry::~MetricsRegistry() = default;
 
 MetricsRegistry::Entry& MetricsRegistry::Register(std::string_view name, std::string_view help,

@@ -103,7 +103,7 @@ using HistogramFamily = Family<Histogram>;
 
 class MetricsRegistry {
  public:
-  MetricsRegistry() = default;
+  MetricsRegistry();
   MetricsRegistry(const MetricsRegistry&) = delete;
   MetricsRegistry& operator=(const MetricsRegistry&) = delete;
   ~MetricsRegistry();

@@ -18,13 +18,13 @@ namespace keyledger::api {
 struct OpenApiInfo {
   std::string title = "keyledger";
   std::string version = "0.1.0";
-  std::string description;
+  std::string description{};
 };
 
 // A named schema for components/schemas; `json` is the schema object's JSON text.
 struct SchemaComponent {
-  std::string name;
-  std::string json;
+  std::string name{};
+  std::string json{};
 };
 
 // Built-in components (ErrorResponse, HTTPValidationError, ValidationError) are always present;

@@ -27,8 +27,8 @@ namespace keyledger::api {
 
 // Documentation of one query parameter (for OpenAPI; parsing is the handler's job).
 struct QueryParamDoc {
-  std::string name;
-  std::string description;
+  std::string name{};
+  std::string description{};
   std::string schema_json = R"({"type":"string"})";  // inline JSON schema text
   bool required = false;
 };
@@ -37,21 +37,21 @@ struct QueryParamDoc {
 //   router.Add({.method = "GET", .pattern = "/api/x/{id}", .access = Access::kAuditor,
 //               .summary = "Get x", .tag = "X", .handler = ...});
 struct RouteSpec {
-  std::string method;   // upper case: GET, POST, PUT, PATCH, DELETE, ...
-  std::string pattern;  // "/api/admin/endpoints/keys/{key_id}"
+  std::string method{};   // upper case: GET, POST, PUT, PATCH, DELETE, ...
+  std::string pattern{};  // "/api/admin/endpoints/keys/{key_id}"
   Access access = Access::kAdmin;
-  std::string summary;
-  std::string tag;
-  std::string description;
-  std::vector<QueryParamDoc> query_params;
+  std::string summary{};
+  std::string tag{};
+  std::string description{};
+  std::vector<QueryParamDoc> query_params{};
   // Schemas: a component name ("EndpointAPIKeyCreate", emitted as a $ref) or inline JSON schema
   // text starting with '{'. Empty: no request body / an untyped JSON response.
-  std::string request_schema;
-  std::string response_schema;
+  std::string request_schema{};
+  std::string response_schema{};
   // The handler answers with Responder::StartEventStream (text/event-stream). The connection
   // stops reading further requests after this one and closes when the stream ends.
   bool streaming = false;
-  Handler handler;
+  Handler handler{};
 };
 
 struct RouteMatch {
