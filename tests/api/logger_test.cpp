@@ -2,8 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <vector>
+
+#include "tests/api/match.hpp"
 
 namespace keyledger::api {
 namespace {
@@ -14,9 +15,10 @@ TEST(LoggerTest, WritesOneJsonObjectPerLine) {
   logger.Log(LogLevel::kDebug, "dropped");
   logger.Log(LogLevel::kWarning, "hello \"world\"", {{"n", 3}, {"ok", true}, {"s", "x\ny"}});
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_TRUE(std::regex_match(
-      lines[0], std::regex(R"(\{"ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warning",)"
-                           R"("msg":"hello \\"world\\"","n":3,"ok":true,"s":"x\\ny"\}\n)")))
+  EXPECT_TRUE(testing::MatchesTemplate(
+      lines[0], R"({"ts":"<ts>","level":"warning","msg":"hello \"world\"","n":3,"ok":true,)"
+                R"("s":"x\ny"})"
+                "\n"))
       << lines[0];
 }
 

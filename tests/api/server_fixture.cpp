@@ -17,8 +17,10 @@ Worker::Worker() {
       }
       auto next = std::min_element(tasks_.begin(), tasks_.end(),
                                    [](const Task& a, const Task& b) { return a.due < b.due; });
-      if (!stop_ && next->due > std::chrono::steady_clock::now()) {
-        cv_.wait_until(lock, next->due);
+      // Copy the deadline: tasks_ may reallocate while the lock is released.
+      const auto due = next->due;
+      if (!stop_ && due > std::chrono::steady_clock::now()) {
+        cv_.wait_until(lock, due);
         continue;
       }
       std::function<void()> fn = std::move(next->fn);

@@ -1,8 +1,8 @@
 // The real server, in process, spoken to over HTTP on 127.0.0.1. Waits are bounded; nothing
 // asserts on wall-clock durations.
 #include <random>
-#include <regex>
 
+#include "tests/api/match.hpp"
 #include "tests/api/server_fixture.hpp"
 
 namespace keyledger::api::testing {
@@ -330,17 +330,16 @@ TEST_F(ServerTest, IdleTimeoutClosesKeptAliveConnectionButNotPendingOnes) {
 // ---- handlers
 // -------------------------------------------------------------------------------------
 
-const std::regex kSystemError(
-    R"re(\{"error":\{"type":"system_error","message":"系统遇到未知错误，请稍后重试或联系管理员","details":\{"error_id":"([0-9a-f]{8})","recovery_info":"请稍后重试，如问题持续请联系管理员"\}\}\})re");
+constexpr std::string_view kSystemError =
+    R"({"error":{"type":"system_error","message":"系统遇到未知错误，请稍后重试或联系管理员","details":{"error_id":"<hex8>","recovery_info":"请稍后重试，如问题持续请联系管理员"}}})";
 
 TEST_F(ServerTest, ExceptionBecomes500AndIsOnlyLogged) {
   StartServer();
   TestResponse r = Get("/throw");
   EXPECT_EQ(r.status, 500);
-  std::smatch m;
-  ASSERT_TRUE(std::regex_match(r.body, m, kSystemError)) << r.body;
+  ASSERT_TRUE(MatchesTemplate(r.body, kSystemError)) << r.body;
   EXPECT_FALSE(Contains(r.body, "kaboom"));
-  const std::string id = m[1].str();
+  const std::string id = r.body.substr(r.body.find(R"("error_id":")") + 12, 8);
   EXPECT_TRUE(WaitFor([&] {
     for (const std::string& line : LogLines()) {
       if (Contains(line, "kaboom internal detail") && Contains(line, "error_id=" + id) &&
@@ -358,7 +357,7 @@ TEST_F(ServerTest, DroppedResponderBecomes500) {
   StartServer();
   TestResponse r = Get("/drop");
   EXPECT_EQ(r.status, 500);
-  EXPECT_TRUE(std::regex_match(r.body, kSystemError)) << r.body;
+  EXPECT_TRUE(MatchesTemplate(r.body, kSystemError)) << r.body;
   // Streaming from a non-streaming route is refused with a 500 too.
   EXPECT_EQ(Get("/not-streaming").status, 500);
 }
@@ -377,13 +376,12 @@ TEST_F(ServerTest, RequestIdIsEchoedOrGenerated) {
   TestResponse r = Get("/echo", {{"X-Request-Id", "abc-123_x.y"}});
   EXPECT_EQ(r.Header("X-Request-Id"), "abc-123_x.y");
   EXPECT_TRUE(Contains(r.body, R"("request_id":"abc-123_x.y")"));
-  const std::regex uuid("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
   for (const std::string& bad : {std::string("has space"), std::string(129, 'a'),
                                  std::string("quote\"d"), std::string("")}) {
     TestResponse g = Get("/echo", {{"X-Request-Id", bad}});
-    EXPECT_TRUE(std::regex_match(g.Header("X-Request-Id"), uuid)) << g.Header("X-Request-Id");
+    EXPECT_TRUE(MatchesTemplate(g.Header("X-Request-Id"), "<uuid>")) << g.Header("X-Request-Id");
   }
-  EXPECT_TRUE(std::regex_match(Get("/echo").Header("X-Request-Id"), uuid));
+  EXPECT_TRUE(MatchesTemplate(Get("/echo").Header("X-Request-Id"), "<uuid>"));
   // Also on errors produced by the server itself.
   EXPECT_EQ(Get("/nope", {{"X-Request-Id", "rid-404"}}).Header("X-Request-Id"), "rid-404");
   EXPECT_EQ(Get("/admin-only", {{"X-Request-Id", "rid-401"}}).Header("X-Request-Id"), "rid-401");
@@ -670,9 +668,13 @@ TEST_F(ServerTest, OneStructuredLogLinePerRequestWithoutSecrets) {
     }
     return lines.size() == 2;
   }));
-  const std::regex line(
-      R"(\{"ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"info","msg":"request","method":"GET","path":"/admin-only","route":"/admin-only","status":200,"duration_ms":[0-9.e-]+,"request_id":"log-1","actor":"ops","client_ip":"127.0.0.1"\}\n)");
-  EXPECT_TRUE(std::regex_match(lines[0], line)) << lines[0];
+  EXPECT_TRUE(MatchesTemplate(
+      lines[0],
+      R"({"ts":"<ts>","level":"info","msg":"request","method":"GET","path":"/admin-only",)"
+      R"("route":"/admin-only","status":200,"duration_ms":<num>,"request_id":"log-1",)"
+      R"("actor":"ops","client_ip":"127.0.0.1"})"
+      "\n"))
+      << lines[0];
   for (const auto& l : LogLines()) {
     EXPECT_FALSE(Contains(l, admin_token_));
     EXPECT_FALSE(Contains(l, "body-secret"));
