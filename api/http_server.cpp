@@ -462,6 +462,12 @@ class Session final : public SessionBase,
 
   void DoReadHeader() {
     if (closed_ || close_after_ || reading_) return;
+    if (shared_->stopping.load()) {
+      // Accepted (or kept alive) while Stop() ran: take no new requests.
+      close_after_ = true;
+      MaybeFinish();
+      return;
+    }
     if (slots_.size() >= shared_->config.pipeline_limit) {
       return;  // resumed by OnWrite once a response is out
     }

@@ -75,6 +75,12 @@ const std::vector<double>& DefaultLatencyBuckets() {
   return kBuckets;
 }
 
+Handler MetricsHandler(const MetricsRegistry& registry) {
+  return [&registry](const RequestPtr&, Responder respond) {
+    respond(Response::Text(200, registry.Render(), std::string(kMetricsContentType)));
+  };
+}
+
 std::string FormatMetricValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";

@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/handler.hpp"
+
 namespace keyledger::api {
 
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -131,6 +133,10 @@ class MetricsRegistry {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
 };
+
+// A handler for a public `GET /metrics` route: 200 with Render() as text/plain; version=0.0.4.
+// `registry` must outlive the handler.
+Handler MetricsHandler(const MetricsRegistry& registry);
 
 // Formats a sample value the way Prometheus clients do: integers without a fraction, "+Inf",
 // "-Inf", "NaN", otherwise the shortest round-trip decimal.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "events/json_writer.hpp"
 
@@ -116,6 +118,21 @@ void WriteOperation(json::Writer& w, const RouteSpec& r) {
 }
 
 }  // namespace
+
+Handler OpenApiHandler(const Router& router, OpenApiInfo info,
+                       std::vector<SchemaComponent> schemas) {
+  struct Cache {
+    std::once_flag once;
+    std::string document;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [&router, info = std::move(info), schemas = std::move(schemas), cache](const RequestPtr&,
+                                                                                Responder respond) {
+    // The router is frozen once the server runs, so one generation serves every request.
+    std::call_once(cache->once, [&] { cache->document = GenerateOpenApi(router, info, schemas); });
+    respond(Response::Json(200, cache->document));
+  };
+}
 
 std::string OperationId(const RouteSpec& route) {
   std::string id = Lower(route.method);

@@ -32,6 +32,11 @@ struct SchemaComponent {
 std::string GenerateOpenApi(const Router& router, const OpenApiInfo& info,
                             const std::vector<SchemaComponent>& schemas = {});
 
+// A handler for `GET /openapi.json`: the document is generated on first use (so routes added after
+// this handler, including its own, are described) and then cached. `router` must outlive it.
+Handler OpenApiHandler(const Router& router, OpenApiInfo info,
+                       std::vector<SchemaComponent> schemas = {});
+
 // "/a/{id}/b" + "GET" → "get_a__id__b" (unique per route; used as operationId).
 std::string OperationId(const RouteSpec& route);
 

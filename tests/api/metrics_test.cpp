@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -38,6 +39,18 @@ TEST(MetricsTest, RendersExpositionFormat) {
             "# HELP test_head Head sequence.\n"
             "# TYPE test_head gauge\n"
             "test_head 42\n");
+}
+
+TEST(MetricsTest, HandlerServesTheExposition) {
+  MetricsRegistry m;
+  m.AddCounter("served_total", "x").Get().Inc();
+  std::optional<Response> got;
+  MetricsHandler(m)(std::make_shared<Request>(),
+                    Responder::ForCallback([&](Response r) { got = std::move(r); }));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(got->body, m.Render());
 }
 
 TEST(MetricsTest, EscapesLabelValuesAndHelp) {

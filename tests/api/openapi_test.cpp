@@ -109,5 +109,51 @@ TEST(OpenApiTest, DescribesEveryRouteAndNothingElse) {
   EXPECT_EQ(OperationId(*r.Routes()[0]), "get_api_admin_endpoints_providers__provider_id__keys");
 }
 
+TEST(OpenApiTest, HandlerDescribesRoutesAddedAfterIt) {
+  Router r;
+  ASSERT_OK(r.Add({.method = "GET",
+                   .pattern = "/openapi.json",
+                   .access = Access::kPublic,
+                   .handler = OpenApiHandler(r, {})}));
+  ASSERT_OK(r.Add({.method = "GET", .pattern = "/later", .handler = Noop()}));
+  const RouteMatch m = r.Match("GET", "/openapi.json");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  for (int i = 0; i < 2; ++i) {
+    std::string body;
+    m.route->handler(std::make_shared<Request>(),
+                     Responder::ForCallback([&](Response resp) { body = std::move(resp.body); }));
+    EXPECT_NE(body.find(R"("/openapi.json":{"get")"), std::string::npos);
+    EXPECT_NE(body.find(R"("/later":{"get")"), std::string::npos);
+  }
+}
+
+TEST(ResponderTest, AnswersOnceAndADroppedResponderAnswers500) {
+  std::vector<Response> got;
+  {
+    Responder r = Responder::ForCallback([&](Response resp) { got.push_back(std::move(resp)); });
+    Responder copy = r;
+    EXPECT_FALSE(r.answered());
+    copy(Response::Json(200, "{}"));
+    r(Response::Json(201, "{}"));  // ignored
+    EXPECT_TRUE(r.answered());
+    EXPECT_EQ(r.StartEventStream(), nullptr);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 200);
+  {
+    Responder dropped = Responder::ForCallback([&](Response resp) { got.push_back(resp); });
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].status, 500);
+  EXPECT_NE(got[1].log_note.find("dropped its Responder"), std::string::npos);
+}
+
+TEST(SseFormatTest, SplitsLinesAndOmitsEmptyFields) {
+  EXPECT_EQ(FormatSseEvent("", "x", ""), "data: x\n\n");
+  EXPECT_EQ(FormatSseEvent("e", "a\r\nb\rc\nd", "7"),
+            "event: e\nid: 7\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+  EXPECT_EQ(FormatSseEvent("", "", ""), "data: \n\n");
+}
+
 }  // namespace
 }  // namespace keyledger::api
