@@ -848,7 +848,7 @@ class Session final : public SessionBase,
 
   // Nothing left to do on a connection that reads no more: close it.
   void MaybeFinish() {
-    if (closed_ || !close_after_ || writing_ || !slots_.empty()) return;
+    if (closed_ || lingering_ || !close_after_ || writing_ || !slots_.empty()) return;
     if (reading_ || requests_seen_ == 0) {
       DoClose();  // idle (or mid-request during shutdown): nothing owed
       return;
@@ -859,6 +859,7 @@ class Session final : public SessionBase,
   // After the last response: a lingering close, so unread input (a rejected body, pipelined
   // requests) does not turn into a reset that destroys the response in flight.
   void DoEndAfterResponse() {
+    if (lingering_) return;  // one drain at a time
     if (reading_) {
       DoClose();
       return;
@@ -919,6 +920,8 @@ class Session final : public SessionBase,
     slots_.clear();
     stream_out_ = std::move(head);
     DoStreamWrite();
+    // Started after Stop() began: send the header, then end at once.
+    if (shared_->stopping.load()) sse_->Close();
     // A read that fails tells us the client went away; anything it sends is discarded.
     DoWatchRead();
     ArmHeartbeat();
