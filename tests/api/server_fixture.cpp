@@ -121,6 +121,7 @@ void ServerFixture::SetUp() {
        .access = Access::kPublic,
        .handler = [this](const RequestPtr& req, Responder respond) {
          const int ms = std::stoi(std::string(req->Query("ms").value_or("100")));
+         slow_started_.fetch_add(1);
          worker_.After(std::chrono::milliseconds(ms),
                        [req, respond] { respond(Response::Json(200, Echo(*req))); });
        }});

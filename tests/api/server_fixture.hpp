@@ -104,6 +104,8 @@ class ServerFixture : public ::testing::Test {
   std::mutex stream_mu_;
   std::shared_ptr<EventStream> stream_;
   std::atomic<int> streams_closed_{0};
+  // GET /slow handlers entered so far (the request is then in flight).
+  std::atomic<int> slow_started_{0};
 };
 
 }  // namespace keyledger::api::testing

@@ -593,15 +593,8 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequests) {
   auto busy = Connection::Open(port());
   ASSERT_NE(busy, nullptr);
   ASSERT_TRUE(busy->Send(BuildRequest("GET", "/slow?ms=300")));
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& l : LogLines()) {
-      if (Contains(l, "\"path\":\"/echo\"")) return true;
-    }
-    return false;
-  }));
-  // Give the slow request time to be read before stopping (bounded poll on the metric).
-  ASSERT_TRUE(WaitFor([&] { return server_->active_connections() == 2; }));
-  std::this_thread::sleep_for(50ms);
+  // Stop only once the slow request is in its handler, i.e. in flight.
+  ASSERT_TRUE(WaitFor([&] { return slow_started_.load() == 1; }));
 
   std::thread stopper([&] { server_->Stop(); });
   auto r = busy->ReadResponse();
