@@ -6,7 +6,7 @@
 // `Result<T>` holds either a `T` or an `Error`; `Status` is the value-less form. Both are
 // [[nodiscard]]: dropping one needs an explicit, greppable `IgnoreError(...)`.
 //
-// Whoever adds an enumerator to ErrorCode must extend the HTTP mapping in api/error_mapping.cpp
+// Whoever adds an enumerator to ErrorCode must extend the HTTP mapping in api/errors.cpp
 // and ErrorCodeName() in status.cpp.
 
 #include <cstdint>

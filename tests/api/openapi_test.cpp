@@ -1,0 +1,159 @@
+#include "api/openapi.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <simdjson.h>
+
+#include "tests/support/test_support.hpp"
+
+namespace keyledger::api {
+namespace {
+
+Handler Noop() {
+  return [](const RequestPtr&, Responder respond) { respond(Response::Json(200, "{}")); };
+}
+
+TEST(OpenApiTest, DescribesEveryRouteAndNothingElse) {
+  Router r;
+  ASSERT_OK(
+      r.Add({.method = "GET",
+             .pattern = "/api/admin/endpoints/providers/{provider_id}/keys",
+             .access = Access::kAuditor,
+             .summary = "List keys",
+             .tag = "Provider Keys",
+             .query_params = {{"skip", "Offset", R"({"type":"integer","minimum":0})"},
+                              {"limit", "Page size", R"({"type":"integer"})"}},
+             .response_schema = R"({"type":"array","items":{"$ref":"#/components/schemas/Key"}})",
+             .handler = Noop()}));
+  ASSERT_OK(r.Add({.method = "POST",
+                   .pattern = "/api/admin/endpoints/providers/{provider_id}/keys",
+                   .summary = "Create key",
+                   .tag = "Provider Keys",
+                   .request_schema = "KeyCreate",
+                   .response_schema = "Key",
+                   .handler = Noop()}));
+  ASSERT_OK(r.Add(
+      {.method = "GET", .pattern = "/healthz", .access = Access::kPublic, .handler = Noop()}));
+  ASSERT_OK(r.Add({.method = "GET",
+                   .pattern = "/api/admin/audit/stream",
+                   .access = Access::kAuditor,
+                   .streaming = true,
+                   .handler = Noop()}));
+
+  const std::string doc =
+      GenerateOpenApi(r, {.title = "keyledger", .version = "1.2.3"},
+                      {{"Key", R"({"type":"object"})"}, {"KeyCreate", R"({"type":"object"})"}});
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(doc).get(root), simdjson::SUCCESS) << doc;
+  std::string_view version;
+  ASSERT_EQ(root["openapi"].get_string().get(version), simdjson::SUCCESS);
+  EXPECT_EQ(version, "3.1.0");
+
+  // Every (method, path) of the router is in the document and vice versa.
+  std::set<std::string> documented, routed;
+  simdjson::dom::object paths;
+  ASSERT_EQ(root["paths"].get_object().get(paths), simdjson::SUCCESS);
+  for (auto path : paths) {
+    simdjson::dom::object ops;
+    ASSERT_EQ(path.value.get_object().get(ops), simdjson::SUCCESS);
+    for (auto op : ops) documented.insert(std::string(op.key) + " " + std::string(path.key));
+  }
+  for (const RouteSpec* spec : r.Routes()) {
+    std::string m = spec->method;
+    for (char& c : m) c = static_cast<char>(c - 'A' + 'a');
+    routed.insert(m + " " + spec->pattern);
+  }
+  EXPECT_EQ(documented, routed);
+
+  auto op = [&](std::string_view path, std::string_view method) {
+    return root["paths"][path][method];
+  };
+  std::string_view role;
+  ASSERT_EQ(op("/healthz", "get")["x-required-role"].get_string().get(role), simdjson::SUCCESS);
+  EXPECT_EQ(role, "public");
+  simdjson::dom::array security;
+  ASSERT_EQ(op("/healthz", "get")["security"].get_array().get(security), simdjson::SUCCESS);
+  EXPECT_EQ(security.size(), 0u);
+  ASSERT_EQ(
+      op("/api/admin/endpoints/providers/{provider_id}/keys", "post")["security"].get_array().get(
+          security),
+      simdjson::SUCCESS);
+  EXPECT_EQ(security.size(), 1u);
+  std::string_view ref;
+  ASSERT_EQ(op("/api/admin/endpoints/providers/{provider_id}/keys",
+               "post")["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .get_string()
+                .get(ref),
+            simdjson::SUCCESS);
+  EXPECT_EQ(ref, "#/components/schemas/KeyCreate");
+  simdjson::dom::array params;
+  ASSERT_EQ(
+      op("/api/admin/endpoints/providers/{provider_id}/keys", "get")["parameters"].get_array().get(
+          params),
+      simdjson::SUCCESS);
+  EXPECT_EQ(params.size(), 3u);  // provider_id, skip, limit
+  EXPECT_EQ(
+      op("/api/admin/endpoints/providers/{provider_id}/keys", "get")["responses"]["422"].error(),
+      simdjson::SUCCESS);
+  EXPECT_EQ(op("/api/admin/audit/stream", "get")["responses"]["200"]["content"]["text/event-stream"]
+                .error(),
+            simdjson::SUCCESS);
+  EXPECT_EQ(root["components"]["schemas"]["HTTPValidationError"].error(), simdjson::SUCCESS);
+  EXPECT_EQ(root["components"]["schemas"]["KeyCreate"].error(), simdjson::SUCCESS);
+  EXPECT_EQ(root["components"]["securitySchemes"]["bearerAuth"]["scheme"].error(),
+            simdjson::SUCCESS);
+  EXPECT_EQ(OperationId(*r.Routes()[0]), "get_api_admin_endpoints_providers__provider_id__keys");
+}
+
+TEST(OpenApiTest, HandlerDescribesRoutesAddedAfterIt) {
+  Router r;
+  ASSERT_OK(r.Add({.method = "GET",
+                   .pattern = "/openapi.json",
+                   .access = Access::kPublic,
+                   .handler = OpenApiHandler(r, {})}));
+  ASSERT_OK(r.Add({.method = "GET", .pattern = "/later", .handler = Noop()}));
+  const RouteMatch m = r.Match("GET", "/openapi.json");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  for (int i = 0; i < 2; ++i) {
+    std::string body;
+    m.route->handler(std::make_shared<Request>(),
+                     Responder::ForCallback([&](Response resp) { body = std::move(resp.body); }));
+    EXPECT_NE(body.find(R"("/openapi.json":{"get")"), std::string::npos);
+    EXPECT_NE(body.find(R"("/later":{"get")"), std::string::npos);
+  }
+}
+
+TEST(ResponderTest, AnswersOnceAndADroppedResponderAnswers500) {
+  std::vector<Response> got;
+  {
+    Responder r = Responder::ForCallback([&](Response resp) { got.push_back(std::move(resp)); });
+    Responder copy = r;
+    EXPECT_FALSE(r.answered());
+    copy(Response::Json(200, "{}"));
+    r(Response::Json(201, "{}"));  // ignored
+    EXPECT_TRUE(r.answered());
+    EXPECT_EQ(r.StartEventStream(), nullptr);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 200);
+  {
+    Responder dropped = Responder::ForCallback([&](Response resp) { got.push_back(resp); });
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].status, 500);
+  EXPECT_NE(got[1].log_note.find("dropped its Responder"), std::string::npos);
+}
+
+TEST(SseFormatTest, SplitsLinesAndOmitsEmptyFields) {
+  EXPECT_EQ(FormatSseEvent("", "x", ""), "data: x\n\n");
+  EXPECT_EQ(FormatSseEvent("e", "a\r\nb\rc\nd", "7"),
+            "event: e\nid: 7\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+  EXPECT_EQ(FormatSseEvent("", "", ""), "data: \n\n");
+}
+
+}  // namespace
+}  // namespace keyledger::api
