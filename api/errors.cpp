@@ -1,6 +1,7 @@
 #include "api/errors.hpp"
 
 #include "events/crypto.hpp"
+#include "events/field_error.hpp"
 #include "events/json_writer.hpp"
 
 namespace keyledger::api {
@@ -55,27 +56,7 @@ Response DetailResponse(int status, std::string_view detail) {
 }
 
 Response ValidationErrorResponse(const std::vector<FieldError>& errors) {
-  json::Writer w(128 * (errors.size() + 1));
-  w.BeginObject().Key("detail").BeginArray();
-  for (const FieldError& e : errors) {
-    w.BeginObject().Member("type", e.type).Key("loc").BeginArray();
-    for (const std::string& part : e.loc) {
-      // pydantic reports list indexes as integers; the producer marks them as all-digit parts
-      // prefixed with '#' ("#3") so names that happen to be numeric stay strings.
-      if (part.size() > 1 && part[0] == '#' &&
-          part.find_first_not_of("0123456789", 1) == std::string::npos && part.size() < 19) {
-        w.Int(std::stoll(part.substr(1)));
-      } else {
-        w.String(part);
-      }
-    }
-    w.EndArray().Member("msg", e.msg);
-    if (!e.input_json.empty()) w.Key("input").Raw(e.input_json);
-    if (!e.ctx_json.empty()) w.Key("ctx").Raw(e.ctx_json);
-    w.EndObject();
-  }
-  w.EndArray().EndObject();
-  return Make(422, w.Take());
+  return Make(422, ValidationErrorBody(errors));
 }
 
 // Whoever adds an ErrorCode extends this switch (and ErrorCodeName in events/status.cpp). There is
@@ -83,10 +64,10 @@ Response ValidationErrorResponse(const std::vector<FieldError>& errors) {
 Response ErrorResponse(const Error& error) {
   switch (error.code) {
     case ErrorCode::kNotFound:
-      return Make(404, ErrorBody("not_found", error.message));
+      return Make(404, ErrorBody("not_found", error.message, error.details_json));
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kAlreadyExists:
-      return Make(400, ErrorBody("invalid_request", error.message));
+      return Make(400, ErrorBody("invalid_request", error.message, error.details_json));
     case ErrorCode::kValidation:
       return ValidationErrorResponse(error.details);
     case ErrorCode::kVersionConflict: {
@@ -98,8 +79,19 @@ Response ErrorResponse(const Error& error) {
       }
       return Make(409, ErrorBody("conflict", error.message, details));
     }
-    case ErrorCode::kPreconditionFailed:
-      return HttpErrorResponse(412, error.message);
+    case ErrorCode::kPreconditionFailed: {
+      std::string details;
+      if (error.actual_version) {
+        json::Writer w;
+        w.BeginObject().Member("actual_version", *error.actual_version).EndObject();
+        details = w.Take();
+      }
+      Response r = Make(412, ErrorBody("http_error", error.message, details));
+      if (error.actual_version) {
+        r.headers.emplace_back("ETag", "\"" + std::to_string(*error.actual_version) + "\"");
+      }
+      return r;
+    }
     case ErrorCode::kUnauthenticated:
       return HttpErrorResponse(401, error.message);
     case ErrorCode::kPermissionDenied:

@@ -18,8 +18,6 @@ namespace keyledger::registry {
 
 namespace {
 
-constexpr char kLocIndexMarker = '\xFF';
-
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -1027,17 +1025,6 @@ bool CheckStorable(const JsonValue& v, const Loc& loc, ErrorList& errors) {
 // ---------------------------------------------------------------------------------------------
 // Locations
 
-std::string LocIndex(size_t index) { return kLocIndexMarker + SizeText(index); }
-
-bool IsLocIndex(std::string_view part, size_t* index) {
-  if (part.size() < 2 || part[0] != kLocIndexMarker) return false;
-  size_t v = 0;
-  auto r = std::from_chars(part.data() + 1, part.data() + part.size(), v);
-  if (r.ec != std::errc() || r.ptr != part.data() + part.size()) return false;
-  if (index != nullptr) *index = v;
-  return true;
-}
-
 Loc LocKey(const Loc& loc, std::string_view key) {
   Loc out = loc;
   out.emplace_back(key);
@@ -1277,41 +1264,6 @@ void ErrorList::Append(std::vector<FieldError> more) {
 }
 
 Error ErrorList::ToError() const { return ValidationFailure(errors_); }
-
-void AppendFieldErrorJson(std::string& out, const FieldError& e) {
-  out += R"({"type":)";
-  json::AppendString(out, e.type);
-  out += R"(,"loc":[)";
-  for (size_t i = 0; i < e.loc.size(); ++i) {
-    if (i != 0) out += ',';
-    if (IsLocIndex(e.loc[i])) {
-      out.append(e.loc[i], 1);
-    } else {
-      json::AppendString(out, e.loc[i]);
-    }
-  }
-  out += R"(],"msg":)";
-  json::AppendString(out, e.msg);
-  if (!e.input_json.empty()) {
-    out += R"(,"input":)";
-    out += e.input_json;
-  }
-  if (!e.ctx_json.empty()) {
-    out += R"(,"ctx":)";
-    out += e.ctx_json;
-  }
-  out += '}';
-}
-
-std::string ValidationErrorBody(const std::vector<FieldError>& errors) {
-  std::string out = R"({"detail":[)";
-  for (size_t i = 0; i < errors.size(); ++i) {
-    if (i != 0) out += ',';
-    AppendFieldErrorJson(out, errors[i]);
-  }
-  out += "]}";
-  return out;
-}
 
 std::string InvalidRequestMessage(const std::vector<FieldError>& errors) {
   std::string out = "输入验证失败: ";

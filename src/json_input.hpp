@@ -52,6 +52,7 @@
 #include <string_view>
 #include <vector>
 
+#include "events/field_error.hpp"
 #include "events/status.hpp"
 
 namespace keyledger::registry {
@@ -61,10 +62,11 @@ namespace keyledger::registry {
 
 using Loc = std::vector<std::string>;
 
-// The loc element for an integer position.
-std::string LocIndex(size_t index);
-// True (and sets *index) for an element made by LocIndex.
-bool IsLocIndex(std::string_view part, size_t* index = nullptr);
+// LocIndex / IsLocIndex / AppendFieldErrorJson / ValidationErrorBody: events/field_error.hpp.
+using keyledger::AppendFieldErrorJson;
+using keyledger::IsLocIndex;
+using keyledger::LocIndex;
+using keyledger::ValidationErrorBody;
 Loc LocKey(const Loc& loc, std::string_view key);
 Loc LocIdx(const Loc& loc, size_t index);
 
@@ -199,10 +201,6 @@ class ErrorList {
   std::vector<FieldError> errors_;
 };
 
-// One 422 detail entry: {"type","loc","msg"[,"input"][,"ctx"]}, FastAPI's member order.
-void AppendFieldErrorJson(std::string& out, const FieldError& e);
-// The whole 422 body: {"detail":[...]}.
-std::string ValidationErrorBody(const std::vector<FieldError>& errors);
 // Aether's manual-validation message (provider POST/PUT, answered with 400 invalid_request):
 // "输入验证失败: <loc joined by ' -> '>: <msg>; ...". A leading "body" element is dropped (those
 // routes call model_validate directly); integer elements print as digits.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "events/field_error.hpp"
 #include "tests/api/match.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -118,7 +119,8 @@ TEST(ErrorsTest, ValidationBodyFromFieldErrors) {
                        "0",
                        R"({"ge":1})"});
   e.details.push_back({"missing", {"body"}, "Field required", "null", ""});
-  e.details.push_back({"value_error", {"body", "api_formats", "#0"}, "Value error, bad", "", "{}"});
+  e.details.push_back(
+      {"value_error", {"body", "api_formats", LocIndex(0)}, "Value error, bad", "", "{}"});
   e.details.push_back({"string_type", {"query", "#x"}, "Input should be a valid string", "", ""});
   const Response r = ErrorResponse(e);
   EXPECT_EQ(r.status, 422);
