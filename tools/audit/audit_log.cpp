@@ -170,6 +170,10 @@ std::string EventSummarizer::Summary(const EventRecord& r) {
             std::to_string(Int(p, "rewrapped_deks")) + " data keys rewrapped";
       break;
   }
+  // Reveals name their reason above; every other event with one says it at the end.
+  if (r.metadata.reason && r.type != EventType::kKeyRevealed) {
+    out += "; reason: \"" + *r.metadata.reason + "\"";
+  }
   return out;
 }
 
