@@ -1,5 +1,7 @@
 #include "projections/snapshot.hpp"
 
+#include <algorithm>
+
 #include "events/crypto.hpp"
 #include "projections/codec_internal.hpp"
 #include "projections/fold.hpp"
@@ -148,17 +150,14 @@ SnapshotStore::SnapshotStore(events::EventLog* writer, const events::EventReader
                              LogSink log)
     : writer_(writer), reader_(reader), log_(std::move(log)) {}
 
-Status SnapshotStore::Write(const State& s) {
-  if (writer_ == nullptr) {
-    return MakeError(ErrorCode::kUnavailable, "snapshots are read-only here");
-  }
+std::vector<events::AuxWrite> SnapshotStore::SnapshotWrites(const State& s) {
   const std::string body = SerializeState(s);
   const std::string digest = crypto::HexEncode(crypto::AsBytes(crypto::Sha256(body)));
-  events::AppendRequest req;
+  std::vector<events::AuxWrite> writes;
   uint32_t chunks = 0;
   for (size_t off = 0; off < body.size() || chunks == 0; off += kSnapshotChunkBytes) {
-    req.aux.push_back({events::AuxSpace::kSnapshots, ChunkKey(s.sequence, chunks),
-                       body.substr(off, kSnapshotChunkBytes)});
+    writes.push_back({events::AuxSpace::kSnapshots, ChunkKey(s.sequence, chunks),
+                      body.substr(off, kSnapshotChunkBytes)});
     ++chunks;
     if (body.empty()) break;
   }
@@ -171,7 +170,16 @@ Status SnapshotStore::Write(const State& s) {
       .Member("chunks", int64_t{chunks})
       .Member("bytes", static_cast<uint64_t>(body.size()))
       .EndObject();
-  req.aux.push_back({events::AuxSpace::kSnapshots, SnapshotPrefix(s.sequence) + "/m", m.Take()});
+  writes.push_back({events::AuxSpace::kSnapshots, SnapshotPrefix(s.sequence) + "/m", m.Take()});
+  return writes;
+}
+
+Status SnapshotStore::Write(const State& s) {
+  if (writer_ == nullptr) {
+    return MakeError(ErrorCode::kUnavailable, "snapshots are read-only here");
+  }
+  events::AppendRequest req;
+  req.aux = SnapshotWrites(s);
 
   // Retire all but the newest kSnapshotsKept (counting the one written now).
   KL_ASSIGN_OR_RETURN(auto existing, List());
@@ -220,14 +228,18 @@ Result<std::vector<SnapshotInfo>> SnapshotStore::List() const {
   return out;
 }
 
-Result<State> SnapshotStore::Load(const SnapshotInfo& info) const {
+Result<std::string> SnapshotStore::ReadBody(uint64_t sequence) const {
   std::string body;
-  KL_RETURN_IF_ERROR(reader_.ScanAux(events::AuxSpace::kSnapshots,
-                                     SnapshotPrefix(info.sequence) + "/c/",
+  KL_RETURN_IF_ERROR(reader_.ScanAux(events::AuxSpace::kSnapshots, SnapshotPrefix(sequence) + "/c/",
                                      [&](std::string_view, std::string_view value) {
                                        body.append(value);
                                        return true;
                                      }));
+  return body;
+}
+
+Result<State> SnapshotStore::Load(const SnapshotInfo& info) const {
+  KL_ASSIGN_OR_RETURN(std::string body, ReadBody(info.sequence));
   if (body.size() != info.bytes) return Corrupt("snapshot body length");
   if (crypto::HexEncode(crypto::AsBytes(crypto::Sha256(body))) != info.digest) {
     return Corrupt("snapshot body hash");
@@ -262,6 +274,25 @@ Status SnapshotStore::DeleteAll() {
         return true;
       }));
   if (req.aux.empty()) return Status::Ok();
+  KL_RETURN_IF_ERROR(writer_->Append(std::move(req)));
+  return Status::Ok();
+}
+
+Status SnapshotStore::Replace(const State& s) {
+  if (writer_ == nullptr) return MakeError(ErrorCode::kUnavailable, "snapshots are read-only");
+  std::vector<events::AuxWrite> puts = SnapshotWrites(s);
+  events::AppendRequest req;
+  // Deletes first, and none of a key written again: within one batch the later write wins.
+  KL_RETURN_IF_ERROR(reader_.ScanAux(
+      events::AuxSpace::kSnapshots, "s/", [&](std::string_view key, std::string_view) {
+        const bool rewritten = std::any_of(puts.begin(), puts.end(),
+                                           [&](const events::AuxWrite& w) { return w.key == key; });
+        if (!rewritten) {
+          req.aux.push_back({events::AuxSpace::kSnapshots, std::string(key), std::nullopt});
+        }
+        return true;
+      }));
+  for (auto& w : puts) req.aux.push_back(std::move(w));
   KL_RETURN_IF_ERROR(writer_->Append(std::move(req)));
   return Status::Ok();
 }

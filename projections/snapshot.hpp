@@ -54,11 +54,21 @@ class SnapshotStore {
   // Loads and checks (body hash and recomputed digest) the newest snapshot with sequence <=
   // `at_or_before`. A snapshot that fails a check is skipped with a warning; nullopt when none.
   Result<std::optional<State>> LoadNewest(uint64_t at_or_before = UINT64_MAX) const;
+  // Loads and checks (body length and hash, recomputed digest) one snapshot listed by List().
+  Result<State> Load(const SnapshotInfo& info) const;
+  // The raw body of the snapshot at `sequence` (its chunks concatenated), unchecked: for tools
+  // that want to name what differs in a snapshot that fails Load().
+  Result<std::string> ReadBody(uint64_t sequence) const;
   // Deletes every snapshot (recovery: drop a corrupt set).
   Status DeleteAll();
+  // Replaces every snapshot with one of `s`, in one atomic append: afterwards the store holds
+  // exactly that snapshot, or (if the append fails) exactly what it held before.
+  // (keyledger-rebuild --write-snapshot.) Blocking.
+  Status Replace(const State& s);
 
  private:
-  Result<State> Load(const SnapshotInfo& info) const;
+  // The aux writes that store a snapshot of `s` (chunks, then the manifest).
+  static std::vector<events::AuxWrite> SnapshotWrites(const State& s);
 
   events::EventLog* writer_;
   const events::EventReader& reader_;

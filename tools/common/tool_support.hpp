@@ -1,0 +1,197 @@
+#pragma once
+// What keyledger-audit and keyledger-rebuild share: exit codes, argument parsing, opening a data
+// directory the right way (read-only, next to a running server, or for writing), master keys,
+// terminal output (tables, colours only on a TTY, progress), and small formatting helpers.
+//
+// Links only the events layer. Not thread-safe unless stated (tools are single-threaded).
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/log_sink.hpp"
+#include "events/rocks_event_log.hpp"
+#include "events/secrets.hpp"
+#include "events/status.hpp"
+
+namespace keyledger::tools {
+
+// Exit status of every tool command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitCheckFailed = 1;  // a check said no: broken chain, mismatch, unknown key
+inline constexpr int kExitUsage = 2;        // bad command line
+inline constexpr int kExitError = 3;        // could not run: missing directory, I/O, server down
+
+// ---- arguments ----
+
+struct OptionSpec {
+  std::string_view name;  // "--limit"
+  bool takes_value = false;
+  bool repeatable = false;
+};
+
+// "--name VALUE", "--name=VALUE", flags, "-h"/"--help", and positionals ("--" ends options).
+class Args {
+ public:
+  static Result<Args> Parse(const std::vector<std::string>& args,
+                            const std::vector<OptionSpec>& specs);
+
+  bool Has(std::string_view name) const;
+  std::optional<std::string> Get(std::string_view name) const;  // the last value given
+  std::vector<std::string> GetAll(std::string_view name) const;
+  const std::vector<std::string>& positionals() const { return positionals_; }
+  bool help() const { return help_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+  std::vector<std::string> positionals_;
+  bool help_ = false;
+};
+
+Result<uint64_t> ParseUint(std::string_view text, std::string_view what);
+// RFC 3339 / ISO 8601 (events::ParseTimestamp) or an integer of microseconds since the epoch.
+Result<int64_t> ParseTime(std::string_view text, std::string_view what);
+
+// --data-dir, else KEYLEDGER_DATA_DIR; kInvalidArgument when neither is given.
+Result<std::string> DataDirFrom(const Args& args);
+
+// ---- opening a data directory ----
+
+// A log opened by a tool; closes the log and removes the secondary scratch directory on
+// destruction.
+class OpenedLog {
+ public:
+  OpenedLog(std::unique_ptr<events::RocksEventLog> log, std::string scratch);
+  ~OpenedLog();
+  OpenedLog(const OpenedLog&) = delete;
+  OpenedLog& operator=(const OpenedLog&) = delete;
+
+  events::RocksEventLog& log() { return *log_; }
+  bool secondary() const { return !scratch_.empty(); }
+  // Closes now and reports the close status (the destructor ignores it).
+  Status Close();
+
+ private:
+  std::unique_ptr<events::RocksEventLog> log_;
+  std::string scratch_;
+};
+
+// True when another process holds the RocksDB LOCK of `dir` (a running keyledgerd).
+bool HeldByAnotherProcess(const std::string& dir);
+
+enum class Access {
+  kRead,    // read-only; as a RocksDB secondary instance when a server holds the directory
+  kWrite,   // read-write: refused (kUnavailable) while a server holds the directory
+  kCreate,  // read-write, creating an empty log when there is none (import)
+};
+// Errors carry a message fit for the operator: a missing directory, a directory that is not a
+// keyledger log (foreign), one in use, or a storage error. `check_head` is false for audit reads
+// so that a damaged log can still be opened and verified.
+Result<std::unique_ptr<OpenedLog>> OpenDataDir(const std::string& dir, Access access,
+                                               bool check_head, LogSink sink);
+
+// The master key when one is available: --master-key-file, else KEYLEDGER_MASTER_KEY, else
+// DIR/master.key if that file exists. nullopt when none is; never creates a key file.
+Result<std::optional<events::MasterKey>> LoadExistingMasterKey(const std::string& key_file,
+                                                               const std::string& data_dir,
+                                                               const LogSink& sink);
+
+// Library warnings to stderr as "<tool>: warning: ..." (debug messages dropped).
+LogSink StderrSink(std::string tool);
+
+// ---- terminal output ----
+
+bool IsTty(std::FILE* f);
+
+// ANSI colours, enabled only when wanted (a TTY, or --color always).
+class Style {
+ public:
+  explicit Style(bool enabled) : enabled_(enabled) {}
+  bool enabled() const { return enabled_; }
+  std::string Bold(std::string_view s) const { return Wrap("1", s); }
+  std::string Dim(std::string_view s) const { return Wrap("2", s); }
+  std::string Red(std::string_view s) const { return Wrap("31", s); }
+  std::string Green(std::string_view s) const { return Wrap("32", s); }
+  std::string Yellow(std::string_view s) const { return Wrap("33", s); }
+  std::string Blue(std::string_view s) const { return Wrap("34", s); }
+  std::string Cyan(std::string_view s) const { return Wrap("36", s); }
+  std::string Wrap(std::string_view code, std::string_view s) const;
+
+ private:
+  bool enabled_;
+};
+
+// --color auto|always|never for `out`; kInvalidArgument on another value.
+Result<Style> StyleFor(const Args& args, std::FILE* out);
+
+// `text` with control characters (C0, DEL, C1) and invalid UTF-8 shown as visible escapes
+// ("\x1b"), so that text from the log can never drive the terminal.
+std::string Printable(std::string_view text);
+
+// Columns shown on a terminal: East Asian wide characters count 2, combining marks 0.
+size_t DisplayWidth(std::string_view utf8);
+// Cuts to at most `width` columns, ending with "…" when cut.
+std::string Truncate(std::string_view utf8, size_t width);
+
+// An aligned table: rows are buffered, column widths computed at Print. A row may carry note
+// lines printed under it, unaligned. Cells may be coloured (the colour code of Style::Wrap).
+class Table {
+ public:
+  struct Cell {
+    std::string text;
+    std::string color;  // ANSI code ("31"), empty for none
+  };
+  explicit Table(std::vector<std::string> header, size_t max_width = 60);
+  void AddRow(std::vector<Cell> cells, std::vector<std::string> notes = {});
+  void Print(std::FILE* out, const Style& style) const;
+  size_t rows() const { return rows_.size(); }
+
+ private:
+  struct Row {
+    std::vector<Cell> cells;
+    std::vector<std::string> notes;
+  };
+  std::vector<std::string> header_;
+  size_t max_width_;
+  std::vector<Row> rows_;
+};
+
+// Compact JSON indented by two spaces per level (strings are left exactly as they are).
+std::string PrettyJson(std::string_view compact);
+
+// 1234567 -> "1,234,567".
+std::string FormatCount(uint64_t n);
+// 75.2 -> "1m15s"; 3.4 -> "3.4s".
+std::string FormatSeconds(double seconds);
+
+// Progress of a long scan on stderr: a redrawn bar with events/s and ETA on a terminal, plain
+// lines every `interval_seconds` otherwise, nothing when disabled.
+class Progress {
+ public:
+  enum class Mode { kAuto, kBar, kLines, kNone };
+  Progress(std::string label, uint64_t total, Mode mode, double interval_seconds);
+  ~Progress();
+  // Cheap to call often; redraws at most every 100 ms (bar) or every interval (lines).
+  void Update(uint64_t done);
+  void Finish(uint64_t done);
+
+ private:
+  void Draw(uint64_t done, bool final);
+
+  std::string label_;
+  uint64_t total_;
+  Mode mode_;
+  double interval_;
+  int64_t start_us_;
+  int64_t last_draw_us_ = 0;
+  bool finished_ = false;
+};
+Result<Progress::Mode> ProgressModeFrom(const Args& args);
+
+int64_t MonotonicMicros();
+
+}  // namespace keyledger::tools
