@@ -1,54 +1,237 @@
-// keyledgerd: opens the event log in the data directory and holds it until SIGINT/SIGTERM.
-// (The HTTP API is assembled here once api/ exists.)
+// keyledgerd: assembles the server. Recovery (snapshot + log tail) finishes before the port is
+// bound; SIGTERM/SIGINT stop accepting, finish in-flight requests, write a snapshot and close the
+// store; SIGHUP reloads the tokens file.
+#include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
-#include <cstring>
-#include <string>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
 
+#include "api/admin_api.hpp"
+#include "api/auth.hpp"
+#include "api/http_server.hpp"
+#include "api/logger.hpp"
+#include "api/metrics.hpp"
+#include "api/router.hpp"
+#include "api/token_cli.hpp"
 #include "events/rocks_event_log.hpp"
+#include "events/secrets.hpp"
+#include "src/registry.hpp"
+#include "src/server_config.hpp"
 
-int main(int argc, char** argv) {
-  std::string data_dir = "./data";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf("usage: keyledgerd [--data-dir DIR]\n");
-      return 0;
-    }
-    if (arg == "--data-dir" && i + 1 < argc) {
-      data_dir = argv[++i];
+namespace {
+
+using namespace keyledger;
+
+LogLevel LevelFrom(const std::string& name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "warning") return LogLevel::kWarning;
+  if (name == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+int Fail(api::Logger& logger, std::string_view what, const Status& s) {
+  logger.Log(LogLevel::kError, what, {{"error", s.ToString()}});
+  return 1;
+}
+
+// Metrics fed by the event log's and the registry's group commits.
+struct CommitMetrics {
+  explicit CommitMetrics(api::MetricsRegistry& m)
+      : batch_requests(m.AddHistogram("keyledger_group_commit_requests",
+                                      "Append requests per synced write (group commit).",
+                                      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})
+                           .Get()),
+        fsync_seconds(m.AddHistogram("keyledger_group_commit_write_seconds",
+                                     "Duration of the synced RocksDB write of a group.",
+                                     {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                      0.05, 0.1, 0.25})
+                          .Get()),
+        appended_events(
+            m.AddCounter("keyledger_appended_events_total", "Events appended to the log.").Get()),
+        failed_writes(m.AddCounter("keyledger_failed_writes_total",
+                                   "Synced writes that failed (their requests got 503).")
+                          .Get()),
+        commands(m.AddHistogram("keyledger_registry_group_commands",
+                                "Commands decided per registry group.",
+                                {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})
+                     .Get()) {}
+  api::Histogram& batch_requests;
+  api::Histogram& fsync_seconds;
+  api::Counter& appended_events;
+  api::Counter& failed_writes;
+  api::Histogram& commands;
+};
+
+int Serve(const ServerConfig& cfg) {
+  api::Logger logger(LevelFrom(cfg.log_level));
+  LogSink sink = logger.AsSink();
+  api::MetricsRegistry metrics;
+  CommitMetrics commit_metrics(metrics);
+
+  // 1. The master key and the store (recovering its head from the log itself).
+  events::MasterKeySource key_source;
+  key_source.file = cfg.master_key_file;
+  if (const char* env = std::getenv("KEYLEDGER_MASTER_KEY")) key_source.env_base64 = env;
+  key_source.data_dir = cfg.data_dir;
+  auto master = events::LoadMasterKey(key_source, sink);
+  if (!master.ok()) return Fail(logger, "cannot load the master key", master.status());
+
+  events::RocksEventLog::Options log_options;
+  log_options.log = sink;
+  log_options.on_group_commit = [&commit_metrics](const events::GroupCommitStats& s) {
+    commit_metrics.batch_requests.Observe(static_cast<double>(s.requests));
+    commit_metrics.fsync_seconds.Observe(static_cast<double>(s.write_micros) / 1e6);
+    if (s.ok) {
+      commit_metrics.appended_events.Inc(static_cast<double>(s.records));
     } else {
-      std::fprintf(stderr, "keyledgerd: unknown argument %s (see --help)\n", arg.c_str());
-      return 2;
+      commit_metrics.failed_writes.Inc();
     }
+  };
+  auto log = events::RocksEventLog::Open(cfg.data_dir, log_options);
+  if (!log.ok()) return Fail(logger, "cannot open the event log", log.status());
+  auto keyring = events::Keyring::Open(**log, std::move(master).value(), sink);
+  if (!keyring.ok()) return Fail(logger, "cannot open the keyring", keyring.status());
+
+  // 2. Projections: newest snapshot + tail, before the port is bound.
+  registry::RegistryOptions reg_options;
+  reg_options.log = log->get();
+  reg_options.keyring = keyring->get();
+  reg_options.snapshot_every = cfg.snapshot_every;
+  reg_options.require_reveal_reason = cfg.require_reveal_reason;
+  reg_options.echo_plaintext_on_create = cfg.echo_plaintext_on_create;
+  reg_options.log_sink = sink;
+  reg_options.on_group = [&commit_metrics](size_t commands, size_t, int64_t) {
+    commit_metrics.commands.Observe(static_cast<double>(commands));
+  };
+  auto reg = registry::Registry::Open(reg_options);
+  if (!reg.ok()) return Fail(logger, "cannot recover the projections", reg.status());
+  registry::Registry& registry = **reg;
+  const events::EventLog& store = **log;
+
+  metrics.AddCallbackGauge("keyledger_head_sequence", "Last sequence in the event log.",
+                           [&store] { return static_cast<double>(store.GetHead().sequence); });
+  metrics.AddCallbackGauge(
+      "keyledger_projection_sequence",
+      "Last sequence folded into the "
+      "projections.",
+      [&registry] { return static_cast<double>(registry.Current()->sequence); });
+  metrics.AddCallbackGauge("keyledger_projection_lag_events",
+                           "Events in the log not yet in the projections.", [&] {
+                             auto head = store.GetHead().sequence;
+                             auto seq = registry.Current()->sequence;
+                             return static_cast<double>(head > seq ? head - seq : 0);
+                           });
+  metrics.AddCallbackGauge("keyledger_keys", "Provider keys.", [&registry] {
+    return static_cast<double>(registry.Current()->keys.size());
+  });
+  metrics.AddCallbackGauge(
+      "keyledger_open_circuits", "Key formats whose circuit breaker is open.", [&registry] {
+        double open = 0;
+        registry.Current()->keys.ForEach([&](const std::string&, const projections::KeyState& k) {
+          for (const auto& [f, b] : k.circuit_breaker_by_format) {
+            open += b.open ? 1 : 0;
+          }
+        });
+        return open;
+      });
+
+  // 3. Auth: the tokens file (created with one admin token on first start) and JWTs.
+  auto first_token = api::EnsureInitialAdminToken(cfg.tokens_file);
+  if (!first_token.ok()) return Fail(logger, "cannot create the tokens file", first_token.status());
+  api::AuthConfig auth_config;
+  auth_config.tokens_file = cfg.tokens_file;
+  if (!cfg.jwt_secret_file.empty()) {
+    auto secret = api::ReadJwtSecretFile(cfg.jwt_secret_file);
+    if (!secret.ok()) return Fail(logger, "cannot read the JWT secret", secret.status());
+    auth_config.jwt_secret = std::move(secret).value();
+  }
+  auto auth = api::Authenticator::Create(std::move(auth_config), &logger, &metrics);
+  if (!auth.ok()) return Fail(logger, "cannot load the tokens file", auth.status());
+
+  // 4. Routes and the server.
+  api::Router router;
+  api::AdminApi admin(registry, **log, **keyring, logger, &metrics);
+  if (Status s = admin.Register(router); !s.ok()) return Fail(logger, "bad route table", s);
+  api::ServerConfig server_config;
+  server_config.address = cfg.host;
+  server_config.port = cfg.port;
+  server_config.threads = cfg.threads;
+  if (!cfg.tls_cert.empty()) server_config.tls = api::TlsConfig{cfg.tls_cert, cfg.tls_key};
+  api::HttpServer server(server_config, router, auth->get(), logger, &metrics);
+  if (Status s = server.Start(); !s.ok()) return Fail(logger, "cannot start the HTTP server", s);
+  admin.SetReady(true);
+  logger.Log(LogLevel::kInfo, "keyledgerd ready",
+             {{"url", server.base_url()},
+              {"data_dir", cfg.data_dir},
+              {"head", std::to_string(store.GetHead().sequence)},
+              {"keys", std::to_string(registry.Current()->keys.size())}});
+  if (*first_token) {
+    std::fputs(api::FirstTokenBanner(**first_token, cfg.tokens_file, server.base_url()).c_str(),
+               stdout);
+    std::fflush(stdout);
   }
 
+  // 5. Signals, handled on this thread (blocked everywhere else).
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigaddset(&signals, SIGHUP);
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      Status s = (*auth)->Reload();
+      logger.Log(s.ok() ? LogLevel::kInfo : LogLevel::kError, "tokens file reloaded",
+                 {{"status", s.ToString()}});
+      continue;
+    }
+    logger.Log(LogLevel::kInfo, "shutting down", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
+    break;
+  }
 
-  keyledger::events::RocksEventLog::Options options;
-  options.log = [](keyledger::LogLevel, std::string_view m) {
-    std::fprintf(stderr, "{\"level\":\"error\",\"msg\":\"%.*s\"}\n", static_cast<int>(m.size()),
-                 m.data());
-  };
-  auto log = keyledger::events::RocksEventLog::Open(data_dir, options);
-  if (!log.ok()) {
-    std::fprintf(stderr, "keyledgerd: %s\n", log.status().ToString().c_str());
-    return 1;
+  // 6. Orderly shutdown: no new requests, in-flight ones finish, then a snapshot and the store.
+  admin.SetReady(false);
+  admin.Shutdown();
+  server.Stop();
+  int code = 0;
+  if (Status s = registry.Close(); !s.ok()) code = Fail(logger, "final snapshot failed", s);
+  reg->reset();
+  keyring->reset();
+  if (Status s = (*log)->Close(); !s.ok()) code = Fail(logger, "closing the event log failed", s);
+  logger.Log(LogLevel::kInfo, "stopped", {{"exit_code", std::to_string(code)}});
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the signals before any thread starts, so only sigwait() in Serve() sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (argc >= 2 && std::string_view(argv[1]) == "token") {
+    std::vector<std::string> args(argv + 2, argv + argc);
+    api::TokenCliOptions options;
+    if (const char* dir = std::getenv("KEYLEDGER_DATA_DIR")) options.default_data_dir = dir;
+    return api::RunTokenCommand(args, std::cout, std::cerr, options);
   }
-  auto head = (*log)->GetHead();
-  std::fprintf(stderr, "{\"level\":\"info\",\"msg\":\"event log open\",\"head\":%llu}\n",
-               static_cast<unsigned long long>(head.sequence));
-  int sig = 0;
-  sigwait(&signals, &sig);
-  keyledger::Status closed = (*log)->Close();
-  if (!closed.ok()) {
-    std::fprintf(stderr, "keyledgerd: %s\n", closed.ToString().c_str());
-    return 1;
+  auto parsed = ParseServerArgs(argc, argv, [](const char* name) { return std::getenv(name); });
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "keyledgerd: %s\n", parsed.error().message.c_str());
+    return 2;
   }
-  return 0;
+  if (parsed->help) {
+    std::fputs(parsed->help_text.c_str(), stdout);
+    return 0;
+  }
+  return Serve(parsed->config);
 }

@@ -1,0 +1,266 @@
+#include "api/admin_api.hpp"
+
+#include "api/admin_api_internal.hpp"
+#include "api/metrics.hpp"
+#include "api/openapi.hpp"
+#include "events/crypto.hpp"
+#include "events/json_writer.hpp"
+#include "events/record.hpp"
+#include "projections/domain.hpp"
+#include "projections/snapshot.hpp"
+#include "src/idempotency.hpp"
+
+namespace keyledger::api {
+
+namespace {
+
+constexpr size_t kMaxReasonBytes = events::kMaxReasonBytes;
+
+// "3", "\"3\"" or "W/\"3\"" -> 3. "*" -> nullopt (any version).
+Result<std::optional<uint64_t>> ParseIfMatch(std::string_view v) {
+  auto bad = [] {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "If-Match must be an ETag returned by this server, such as \"3\"");
+  };
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v == "*") return std::optional<uint64_t>();
+  if (v.substr(0, 2) == "W/") v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v.empty() || v.size() > 19) return bad();
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return bad();
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return std::optional<uint64_t>(n);
+}
+
+bool IsVisibleAscii(std::string_view s) {
+  for (char c : s) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<const std::string> ViewCache::Get(const projections::State& s,
+                                                  const std::function<std::string()>& compute) {
+  {
+    std::lock_guard lock(mu_);
+    if (json_ && state_ == &s && sequence_ == s.sequence) return json_;
+  }
+  auto json = std::make_shared<const std::string>(compute());
+  std::lock_guard lock(mu_);
+  state_ = &s;
+  sequence_ = s.sequence;
+  json_ = json;
+  return json;
+}
+
+AdminApi::Impl::Impl(registry::Registry& r, events::EventLog& l, events::Keyring& k, Logger& lg,
+                     MetricsRegistry* m, AdminApiOptions o)
+    : registry(r),
+      log(l),
+      keyring(k),
+      logger(lg),
+      metrics(m),
+      options(o),
+      workers(std::max(1, o.workers)) {}
+
+AdminApi::Impl::~Impl() = default;
+
+Result<registry::RequestContext> AdminApi::Impl::Context(const Request& req) const {
+  registry::RequestContext c;
+  c.actor = std::string(req.Actor());
+  c.client_ip = req.client_ip;
+  c.request_id = req.request_id;
+  if (auto reason = req.Header("x-audit-reason")) {
+    std::string_view r = *reason;
+    if (r.size() > kMaxReasonBytes || !events::IsValidUtf8(r) ||
+        std::any_of(r.begin(), r.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 && ch != '\t'; })) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "X-Audit-Reason must be UTF-8 text of at most 1024 bytes without control "
+                       "characters");
+    }
+    if (!r.empty()) c.reason = std::string(r);
+  }
+  if (auto if_match = req.Header("if-match")) {
+    KL_ASSIGN_OR_RETURN(c.if_match, ParseIfMatch(*if_match));
+  }
+  if (auto key = req.Header("idempotency-key")) {
+    if (key->empty() || key->size() > registry::kMaxIdempotencyKeyBytes || !IsVisibleAscii(*key)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "Idempotency-Key must be 1-255 visible ASCII characters");
+    }
+    c.idempotency_key = std::string(*key);
+    std::string material = req.method + "\n" + req.path + "\n" + req.body;
+    c.request_fingerprint = crypto::HexEncode(crypto::AsBytes(crypto::Sha256(material)));
+  }
+  return c;
+}
+
+void AdminApi::Impl::Submit(const RequestPtr& req, const Responder& respond,
+                            std::unique_ptr<registry::Command> command) {
+  auto ctx = Context(*req);
+  if (!ctx.ok()) {
+    respond(ErrorResponse(ctx.error()));
+    return;
+  }
+  registry.Submit(std::move(command), std::move(ctx).value(),
+                  [respond](Result<registry::CommandResult> r) { respond(ResultResponse(r)); });
+}
+
+void AdminApi::Impl::Offload(const Responder& respond, std::function<Response()> work) {
+  bool posted = workers.Post([respond, work = std::move(work)] {
+    Response r;
+    try {
+      r = work();
+    } catch (const std::exception& e) {
+      r = SystemErrorResponse(e.what());
+    }
+    respond(std::move(r));
+  });
+  if (!posted) respond(ErrorResponse(MakeError(ErrorCode::kUnavailable, "shutting down")));
+}
+
+Result<projections::StatePtr> AdminApi::Impl::StateAsOf(const registry::AsOf& as_of) {
+  projections::StatePtr now = registry.Current();
+  if (as_of.empty()) return now;
+  uint64_t seq = now->sequence;
+  if (as_of.seq) seq = std::min(seq, *as_of.seq);
+  if (as_of.time) {
+    KL_ASSIGN_OR_RETURN(uint64_t at, projections::SequenceAtTime(log, *as_of.time));
+    seq = std::min(seq, at);
+  }
+  if (seq == now->sequence) return now;
+  KL_ASSIGN_OR_RETURN(projections::State s,
+                      projections::StateAsOf(log, &registry.snapshots(), seq));
+  return projections::StatePtr(std::make_shared<const projections::State>(std::move(s)));
+}
+
+registry::QueryParams QueryOf(const Request& req) {
+  registry::QueryParams q;
+  q.items = req.query;
+  return q;
+}
+
+Response JsonOk(std::string body) { return Response::Json(200, std::move(body)); }
+
+Response WithEtag(Response r, uint64_t version) {
+  r.headers.emplace_back("ETag", "\"" + std::to_string(version) + "\"");
+  return r;
+}
+
+Response ResultResponse(const Result<registry::CommandResult>& r) {
+  if (!r.ok()) return ErrorResponse(r.error());
+  Response out = Response::Json(r->status, r->body);
+  if (r->etag) out = WithEtag(std::move(out), *r->etag);
+  if (r->replayed) out.headers.emplace_back("Idempotent-Replayed", "true");
+  return out;
+}
+
+namespace {
+
+std::string CapabilitiesJson(bool user_configurable_only) {
+  json::Writer w;
+  w.BeginObject().Key("capabilities").BeginArray();
+  for (const auto& c : domain::kCapabilities) {
+    if (user_configurable_only && c.config_mode != "user_configurable") continue;
+    w.BeginObject()
+        .Member("name", c.name)
+        .Member("display_name", c.display_name)
+        .Member("short_name", c.short_name)
+        .Member("description", c.description)
+        .Member("match_mode", c.match_mode)
+        .Member("config_mode", c.config_mode)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
+  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                 .pattern = "/healthz",
+                                 .access = Access::kPublic,
+                                 .summary = "The process is up",
+                                 .tag = "Ops",
+                                 .handler = [](const RequestPtr&, Responder respond) {
+                                   respond(JsonOk(R"({"status":"ok"})"));
+                                 }}));
+  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                 .pattern = "/readyz",
+                                 .access = Access::kPublic,
+                                 .summary = "Recovered and accepting writes",
+                                 .tag = "Ops",
+                                 .handler = [&api](const RequestPtr&, Responder respond) {
+                                   const bool ready = api.ready.load();
+                                   json::Writer w;
+                                   w.BeginObject()
+                                       .Member("status", ready ? "ready" : "not_ready")
+                                       .Member("head_sequence", api.log.GetHead().sequence)
+                                       .Member("projection_sequence",
+                                               api.registry.Current()->sequence)
+                                       .EndObject();
+                                   respond(Response::Json(ready ? 200 : 503, w.Take()));
+                                 }}));
+  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                 .pattern = "/api/capabilities",
+                                 .access = Access::kPublic,
+                                 .summary = "Key capability catalogue",
+                                 .tag = "Capabilities",
+                                 .handler = [](const RequestPtr&, Responder respond) {
+                                   respond(JsonOk(CapabilitiesJson(false)));
+                                 }}));
+  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                 .pattern = "/api/capabilities/user-configurable",
+                                 .access = Access::kPublic,
+                                 .summary = "User-configurable key capabilities",
+                                 .tag = "Capabilities",
+                                 .handler = [](const RequestPtr&, Responder respond) {
+                                   respond(JsonOk(CapabilitiesJson(true)));
+                                 }}));
+  if (api.metrics != nullptr) {
+    KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                   .pattern = "/metrics",
+                                   .access = Access::kPublic,
+                                   .summary = "Prometheus metrics",
+                                   .tag = "Ops",
+                                   .handler = MetricsHandler(*api.metrics)}));
+  }
+  return router.Add({.method = "GET",
+                     .pattern = "/openapi.json",
+                     .access = Access::kPublic,
+                     .summary = "This API's OpenAPI 3.1 document",
+                     .tag = "Ops",
+                     .handler = OpenApiHandler(router, OpenApiInfo{})});
+}
+
+}  // namespace
+
+AdminApi::AdminApi(registry::Registry& registry, events::EventLog& log, events::Keyring& keyring,
+                   Logger& logger, MetricsRegistry* metrics, AdminApiOptions options)
+    : impl_(std::make_unique<Impl>(registry, log, keyring, logger, metrics, options)) {}
+
+AdminApi::~AdminApi() { Shutdown(); }
+
+Status AdminApi::Register(Router& router) {
+  // Aether's /api/admin/endpoints router includes the endpoint CRUD routes first, then keys and
+  // health (aether-spec.md §1.2); Starlette tries routes in that order.
+  KL_RETURN_IF_ERROR(RegisterProviderRoutes(router, *impl_));
+  KL_RETURN_IF_ERROR(RegisterKeyRoutes(router, *impl_));
+  KL_RETURN_IF_ERROR(RegisterAuditRoutes(router, *impl_));
+  return RegisterOpsRoutes(router, *impl_);
+}
+
+void AdminApi::SetReady(bool ready) { impl_->ready = ready; }
+
+void AdminApi::Shutdown() {
+  ShutdownStreams(*impl_);
+  impl_->workers.Stop();
+}
+
+}  // namespace keyledger::api

@@ -1,0 +1,55 @@
+#pragma once
+// The domain routes of keyledgerd: Aether's provider-key admin API (aether-spec.md §8, §10, §11,
+// §4.6) with DESIGN.md's differences, plus what Aether lacks (audit, time travel, health
+// reports, checkpoints, digests) and the operational routes (/healthz, /readyz, /metrics,
+// /openapi.json).
+//
+// Handlers are thin: query/body -> validated DTO (src/commands.hpp, src/query_input.hpp) ->
+// intent -> registry command; reads come from the registry's immutable state. Work that may take
+// long (time travel, audit scans, history) runs on a small worker pool, never on an I/O thread.
+//
+// Ownership: AdminApi borrows everything it is given; all of it must outlive it. Shutdown()
+// ends SSE streams and drains the worker pool; call it before stopping the HTTP server.
+
+#include <memory>
+
+#include "api/handler.hpp"
+#include "api/logger.hpp"
+#include "api/metrics.hpp"
+#include "api/router.hpp"
+#include "events/event_log.hpp"
+#include "events/secrets.hpp"
+#include "src/registry.hpp"
+
+namespace keyledger::api {
+
+struct AdminApiOptions {
+  // Worker threads for long reads (time travel, audit queries, history). Default 2.
+  int workers = 2;
+  // Records one audit query may examine before answering with a cursor. Default 100,000.
+  size_t max_audit_scan = 100'000;
+  // Events an SSE subscriber may ask to replay with ?after= before live delivery. Default 10,000.
+  size_t max_stream_backlog = 10'000;
+};
+
+class AdminApi {
+ public:
+  AdminApi(registry::Registry& registry, events::EventLog& log, events::Keyring& keyring,
+           Logger& logger, MetricsRegistry* metrics, AdminApiOptions options = {});
+  ~AdminApi();
+  AdminApi(const AdminApi&) = delete;
+  AdminApi& operator=(const AdminApi&) = delete;
+
+  // Registers every route, in Aether's order where it matters (Starlette matching).
+  Status Register(Router& router);
+  // True once recovery finished and the store accepts writes (GET /readyz).
+  void SetReady(bool ready);
+  void Shutdown();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keyledger::api

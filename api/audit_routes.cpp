@@ -1,0 +1,301 @@
+// Audit routes: a key's history, the event feed and its live stream (SSE), signed checkpoints and
+// state digests. Nothing here decrypts; payloads are redacted by projections/audit.
+#include <algorithm>
+#include <charconv>
+
+#include "api/admin_api_internal.hpp"
+#include "events/append_planner.hpp"
+#include "events/json_writer.hpp"
+#include "events/time_format.hpp"
+#include "projections/audit.hpp"
+
+namespace keyledger::api {
+
+// Delivers committed events to SSE subscribers, in order, from the worker pool. Commit
+// notifications come from the registry's writer thread and only schedule work.
+class StreamHub {
+ public:
+  explicit StreamHub(AdminApi::Impl& api) : core_(std::make_shared<Core>(api)) {
+    std::weak_ptr<Core> weak = core_;
+    api.registry.AddCommitListener([weak](uint64_t, uint64_t) {
+      if (auto core = weak.lock()) core->Schedule(core);
+    });
+  }
+
+  // Starts delivering events after `after` (clamped to the last max_stream_backlog events).
+  void Add(std::shared_ptr<EventStream> stream, uint64_t after) {
+    const uint64_t head = core_->api.log.GetHead().sequence;
+    const uint64_t backlog = core_->api.options.max_stream_backlog;
+    after = std::min(after, head);
+    if (head - after > backlog) after = head - backlog;
+    {
+      std::lock_guard lock(core_->mu);
+      core_->subs.push_back({std::move(stream), after});
+    }
+    core_->Schedule(core_);
+  }
+
+  void Shutdown() {
+    std::vector<Sub> subs;
+    {
+      std::lock_guard lock(core_->mu);
+      core_->stopped = true;
+      subs.swap(core_->subs);
+    }
+    for (auto& s : subs) s.stream->Close();
+  }
+
+ private:
+  struct Sub {
+    std::shared_ptr<EventStream> stream;
+    uint64_t cursor;  // last sequence delivered
+  };
+  struct Core {
+    explicit Core(AdminApi::Impl& a) : api(a) {}
+    AdminApi::Impl& api;
+    std::mutex mu;  // subs, stopped, scheduled
+    std::vector<Sub> subs;
+    bool stopped = false;
+    bool scheduled = false;
+    std::mutex fanout_mu;  // one fan-out at a time, so each stream gets events in order
+
+    void Schedule(const std::shared_ptr<Core>& self) {
+      {
+        std::lock_guard lock(mu);
+        if (stopped || scheduled) return;
+        scheduled = true;
+      }
+      std::weak_ptr<Core> weak = self;
+      api.workers.Post([weak] {
+        if (auto core = weak.lock()) core->FanOut();
+      });
+    }
+
+    void FanOut() {
+      std::lock_guard serial(fanout_mu);
+      constexpr size_t kBatch = 1000;
+      while (true) {
+        std::vector<Sub> batch;
+        {
+          std::lock_guard lock(mu);
+          scheduled = false;
+          if (stopped) return;
+          std::erase_if(subs, [](const Sub& s) { return !s.stream->IsOpen(); });
+          batch = subs;
+        }
+        if (batch.empty()) return;
+        uint64_t from = UINT64_MAX;
+        for (const Sub& s : batch) from = std::min(from, s.cursor);
+        auto records = api.log.ReadRange(from + 1, kBatch);
+        if (!records.ok() || records->empty()) return;
+        for (Sub& s : batch) {
+          for (const events::EventRecord& r : *records) {
+            if (r.sequence <= s.cursor) continue;
+            if (!s.stream->Send(events::EventTypeName(r.type), projections::EventJson(r),
+                                std::to_string(r.sequence))) {
+              break;
+            }
+            s.cursor = r.sequence;
+          }
+        }
+        {
+          std::lock_guard lock(mu);
+          for (Sub& live : subs) {
+            for (const Sub& s : batch) {
+              if (live.stream == s.stream) live.cursor = std::max(live.cursor, s.cursor);
+            }
+          }
+        }
+        if (records->size() < kBatch) return;
+      }
+    }
+  };
+
+  std::shared_ptr<Core> core_;
+};
+
+void ShutdownStreams(AdminApi::Impl& api) {
+  if (api.hub) api.hub->Shutdown();
+}
+
+namespace {
+
+Result<std::vector<events::EventType>> TypesFrom(const std::optional<std::string>& names) {
+  std::vector<events::EventType> out;
+  if (!names) return out;
+  std::string_view rest = *names;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    auto type = events::EventTypeFromName(name);
+    if (!type) {
+      Error e = MakeError(ErrorCode::kValidation, "unknown event type");
+      FieldError f;
+      f.type = "value_error";
+      f.loc = {"query", "type"};
+      f.msg = "Value error, unknown event type: " + std::string(name);
+      json::Writer in;
+      in.String(*names);
+      f.input_json = in.Take();
+      f.ctx_json = R"({"error":{}})";
+      e.details.push_back(std::move(f));
+      return e;
+    }
+    out.push_back(*type);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status RegisterAuditRoutes(Router& router, AdminApi::Impl& api) {
+  api.hub = std::make_shared<StreamHub>(api);
+
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = "/api/admin/endpoints/keys/{key_id}/history",
+       .access = Access::kAuditor,
+       .summary = "A key's whole life, also after delete (secrets never included)",
+       .tag = "Audit",
+       .query_params = {{"as_of_seq", "Only events up to this sequence",
+                         R"({"type":"integer","minimum":0})", false},
+                        {"as_of", "Only events up to this time (RFC 3339)",
+                         R"({"type":"string","format":"date-time"})", false},
+                        {"include_health", "Include health reports (default true)",
+                         R"({"type":"boolean"})", false}},
+       .handler = [&api](const RequestPtr& req, Responder respond) {
+         registry::QueryParams q = QueryOf(*req);
+         registry::QueryReader reader(q);
+         registry::AsOf as_of;
+         registry::ReadAsOf(reader, as_of);
+         std::optional<bool> health = reader.OptionalBool("include_health");
+         if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
+         std::string key_id(*req->PathParam("key_id"));
+         api.Offload(respond, [&api, key_id, as_of, health]() -> Response {
+           projections::KeyHistoryOptions options;
+           options.include_health_reports = health.value_or(true);
+           auto history = projections::BuildKeyHistory(api.log, key_id, options);
+           if (!history.ok()) {
+             if (history.error().code == ErrorCode::kNotFound) {
+               return ErrorResponse(MakeError(ErrorCode::kNotFound, "Key " + key_id + " 不存在"));
+             }
+             return ErrorResponse(history.error());
+           }
+           uint64_t bound = UINT64_MAX;
+           if (as_of.seq) bound = *as_of.seq;
+           if (as_of.time) {
+             auto at = projections::SequenceAtTime(api.log, *as_of.time);
+             if (!at.ok()) return ErrorResponse(at.error());
+             bound = std::min(bound, *at);
+           }
+           std::erase_if(history->entries,
+                         [&](const auto& e) { return e.record.sequence > bound; });
+           json::Writer w(4096);
+           projections::WriteKeyHistoryJson(w, *history);
+           return JsonOk(w.Take());
+         });
+       }}));
+
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = "/api/admin/audit/events",
+       .access = Access::kAuditor,
+       .summary = "Events in order, filtered; answers a cursor (next_after)",
+       .tag = "Audit",
+       .query_params = {{"after", "Only sequences after this", R"({"type":"integer"})", false},
+                        {"limit", "", R"({"type":"integer","minimum":1,"maximum":1000})", false},
+                        {"stream", "", R"({"type":"string"})", false},
+                        {"type", "Event type names, comma-separated", R"({"type":"string"})",
+                         false},
+                        {"actor", "", R"({"type":"string"})", false},
+                        {"since", "", R"({"type":"string","format":"date-time"})", false},
+                        {"until", "", R"({"type":"string","format":"date-time"})", false}},
+       .handler = [&api](const RequestPtr& req, Responder respond) {
+         auto query = registry::ParseAuditQuery(QueryOf(*req));
+         if (!query.ok()) return respond(ErrorResponse(query.error()));
+         auto types = TypesFrom(query->type);
+         if (!types.ok()) return respond(ErrorResponse(types.error()));
+         projections::EventFilter filter;
+         filter.after = query->after;
+         filter.stream = query->stream;
+         filter.types = std::move(types).value();
+         filter.actor = query->actor;
+         filter.since_us = query->since;
+         filter.until_us = query->until;
+         const size_t limit = static_cast<size_t>(query->limit);
+         api.Offload(respond, [&api, filter, limit]() -> Response {
+           auto page = projections::QueryEvents(api.log, filter, limit, api.options.max_audit_scan);
+           if (!page.ok()) return ErrorResponse(page.error());
+           json::Writer w(4096);
+           w.BeginObject().Key("events").BeginArray();
+           for (const auto& r : page->events) projections::WriteEventJson(w, r);
+           w.EndArray()
+               .Member("next_after", page->next_after)
+               .Member("at_head", page->at_head)
+               .EndObject();
+           return JsonOk(w.Take());
+         });
+       }}));
+
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = "/api/admin/audit/stream",
+       .access = Access::kAuditor,
+       .summary = "Server-Sent Events: every event as it commits (resume with ?after= or "
+                  "Last-Event-ID)",
+       .tag = "Audit",
+       .query_params = {{"after", "Replay events after this sequence first",
+                         R"({"type":"integer","minimum":0})", false}},
+       .streaming = true,
+       .handler = [&api](const RequestPtr& req, Responder respond) {
+         registry::QueryParams q = QueryOf(*req);
+         registry::QueryReader reader(q);
+         std::optional<int64_t> after =
+             reader.OptionalInt("after", registry::IntRange{0, INT64_MAX});
+         if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
+         uint64_t from = api.log.GetHead().sequence;
+         if (after) from = static_cast<uint64_t>(*after);
+         if (auto last = req->Header("last-event-id")) {
+           uint64_t v = 0;
+           auto [p, ec] = std::from_chars(last->data(), last->data() + last->size(), v);
+           if (ec == std::errc() && p == last->data() + last->size()) from = v;
+         }
+         auto stream = respond.StartEventStream({{"Cache-Control", "no-store"}});
+         if (!stream) return;
+         api.hub->Add(std::move(stream), from);
+       }}));
+
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = "/api/admin/audit/checkpoint",
+       .access = Access::kAuditor,
+       .summary = "The head of the log, signed (HMAC-SHA256 under the keyring's checkpoint key)",
+       .tag = "Audit",
+       .handler = [&api](const RequestPtr&, Responder respond) {
+         const events::Head head = api.log.GetHead();
+         auto checkpoint = projections::MakeCheckpoint(api.keyring, head.sequence, head.hash,
+                                                       events::SystemClockMicros());
+         respond(JsonOk(projections::CheckpointJson(checkpoint)));
+       }}));
+
+  return router.Add(
+      {.method = "GET",
+       .pattern = "/api/admin/audit/digest",
+       .access = Access::kAuditor,
+       .summary = "Digest of the live projection state (compare with keyledger-rebuild)",
+       .tag = "Audit",
+       .query_params = {{"entities", "Also one digest per provider, endpoint and key",
+                         R"({"type":"boolean"})", false}},
+       .handler = [&api](const RequestPtr& req, Responder respond) {
+         registry::QueryParams q = QueryOf(*req);
+         registry::QueryReader reader(q);
+         const bool entities = reader.OptionalBool("entities").value_or(false);
+         if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
+         api.Offload(respond, [&api, entities]() -> Response {
+           return JsonOk(projections::DigestJson(*api.registry.Current(), entities));
+         });
+       }});
+}
+
+}  // namespace keyledger::api
