@@ -1,7 +1,10 @@
 #include "api/text.hpp"
 
+#include "events/record.hpp"
+#include "events/time_format.hpp"
+#include "src/query_input.hpp"
+
 #include <cstdio>
-#include <ctime>
 
 namespace keyledger::api {
 namespace {
@@ -43,38 +46,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  // Howard Hinnant's algorithm.
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned mp = m > 2 ? m - 3 : m + 9;
-  const unsigned doy = (153 * mp + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool ReadDigits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return true;
-}
-
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = Utf8SequenceLength(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
+bool IsValidUtf8(std::string_view s) { return events::IsValidUtf8(s); }
 
 std::string SanitizeUtf8(std::string_view s) {
   std::string out;
@@ -132,24 +106,8 @@ std::string PercentEncodePath(std::string_view s) {
 }
 
 std::vector<NameValue> ParseQuery(std::string_view query) {
-  std::vector<NameValue> out;
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t amp = query.find('&', start);
-    if (amp == std::string_view::npos) amp = query.size();
-    const std::string_view part = query.substr(start, amp - start);
-    if (!part.empty()) {
-      const size_t eq = part.find('=');
-      if (eq == std::string_view::npos) {
-        out.emplace_back(PercentDecode(part, true), std::string());
-      } else {
-        out.emplace_back(PercentDecode(part.substr(0, eq), true),
-                         PercentDecode(part.substr(eq + 1), true));
-      }
-    }
-    start = amp + 1;
-  }
-  return out;
+  // One decoder for every query string: the request-input layer's, which mirrors Starlette.
+  return registry::ParseQueryString(query).items;
 }
 
 std::string AsciiLower(std::string_view s) {
@@ -180,56 +138,16 @@ bool IsValidRequestId(std::string_view s) {
 }
 
 std::optional<int64_t> ParseRfc3339(std::string_view s) {
-  int year, month, day, hour, minute, second;
-  if (s.size() < 20 || !ReadDigits(s, 0, 4, &year) || s[4] != '-' || !ReadDigits(s, 5, 2, &month) ||
-      s[7] != '-' || !ReadDigits(s, 8, 2, &day) || (s[10] != 'T' && s[10] != 't') ||
-      !ReadDigits(s, 11, 2, &hour) || s[13] != ':' || !ReadDigits(s, 14, 2, &minute) ||
-      s[16] != ':' || !ReadDigits(s, 17, 2, &second)) {
-    return std::nullopt;
-  }
-  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1 || day > kDaysInMonth[month - 1] || hour > 23 ||
-      minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month == 2 && day == 29 && !leap) return std::nullopt;
-  size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    const size_t digits_start = pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-    if (pos == digits_start) return std::nullopt;
-  }
-  if (pos >= s.size()) return std::nullopt;
-  int64_t offset = 0;
-  if (s[pos] == 'Z' || s[pos] == 'z') {
-    ++pos;
-  } else if (s[pos] == '+' || s[pos] == '-') {
-    int oh, om;
-    if (!ReadDigits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !ReadDigits(s, pos + 4, 2, &om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offset = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const int64_t days =
-      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  return days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  auto micros = events::ParseRfc3339(s);
+  if (!micros.ok()) return std::nullopt;
+  // Floor to whole seconds (also for instants before 1970).
+  int64_t v = *micros;
+  return v >= 0 ? v / events::kMicrosPerSecond
+                : -((-v + events::kMicrosPerSecond - 1) / events::kMicrosPerSecond);
 }
 
 std::string FormatRfc3339(int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  return events::FormatTimestampZ(unix_seconds * events::kMicrosPerSecond);
 }
 
 }  // namespace keyledger::api

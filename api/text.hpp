@@ -21,7 +21,8 @@ std::string PercentDecode(std::string_view s, bool plus_is_space);
 std::string PercentEncodePath(std::string_view s);
 
 // Parses a query string ("a=1&b=&a=2&c") into decoded pairs, in order, keeping repeated keys and
-// blank values ("c" gives {"c",""}), like Starlette's parse_qsl(keep_blank_values=True).
+// blank values ("c" gives {"c",""}), like Starlette's parse_qsl(keep_blank_values=True); the
+// decoder is registry::ParseQueryString's.
 std::vector<NameValue> ParseQuery(std::string_view query);
 
 // Replaces every byte that is not part of a valid UTF-8 sequence with U+FFFD.

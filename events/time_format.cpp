@@ -181,4 +181,21 @@ Result<int64_t> ParseTimestamp(std::string_view s) {
   return micros;
 }
 
+Result<int64_t> ParseRfc3339(std::string_view s) {
+  auto at = [&](size_t i, char c) { return i < s.size() && s[i] == c; };
+  // The shape RFC 3339 requires and ISO 8601 does not; ParseTimestamp checks the rest.
+  if (s.size() < 20 || !(at(10, 'T') || at(10, 't')) || !at(13, ':') || !at(16, ':')) {
+    return Bad("not an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SSZ)");
+  }
+  size_t pos = 19;
+  if (at(pos, '.')) {
+    ++pos;
+    while (pos < s.size() && IsDigit(s[pos])) ++pos;
+  }
+  const bool zulu = s.size() == pos + 1 && (at(pos, 'Z') || at(pos, 'z'));
+  const bool offset = s.size() == pos + 6 && (at(pos, '+') || at(pos, '-')) && at(pos + 3, ':');
+  if (!zulu && !offset) return Bad("an RFC 3339 date-time needs Z or a ±HH:MM offset");
+  return ParseTimestamp(s);
+}
+
 }  // namespace keyledger::events

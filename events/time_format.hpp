@@ -38,6 +38,10 @@ std::string FormatTimestampIso(int64_t micros);
 
 Result<int64_t> ParseTimestamp(std::string_view text);
 
+// Strict RFC 3339 date-time (configuration files, tokens): "YYYY-MM-DDTHH:MM:SS[.F+](Z|±HH:MM)";
+// the 'T', the seconds and the offset are required. The same range checks as ParseTimestamp.
+Result<int64_t> ParseRfc3339(std::string_view text);
+
 // Days since 1970-01-01 of a proleptic Gregorian date (no range check), and back.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 void CivilFromDays(int64_t days, int64_t& year, unsigned& month, unsigned& day);

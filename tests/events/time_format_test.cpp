@@ -161,3 +161,19 @@ TEST(TimeFormatTest, FormatThenParseRoundTrips) {
 
 }  // namespace
 }  // namespace keyledger::events
+
+namespace keyledger::events {
+namespace {
+
+TEST(TimeFormatTest, StrictRfc3339NeedsTheTSecondsAndAnOffset) {
+  EXPECT_EQ(ParseRfc3339("2026-01-13T05:00:00Z").value(), 1'768'280'400'000'000);
+  EXPECT_EQ(ParseRfc3339("2026-01-13T13:00:00.5+08:00").value(), 1'768'280'400'500'000);
+  for (const char* bad :
+       {"2026-01-13", "2026-01-13T05:00:00", "2026-01-13 05:00:00Z", "2026-01-13T05:00Z",
+        "2026-01-13T05:00:00+0800", "2023-02-29T00:00:00Z", "2026-01-13T05:00:00Zjunk"}) {
+    EXPECT_FALSE(ParseRfc3339(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace keyledger::events
