@@ -48,6 +48,7 @@ class Generator {
       if (opt_.until_events > 0 && i % 64 == 0 && log_.GetHead().sequence >= opt_.until_events) {
         break;
       }
+      if (opt_.stop && opt_.stop()) break;
       switch (pick(rng_)) {
         case 0:
           ReportHealth();

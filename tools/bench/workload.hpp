@@ -54,6 +54,9 @@ struct WorkloadOptions {
   WorkloadMix mix;
   // Called every ~1,000 completed commands with (commands done, log head); may be empty.
   std::function<void(uint64_t commands, uint64_t events)> progress;
+  // Checked before each random command; the run ends (after the in-flight commands complete)
+  // once it returns true. May be empty.
+  std::function<bool()> stop;
 };
 
 struct WorkloadStats {
