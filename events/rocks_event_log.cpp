@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <thread>
 #include <utility>
 
 namespace keyledger::events {
@@ -70,7 +72,11 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& pa
                                                            Options options) {
   std::unique_ptr<RocksEventLog> log(new RocksEventLog(path, std::move(options)));
   KL_RETURN_IF_ERROR(log->OpenDb());
-  KL_RETURN_IF_ERROR(log->RecoverHead());
+  if (log->options_.mode == Mode::kSecondary) {
+    KL_RETURN_IF_ERROR(log->SettleSecondary());
+  } else {
+    KL_RETURN_IF_ERROR(log->RecoverHead(log->options_.check_head_on_open));
+  }
   if (log->options_.mode == Mode::kReadWrite) {
     log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   }
@@ -189,7 +195,7 @@ Status RocksEventLog::OpenDb() {
   return Status::Ok();
 }
 
-Status RocksEventLog::RecoverHead() {
+Status RocksEventLog::RecoverHead(bool enforce, bool* consistent) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaFormatKey, &value);
   if (s.IsNotFound()) {
@@ -212,6 +218,7 @@ Status RocksEventLog::RecoverHead() {
 
   // The head comes from the log itself; meta is only a cross-check.
   Head head{0, GenesisHash(), 0};
+  std::string head_problem;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
   it->SeekToLast();
   if (it->Valid()) {
@@ -244,20 +251,22 @@ Status RocksEventLog::RecoverHead() {
         problem = "the head does not link to the record before it";
       }
     }
-    if (!problem.empty() && !options_.check_head_on_open && key.size() == 8) {
+    head_problem = problem;
+    if (!problem.empty() && !enforce && key.size() == 8) {
       // Audit tools still get a head (the last stored sequence) so Verify can find the break.
       head.sequence = GetBigEndian64(key);
       if (decoded.ok()) head = Head{head.sequence, decoded->hash, decoded->time_us};
     }
-    if (!problem.empty() && options_.check_head_on_open) {
+    if (!problem.empty() && enforce) {
       return MakeError(ErrorCode::kCorruption, "the hash chain is broken at the head of " + path_ +
                                                    ": " + problem +
                                                    " (run keyledger-audit verify)");
     }
   }
   if (!it->status().ok()) return StorageError("cannot read the last record", it->status());
-  if (options_.check_head_on_open &&
-      (meta_head.sequence != head.sequence || meta_head.hash != head.hash)) {
+  const bool meta_agrees = meta_head.sequence == head.sequence && meta_head.hash == head.hash;
+  if (consistent != nullptr) *consistent = head_problem.empty() && meta_agrees;
+  if (enforce && !meta_agrees) {
     return MakeError(ErrorCode::kCorruption,
                      "meta says the head is sequence " + std::to_string(meta_head.sequence) +
                          " but the log ends at sequence " + std::to_string(head.sequence) +
@@ -636,7 +645,7 @@ Status RocksEventLog::Reopen() {
     versions_.clear();
   }
   Status s = OpenDb();
-  if (s.ok()) s = RecoverHead();
+  if (s.ok()) s = RecoverHead(options_.check_head_on_open);
   if (!s.ok()) IgnoreError(CloseDbLocked());
   return s;
 }
@@ -677,13 +686,40 @@ Status RocksEventLog::CatchUp() {
   if (options_.mode != Mode::kSecondary) return Status::Ok();
   std::shared_lock db_lock(db_mu_);
   KL_RETURN_IF_ERROR(CheckOpen());
-  rocksdb::Status s = db_->TryCatchUpWithPrimary();
-  if (!s.ok()) return StorageError("cannot catch up with the primary", s);
-  {
-    std::lock_guard lock(versions_mu_);
-    versions_.clear();
+  return SettleSecondary();
+}
+
+// A secondary instance applies the primary's MANIFEST edits and WAL records per column family,
+// reading the two at different moments. A flush that completes in between (the primary flushes
+// every column family one by one when it purges the keyring, and deletes the WAL once all are
+// flushed) can leave one family's view behind another's (meta/head disagreeing with the last
+// record) or skip the records of a WAL deleted before it was read. Catching up again once the
+// flush has been recorded fills both in, so a secondary view is used only after catching up
+// until meta/head and the last record agree and two consecutive catch-ups show the same head
+// (or, under continuous writes, after enough consistent attempts). Callers hold db_mu_ or own
+// the log exclusively (Open).
+Status RocksEventLog::SettleSecondary() {
+  constexpr int kAttempts = 20;
+  constexpr auto kPause = std::chrono::milliseconds(10);
+  std::optional<Head> previous;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    rocksdb::Status s = db_->TryCatchUpWithPrimary();
+    if (!s.ok()) return StorageError("cannot catch up with the primary", s);
+    {
+      std::lock_guard lock(versions_mu_);
+      versions_.clear();
+    }
+    bool consistent = false;
+    KL_RETURN_IF_ERROR(RecoverHead(/*enforce=*/false, &consistent));
+    const Head head = GetHead();
+    if (consistent && ((previous && *previous == head) || attempt >= kAttempts / 2)) {
+      return Status::Ok();
+    }
+    previous = head;
+    if (!consistent || attempt > 1) std::this_thread::sleep_for(kPause);
   }
-  return RecoverHead();
+  // Still unsettled: report the view as it is (refused when the caller asked for checks).
+  return RecoverHead(options_.check_head_on_open);
 }
 
 }  // namespace keyledger::events

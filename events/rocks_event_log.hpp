@@ -89,6 +89,7 @@ class RocksEventLog final : public EventLog {
   Status Close() override;
 
   // kSecondary: replays what the primary wrote since the last call and refreshes the head.
+  // Like Open() in that mode, it catches up until the view is settled (see SettleSecondary).
   Status CatchUp();
   const std::string& path() const { return path_; }
 
@@ -103,7 +104,11 @@ class RocksEventLog final : public EventLog {
   Status CheckOpen() const;
   Status CloseDbLocked();  // caller holds db_mu_ exclusively; returns the first close error
   Status Reopen();
-  Status RecoverHead();
+  // Takes the head from the last record. `enforce` refuses a head that does not verify or that
+  // meta/head contradicts; `consistent` (optional) receives whether both checks passed.
+  Status RecoverHead(bool enforce, bool* consistent = nullptr);
+  // kSecondary: catches up with the primary until the view is consistent and stable.
+  Status SettleSecondary();
   Result<uint64_t> ReadStreamVersion(std::string_view stream) const;
   Result<uint64_t> CachedStreamVersion(std::string_view stream);
   void WriterLoop();

@@ -11,9 +11,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include <rocksdb/db.h>
@@ -227,33 +227,78 @@ std::string TinyHttpServer::url() const {
 }
 
 // ---- Normalizer ----
+// (Hand-written rather than std::regex, which g++ 12 cannot compile warning-free under ASan.)
 
-std::string Normalizer::Replace(const std::string& text, const std::string& pattern,
-                                const char* prefix, std::map<std::string, std::string>& seen) {
-  std::regex re(pattern);
-  std::string out;
-  auto begin = std::sregex_iterator(text.begin(), text.end(), re);
-  size_t last = 0;
-  for (auto it = begin; it != std::sregex_iterator(); ++it) {
-    const std::string match = it->str();
-    out.append(text, last, static_cast<size_t>(it->position()) - last);
-    auto [entry, inserted] = seen.emplace(match, "");
-    if (inserted)
-      entry->second = "<" + std::string(prefix) + "-" + std::to_string(seen.size()) + ">";
-    out += entry->second;
-    last = static_cast<size_t>(it->position()) + match.size();
+namespace {
+
+bool IsWord(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool IsBase64(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/';
+}
+
+// Length of a lower-case UUID at text[i], or 0.
+size_t UuidAt(const std::string& text, size_t i) {
+  static constexpr size_t kGroups[] = {8, 4, 4, 4, 12};
+  size_t at = i;
+  for (size_t g = 0; g < 5; ++g) {
+    for (size_t k = 0; k < kGroups[g]; ++k, ++at) {
+      if (at >= text.size() || !IsLowerHex(text[at])) return 0;
+    }
+    if (g < 4) {
+      if (at >= text.size() || text[at] != '-') return 0;
+      ++at;
+    }
   }
-  out.append(text, last, std::string::npos);
-  return out;
+  return at - i;
+}
+
+}  // namespace
+
+std::string Normalizer::Replace(const std::string& match, const char* prefix,
+                                std::map<std::string, std::string>& seen) {
+  auto [entry, inserted] = seen.emplace(match, "");
+  if (inserted) {
+    entry->second = "<" + std::string(prefix) + "-" + std::to_string(seen.size()) + ">";
+  }
+  return entry->second;
 }
 
 std::string Normalizer::Normalize(const std::string& text) {
-  std::string t =
-      Replace(text, "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "id", ids_);
-  t = Replace(t, "\\b[0-9a-f]{64}\\b", "hash", hashes_);
-  t = Replace(t, "\\b[0-9a-f]{32}\\b", "dek", deks_);
-  t = Replace(t, "[A-Za-z0-9+/]{20,}={0,2}", "b64", b64_);
-  return t;
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const bool boundary = i == 0 || !IsWord(text[i - 1]);
+    if (boundary) {
+      if (size_t n = UuidAt(text, i); n > 0) {
+        out += Replace(text.substr(i, n), "id", ids_);
+        i += n;
+        continue;
+      }
+      size_t hex = 0;
+      while (i + hex < text.size() && IsLowerHex(text[i + hex])) ++hex;
+      const bool word_ends = i + hex == text.size() || !IsWord(text[i + hex]);
+      if (word_ends && (hex == 64 || hex == 32)) {
+        out +=
+            Replace(text.substr(i, hex), hex == 64 ? "hash" : "dek", hex == 64 ? hashes_ : deks_);
+        i += hex;
+        continue;
+      }
+    }
+    if (i == 0 || !IsBase64(text[i - 1])) {
+      size_t run = 0;
+      while (i + run < text.size() && IsBase64(text[i + run])) ++run;
+      if (run >= 20) {
+        while (i + run < text.size() && text[i + run] == '=') ++run;
+        out += Replace(text.substr(i, run), "b64", b64_);
+        i += run;
+        continue;
+      }
+    }
+    out += text[i++];
+  }
+  return out;
 }
 
 void ExpectGolden(const std::string& name, const std::string& actual) {

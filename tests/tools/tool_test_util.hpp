@@ -103,7 +103,7 @@ class Normalizer {
   std::string Normalize(const std::string& text);
 
  private:
-  std::string Replace(const std::string& text, const std::string& pattern, const char* prefix,
+  std::string Replace(const std::string& match, const char* prefix,
                       std::map<std::string, std::string>& seen);
   std::map<std::string, std::string> ids_, deks_, hashes_, b64_;
 };

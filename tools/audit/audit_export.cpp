@@ -468,14 +468,12 @@ int RunImport(const std::vector<std::string>& argv) {
   std::printf("state digest: %s\n", projections::StateDigestHex(state).c_str());
   const std::vector<std::string> unreadable = SecretsWithoutKeys(state, restored_deks);
   if (!unreadable.empty()) {
+    // The operator's to-do list: every one of them, one per line.
     std::printf(
         "%zu secrets have no data key in %s and cannot be revealed until they are set "
-        "again:",
+        "again:\n",
         unreadable.size(), dir->c_str());
-    for (size_t i = 0; i < unreadable.size() && i < 20; ++i) {
-      std::printf("%s %s", i == 0 ? "" : ",", unreadable[i].c_str());
-    }
-    std::printf("%s\n", unreadable.size() > 20 ? ", ..." : "");
+    for (const std::string& what : unreadable) std::printf("  %s\n", what.c_str());
   }
   if (!keyring && state.keyring_version > 0) {
     std::printf(

@@ -48,6 +48,7 @@ class Generator {
       if (opt_.until_events > 0 && i % 64 == 0 && log_.GetHead().sequence >= opt_.until_events) {
         break;
       }
+      if (opt_.stop && opt_.stop()) break;
       switch (pick(rng_)) {
         case 0:
           ReportHealth();
@@ -119,7 +120,7 @@ class Generator {
               std::function<void(const CommandResult&)> on_ok = nullptr) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return in_flight_ < std::max<size_t>(opt_.in_flight, 1); });
+      cv_.wait(lock, [&] { return in_flight_ < MaxInFlight(); });
       ++in_flight_;
       ++submitted_;
     }
@@ -132,6 +133,13 @@ class Generator {
                   --in_flight_;
                   cv_.notify_all();
                 });
+  }
+
+  size_t MaxInFlight() const {
+    constexpr size_t kMaxEventsInFlight = 8'000;
+    const size_t per_command = std::max<size_t>(opt_.health_items_per_report, 1);
+    return std::clamp<size_t>(kMaxEventsInFlight / per_command, 1,
+                              std::max<size_t>(opt_.in_flight, 1));
   }
 
   void WaitAll() {
