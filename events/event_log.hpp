@@ -32,8 +32,8 @@ inline constexpr int64_t kAnyVersion = -1;
 inline constexpr int64_t kNoStream = 0;
 
 // Limits per append request.
-inline constexpr size_t kMaxEventsPerAppend = 10'000;
-inline constexpr size_t kMaxAuxWritesPerAppend = 100'000;
+inline constexpr size_t kMaxEventsPerAppend = 1'000'000;
+inline constexpr size_t kMaxAuxWritesPerAppend = 2'000'000;
 inline constexpr size_t kMaxAuxKeyBytes = 1024;
 inline constexpr size_t kMaxAuxValueBytes = 64 << 20;
 

@@ -107,7 +107,12 @@ void Registry::WriterLoop() {
         queue_.pop_front();
       }
     }
-    ProcessGroup(group);
+    const size_t processed = ProcessGroup(group);
+    if (processed < group.size()) {
+      // Deferred (the group reached kMaxGroupEvents): back to the front, in order.
+      std::lock_guard lock(queue_mu_);
+      for (size_t i = group.size(); i-- > processed;) queue_.push_front(std::move(group[i]));
+    }
   }
 }
 
@@ -135,7 +140,7 @@ CommandResult FinishResult(const PreparedResponse& p, uint64_t seq, const std::s
 
 }  // namespace
 
-void Registry::ProcessGroup(std::vector<Pending>& group) {
+size_t Registry::ProcessGroup(std::vector<Pending>& group) {
   const auto started = std::chrono::steady_clock::now();
   StatePtr base = Current();
   State working = base->Fork();
@@ -146,6 +151,7 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
   const int64_t now = Now(*base);
   bool purge = false;
   size_t total_events = 0;
+  size_t processed = group.size();
 
   for (size_t i = 0; i < group.size(); ++i) {
     Pending& p = group[i];
@@ -183,6 +189,13 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     if (!decision.ok()) {
       slot.error = decision.error();
       continue;
+    }
+    size_t decided_events = 0;
+    for (const auto& sa : decision->streams) decided_events += sa.events.size();
+    if (total_events > 0 && total_events + decided_events > kMaxGroupEvents) {
+      // This command and the ones after it go into the next group, in order.
+      processed = i;
+      break;
     }
     // Fold the decided events into a fork, so a bad decision leaves `working` untouched.
     State candidate = working.Fork();
@@ -245,9 +258,13 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
 
   if (!appended.ok()) {
     Log(LogLevel::kError, "group commit failed: " + appended.error().message);
+    // Storage failures are worth a retry (503); anything else the log refused is the request's.
+    const ErrorCode code = appended.error().code;
     const Error failure =
-        MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
-    for (size_t i = 0; i < group.size(); ++i) {
+        code == ErrorCode::kIoError || code == ErrorCode::kUnavailable
+            ? MakeError(ErrorCode::kIoError, "the event store could not write; retry later")
+            : appended.error();
+    for (size_t i = 0; i < processed; ++i) {
       if (slots[i].error) {
         group[i].done(*slots[i].error);
       } else if (slots[i].replay) {
@@ -259,7 +276,7 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     // The write may have reached the disk after all (see events/FORMAT.md "Failed writes"), or
     // another writer may have appended: re-read the log before deciding anything else.
     if (Status s = Resync(); !s.ok()) Log(LogLevel::kError, "resync failed: " + s.ToString());
-    return;
+    return processed;
   }
 
   if (total_events > 0) {
@@ -272,8 +289,8 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     }
   }
 
-  std::vector<std::optional<CommandResult>> results(group.size());
-  for (size_t i = 0; i < group.size(); ++i) {
+  std::vector<std::optional<CommandResult>> results(processed);
+  for (size_t i = 0; i < processed; ++i) {
     Slot& slot = slots[i];
     if (slot.error || slot.replay || slot.replay_of) continue;
     uint64_t seq = 0;
@@ -285,7 +302,7 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     }
     results[i] = FinishResult(*slot.prepared, seq, hash);
   }
-  for (size_t i = 0; i < group.size(); ++i) {
+  for (size_t i = 0; i < processed; ++i) {
     Slot& slot = slots[i];
     if (slot.error) {
       group[i].done(*slot.error);
@@ -323,11 +340,12 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     if (purge_requested_ || snapshot_requested_) maint_cv_.notify_one();
   }
   if (options_.on_group) {
-    options_.on_group(group.size(), total_events,
+    options_.on_group(processed, total_events,
                       std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count());
   }
+  return processed;
 }
 
 Status Registry::Resync() {

@@ -62,6 +62,11 @@ struct PreparedResponse {
 
 struct RegistryOptions;
 
+// Events per group commit: a group closes before it would pass this, so one append stays well
+// inside the log's own limit (events::kMaxEventsPerAppend) and one fsync's latency bounded. A
+// single command may still exceed it (a provider delete cascading to many keys).
+inline constexpr size_t kMaxGroupEvents = 50'000;
+
 // Everything a command may look at while deciding. `state` is the working state.
 struct DecideContext {
   const State& state;
@@ -157,7 +162,9 @@ class Registry {
   explicit Registry(RegistryOptions options);
   Status Recover();
   void WriterLoop();
-  void ProcessGroup(std::vector<Pending>& group);
+  // Decides, appends and completes a prefix of `group`; returns its length (the rest did not fit
+  // into one append and goes into the next group).
+  size_t ProcessGroup(std::vector<Pending>& group);
   Status Resync();
   void Publish(StatePtr state);
   void MaintenanceLoop();

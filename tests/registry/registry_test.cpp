@@ -352,3 +352,43 @@ TEST(RegistryTest, RestartRecoversTheSameDigestFromSnapshotPlusTail) {
 
 }  // namespace
 }  // namespace keyledger::registry
+
+namespace keyledger::registry {
+namespace {
+
+// Groups close before kMaxGroupEvents: many large commands queued at once are spread over
+// several group commits instead of one append the log would refuse.
+TEST(RegistryGroupTest, LargeCommandsQueuedTogetherAreSplitAcrossGroups) {
+  std::vector<size_t> group_events;
+  std::mutex mu;
+  RegistryOptions o;
+  o.on_group = [&](size_t, size_t events, int64_t) {
+    std::lock_guard lock(mu);
+    group_events.push_back(events);
+  };
+  testing::Harness h(testing::Harness::Store::kMemory, o);
+  std::string pid = h.CreateProvider("bulk");
+  std::string key = h.CreateKey(pid, "sk-bulk-group-split-secret", {"CLAUDE"});
+  constexpr int kCommands = 24;
+  constexpr int kItems = 5000;  // 120,000 events in all
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kCommands; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<HealthReportItem> items(kItems);
+      for (int i = 0; i < kItems; ++i) {
+        items[static_cast<size_t>(i)] = {
+            key, "CLAUDE", 1, 0, 10, {}, 1'768'280'000'000'000 + t * kItems + i, {}};
+      }
+      if (h.Run(MakeReportHealth(std::move(items))).ok()) ok++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kCommands);
+  std::lock_guard lock(mu);
+  for (size_t events : group_events) EXPECT_LE(events, kMaxGroupEvents);
+  EXPECT_EQ(h.registry().Current()->keys.Find(key)->request_count, kCommands * kItems);
+}
+
+}  // namespace
+}  // namespace keyledger::registry
