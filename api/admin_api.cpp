@@ -3,6 +3,7 @@
 #include "api/admin_api_internal.hpp"
 #include "api/metrics.hpp"
 #include "api/openapi.hpp"
+#include "api/openapi_schemas.hpp"
 #include "events/crypto.hpp"
 #include "events/json_writer.hpp"
 #include "events/record.hpp"
@@ -236,7 +237,7 @@ Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
                      .access = Access::kPublic,
                      .summary = "This API's OpenAPI 3.1 document",
                      .tag = "Ops",
-                     .handler = OpenApiHandler(router, OpenApiInfo{})});
+                     .handler = OpenApiHandler(router, OpenApiInfo{}, AdminApiSchemas())});
 }
 
 }  // namespace
