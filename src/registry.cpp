@@ -108,6 +108,10 @@ void Registry::WriterLoop() {
       }
     }
     ProcessGroup(group);
+    // Drop the commands and their completion callbacks now, not when the next group arrives: a
+    // callback holds the HTTP layer's Responder, which keeps its connection alive (and counted
+    // by the server's graceful shutdown) for as long as it exists.
+    group.clear();
   }
 }
 
