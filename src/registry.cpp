@@ -157,16 +157,28 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
 
     if (p.context.idempotency_key) {
       slot.idempotency_aux_key = IdempotencyAuxKey(p.context.actor, *p.context.idempotency_key);
-      for (size_t j = 0; j < i; ++j) {
-        if (slots[j].idempotency_aux_key == slot.idempotency_aux_key) slot.replay_of = j;
+      // The first command of the group with this key is the one that decided (or failed, or
+      // found a stored record); later ones with the same key answer what it answered. (Any
+      // later match would itself be a replay, which has no result of its own.)
+      std::optional<size_t> first;
+      for (size_t j = 0; j < i && !first; ++j) {
+        if (slots[j].idempotency_aux_key == slot.idempotency_aux_key) first = j;
       }
-      if (slot.replay_of) {
-        if (group[*slot.replay_of].context.request_fingerprint != p.context.request_fingerprint) {
+      if (first) {
+        if (group[*first].context.request_fingerprint != p.context.request_fingerprint) {
           slot.error = IdempotencyMismatch();
-          slot.replay_of.reset();
+          continue;
         }
-        continue;
+        const Slot& earlier = slots[*first];
+        if (!(earlier.prepared && earlier.prepared->not_replayable)) {
+          slot.replay_of = first;
+          continue;
+        }
+        // The first answer holds a secret and is never replayed (a reveal): this request is
+        // decided on its own, as a retry after the commit would be.
       }
+    }
+    if (p.context.idempotency_key) {
       auto stored = LookupIdempotency(*options_.log, slot.idempotency_aux_key, now);
       if (!stored.ok()) {
         slot.error = stored.error();
@@ -296,17 +308,20 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     } else if (slot.replay) {
       group[i].done(ReplayResult(*options_.log, *slot.replay));
     } else if (slot.replay_of) {
-      const auto& first = results[*slot.replay_of];
-      if (first) {
-        CommandResult copy = *first;
+      const size_t first = *slot.replay_of;
+      if (results[first]) {
+        CommandResult copy = *results[first];
         copy.replayed = true;
         group[i].done(std::move(copy));
+      } else if (slots[first].replay) {
+        group[i].done(ReplayResult(*options_.log, *slots[first].replay));
       } else {
-        group[i].done(
-            slots[*slot.replay_of].error.value_or(MakeError(ErrorCode::kIoError, "retry later")));
+        group[i].done(slots[first].error.value_or(MakeError(ErrorCode::kIoError, "retry later")));
       }
     } else {
-      group[i].done(std::move(*results[i]));
+      // Copied, not moved: a later command of the group with the same Idempotency-Key copies
+      // this result too (replay_of).
+      group[i].done(*results[i]);
     }
   }
 
