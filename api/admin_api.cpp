@@ -97,7 +97,16 @@ Result<registry::RequestContext> AdminApi::Impl::Context(const Request& req) con
                        "Idempotency-Key must be 1-255 visible ASCII characters");
     }
     c.idempotency_key = std::string(*key);
-    std::string material = req.method + "\n" + req.path + "\n" + req.body;
+    // The whole request: method, path, query parameters (decoded, in order, length-prefixed so
+    // no two lists collide: PATCH .../health/keys/{id}?api_format=X is another request for each
+    // X) and body. Without a query the material is what it was before parameters were
+    // included, so records stored by earlier versions stay valid.
+    std::string material = req.method + "\n" + req.path;
+    for (const auto& [name, value] : req.query) {
+      material += "\n?" + std::to_string(name.size()) + ':' + name + std::to_string(value.size()) +
+                  ':' + value;
+    }
+    material += "\n" + req.body;
     c.request_fingerprint = crypto::HexEncode(crypto::AsBytes(crypto::Sha256(material)));
   }
   return c;
