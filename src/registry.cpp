@@ -170,11 +170,12 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
           continue;
         }
         const Slot& earlier = slots[*first];
-        if (!(earlier.prepared && earlier.prepared->not_replayable)) {
+        if (!(earlier.prepared && earlier.prepared->not_replayable &&
+              !earlier.prepared->replay_body)) {
           slot.replay_of = first;
           continue;
         }
-        // The first answer holds a secret and is never replayed (a reveal): this request is
+        // The first answer holds a secret and has no replacement (a reveal): this request is
         // decided on its own, as a retry after the commit would be.
       }
     }
@@ -247,11 +248,14 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
     for (auto& sa : streams) request.streams.push_back(std::move(sa));
     for (auto& aux : decision->aux) request.aux.push_back(std::move(aux));
     purge |= decision->purge_keyring;
-    if (p.context.idempotency_key && !slot.prepared->not_replayable) {
+    if (p.context.idempotency_key &&
+        (!slot.prepared->not_replayable || slot.prepared->replay_body)) {
       uint64_t last_seq = slot.event_count > 0 ? seq - 1 : 0;
+      PreparedResponse stored = *slot.prepared;
+      if (stored.replay_body) stored.body = *stored.replay_body;
       request.aux.push_back(
           MakeIdempotencyWrite(slot.idempotency_aux_key, p.context.request_fingerprint,
-                               now + options_.idempotency_ttl_us, *slot.prepared, last_seq));
+                               now + options_.idempotency_ttl_us, stored, last_seq));
     }
   }
 
@@ -312,6 +316,9 @@ void Registry::ProcessGroup(std::vector<Pending>& group) {
       if (results[first]) {
         CommandResult copy = *results[first];
         copy.replayed = true;
+        if (slots[first].prepared->replay_body) {
+          copy.body = *slots[first].prepared->replay_body;  // never the secret twice
+        }
         group[i].done(std::move(copy));
       } else if (slots[first].replay) {
         group[i].done(ReplayResult(*options_.log, *slots[first].replay));

@@ -318,6 +318,32 @@ TEST(RegistryTest, SameIdempotencyKeyTwiceInOneGroupAnswersTheFirstResult) {
   EXPECT_EQ(h.log().GetHead().sequence, head + 1 + 2);  // one update, two reveals
 }
 
+TEST(RegistryTest, AnEchoedCreateIsReplayedWithoutItsPlaintext) {
+  RegistryOptions options;
+  options.echo_plaintext_on_create = true;
+  Harness h(Harness::Store::kRocks, options);
+  std::string pid = h.CreateProvider("echo");
+  RequestContext ctx = Harness::Admin();
+  ctx.idempotency_key = "create-echo";
+  ctx.request_fingerprint = "POST /keys echo";
+  KeyCreateIntent in;
+  in.provider_id = pid;
+  in.key.api_formats = {"CLAUDE"};
+  in.key.name = "echoed";
+  in.secret = kSecret;
+  ASSERT_OK_AND_ASSIGN(auto first, h.Run(MakeCreateKey(in), ctx));
+  EXPECT_NE(first.body.find(kSecret), std::string::npos);
+  const uint64_t head = h.log().GetHead().sequence;
+  h.Reopen();
+  ASSERT_OK_AND_ASSIGN(auto retry, h.Run(MakeCreateKey(in), ctx));
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.body.find(kSecret), std::string::npos);
+  EXPECT_NE(retry.body.find("\"api_key_plain\":null"), std::string::npos);
+  EXPECT_EQ(retry.body.substr(0, 44), first.body.substr(0, 44));  // {"id":"<same id>"
+  EXPECT_EQ(h.log().GetHead().sequence, head);
+  EXPECT_EQ(AllEventBytes(h.log()).find(kSecret), std::string::npos);
+}
+
 TEST(RegistryTest, HealthReportsOpenTheBreakerAndResetClosesIt) {
   Harness h;
   std::string pid = h.CreateProvider("health");
