@@ -19,6 +19,7 @@ class AuthTest : public E2eTest {
     E2eTest::SetUp();
     const std::string secret_file = scratch_dir_ + "/jwt.secret";
     std::ofstream(secret_file) << kJwtSecret << "\n";
+    Secret(std::string(kJwtSecret));
     StartServer({"--jwt-secret-file", secret_file});
   }
 
@@ -75,7 +76,7 @@ TEST_F(AuthTest, Matrix) {
                     "--cidr", "10.0.0.0/8", "--tokens-file", data_dir_ + "/tokens.json"},
                    scratch_dir_);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out.substr(0, 43);
+    return Secret(r.out.substr(0, 43));
   }();
   // Move the expiry of "expired-1" into the past, then reload.
   auto records = api::LoadTokensFile(data_dir_ + "/tokens.json");
@@ -184,7 +185,7 @@ TEST_F(AuthTest, TokensComeAndGoWithSighup) {
                   "--tokens-file", data_dir_ + "/tokens.json"},
                  scratch_dir_);
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  const std::string late = created.out.substr(0, 43);
+  const std::string late = Secret(created.out.substr(0, 43));
   EXPECT_EQ(As(late).Get(KeysOf(provider_)).status, 401);
   ReloadTokens();
   EXPECT_EQ(As(late).Get(KeysOf(provider_)).status, 200);

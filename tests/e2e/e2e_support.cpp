@@ -141,8 +141,24 @@ void SseReader::Decode() {
     if (raw_.size() < line_end + 2 + size + 2) return;
     body_ += raw_.substr(line_end + 2, size);
     raw_.erase(0, line_end + 2 + size + 2);
-    if (size == 0) return;
+    if (size == 0) {
+      ended_ = true;
+      return;
+    }
   }
+}
+
+bool SseReader::WaitEnd(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!ended_) {
+    if (conn_ == nullptr) return false;
+    if (Clock::now() >= deadline) return false;
+    std::string got = conn_->ReadUntil("\x01\x02never\x03", std::chrono::milliseconds(50));
+    raw_ += got;
+    Decode();
+    if (got.empty() && conn_->WaitClosed(std::chrono::milliseconds(1))) return true;
+  }
+  return true;
 }
 
 bool SseReader::WaitFor(std::string_view needle, std::chrono::milliseconds timeout) {
@@ -338,6 +354,7 @@ std::string E2eTest::CreateToken(const std::string& name, const std::string& rol
   std::string token = r.out;
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   EXPECT_EQ(token.rfind("kl_", 0), 0u) << "token create printed: " << r.out;
+  Secret(token);  // a credential: never in the daemon's output or data directory
   ReloadTokens();
   return token;
 }

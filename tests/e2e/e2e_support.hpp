@@ -116,6 +116,8 @@ class SseReader {
             const Headers& extra = {});
   // Reads (bounded) until the decoded body contains `needle`; returns whether it did.
   bool WaitFor(std::string_view needle, std::chrono::milliseconds timeout);
+  // Reads (bounded) until the server ends the stream: the last chunk, or the connection closes.
+  bool WaitEnd(std::chrono::milliseconds timeout);
   const std::string& head() const { return head_; }
   const std::string& body() const { return body_; }
 
@@ -123,8 +125,9 @@ class SseReader {
   void Decode();
   std::unique_ptr<Connection> conn_;
   std::string head_;
-  std::string raw_;   // undecoded chunked bytes after the head
-  std::string body_;  // decoded so far
+  std::string raw_;     // undecoded chunked bytes after the head
+  std::string body_;    // decoded so far
+  bool ended_ = false;  // the last (empty) chunk arrived
 };
 
 // ---- Fixture -------------------------------------------------------------------------------
@@ -151,7 +154,8 @@ class E2eTest : public ::testing::Test {
   void RestartServer();
   uint16_t port() const { return daemon_->port(); }
 
-  // Remembers a plaintext secret: it must never show up in the daemon's output.
+  // Remembers a plaintext secret (a provider key, a token): it must never show up in the
+  // daemon's output or in any file of its data directory.
   std::string Secret(std::string plaintext);
   const std::vector<std::string>& secrets() const { return secrets_; }
   // A distinct secret each call, e.g. "sk-ant-api03-e2e-<tag>-<n>-<random>".

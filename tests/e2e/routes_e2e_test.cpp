@@ -7,6 +7,8 @@
 // Statuses not produced here and why: 409 (kVersionConflict) needs two writers on one stream;
 // keyledgerd has a single writer, so no request can provoke it. 500 is only for bugs (a handler
 // that throws or drops its responder); no legitimate request reaches it.
+#include <signal.h>
+
 #include <fstream>
 #include <thread>
 
@@ -811,6 +813,12 @@ TEST_F(RoutesTest, SseDeliversAWriteMadeByAnotherClient) {
   SseReader anonymous;
   EXPECT_FALSE(anonymous.Open(port(), "", "/api/admin/audit/stream"));
   EXPECT_EQ(anonymous.head().rfind("HTTP/1.1 401", 0), 0u) << anonymous.head();
+
+  // SIGTERM ends open streams cleanly (the last chunk), without waiting out the grace period.
+  EXPECT_EQ(daemon_->Stop(SIGTERM), 0);
+  EXPECT_TRUE(stream.WaitEnd(std::chrono::seconds(30)));
+  EXPECT_TRUE(resumed.WaitEnd(std::chrono::seconds(30)));
+  EXPECT_EQ(daemon_->CurrentStderr().find("shutdown grace period over"), std::string::npos);
 }
 
 TEST_F(RoutesTest, ProvidersEndpointsHealthAndOps) {
