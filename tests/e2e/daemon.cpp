@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -107,7 +108,7 @@ std::string ReadWholeFile(const std::string& path) {
 
 ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& scratch_dir,
                          std::chrono::seconds timeout) {
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // distinct capture files, also across threads
   const std::string base = scratch_dir + "/run-" + std::to_string(++counter);
   ProcessResult r;
   std::string error;
