@@ -3,6 +3,7 @@
 #include "api/admin_api_internal.hpp"
 #include "api/metrics.hpp"
 #include "api/openapi.hpp"
+#include "api/openapi_schemas.hpp"
 #include "events/crypto.hpp"
 #include "events/json_writer.hpp"
 #include "events/record.hpp"
@@ -96,7 +97,16 @@ Result<registry::RequestContext> AdminApi::Impl::Context(const Request& req) con
                        "Idempotency-Key must be 1-255 visible ASCII characters");
     }
     c.idempotency_key = std::string(*key);
-    std::string material = req.method + "\n" + req.path + "\n" + req.body;
+    // The whole request: method, path, query parameters (decoded, in order, length-prefixed so
+    // no two lists collide: PATCH .../health/keys/{id}?api_format=X is another request for each
+    // X) and body. Without a query the material is what it was before parameters were
+    // included, so records stored by earlier versions stay valid.
+    std::string material = req.method + "\n" + req.path;
+    for (const auto& [name, value] : req.query) {
+      material += "\n?" + std::to_string(name.size()) + ':' + name + std::to_string(value.size()) +
+                  ':' + value;
+    }
+    material += "\n" + req.body;
     c.request_fingerprint = crypto::HexEncode(crypto::AsBytes(crypto::Sha256(material)));
   }
   return c;
@@ -236,7 +246,7 @@ Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
                      .access = Access::kPublic,
                      .summary = "This API's OpenAPI 3.1 document",
                      .tag = "Ops",
-                     .handler = OpenApiHandler(router, OpenApiInfo{})});
+                     .handler = OpenApiHandler(router, OpenApiInfo{}, AdminApiSchemas())});
 }
 
 }  // namespace

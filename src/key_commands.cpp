@@ -40,7 +40,11 @@ PreparedResponse KeyResponse(const State& after, const std::string& id,
   PreparedResponse r;
   r.body = projections::KeyResponseJson(k, plain);
   r.etag = k.version;
-  r.not_replayable = plain.has_value();
+  if (plain) {
+    // A retry of the create gets the key without its plaintext: the secret is never stored.
+    r.not_replayable = true;
+    r.replay_body = projections::KeyResponseJson(k, std::nullopt);
+  }
   return r;
 }
 

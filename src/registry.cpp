@@ -113,6 +113,10 @@ void Registry::WriterLoop() {
       std::lock_guard lock(queue_mu_);
       for (size_t i = group.size(); i-- > processed;) queue_.push_front(std::move(group[i]));
     }
+    // Drop the commands and their completion callbacks now, not when the next group arrives: a
+    // callback holds the HTTP layer's Responder, which keeps its connection alive (and counted
+    // by the server's graceful shutdown) for as long as it exists.
+    group.clear();
   }
 }
 
@@ -159,16 +163,29 @@ size_t Registry::ProcessGroup(std::vector<Pending>& group) {
 
     if (p.context.idempotency_key) {
       slot.idempotency_aux_key = IdempotencyAuxKey(p.context.actor, *p.context.idempotency_key);
-      for (size_t j = 0; j < i; ++j) {
-        if (slots[j].idempotency_aux_key == slot.idempotency_aux_key) slot.replay_of = j;
+      // The first command of the group with this key is the one that decided (or failed, or
+      // found a stored record); later ones with the same key answer what it answered. (Any
+      // later match would itself be a replay, which has no result of its own.)
+      std::optional<size_t> first;
+      for (size_t j = 0; j < i && !first; ++j) {
+        if (slots[j].idempotency_aux_key == slot.idempotency_aux_key) first = j;
       }
-      if (slot.replay_of) {
-        if (group[*slot.replay_of].context.request_fingerprint != p.context.request_fingerprint) {
+      if (first) {
+        if (group[*first].context.request_fingerprint != p.context.request_fingerprint) {
           slot.error = IdempotencyMismatch();
-          slot.replay_of.reset();
+          continue;
         }
-        continue;
+        const Slot& earlier = slots[*first];
+        if (!(earlier.prepared && earlier.prepared->not_replayable &&
+              !earlier.prepared->replay_body)) {
+          slot.replay_of = first;
+          continue;
+        }
+        // The first answer holds a secret and has no replacement (a reveal): this request is
+        // decided on its own, as a retry after the commit would be.
       }
+    }
+    if (p.context.idempotency_key) {
       auto stored = LookupIdempotency(*options_.log, slot.idempotency_aux_key, now);
       if (!stored.ok()) {
         slot.error = stored.error();
@@ -244,11 +261,14 @@ size_t Registry::ProcessGroup(std::vector<Pending>& group) {
     for (auto& sa : streams) request.streams.push_back(std::move(sa));
     for (auto& aux : decision->aux) request.aux.push_back(std::move(aux));
     purge |= decision->purge_keyring;
-    if (p.context.idempotency_key && !slot.prepared->not_replayable) {
+    if (p.context.idempotency_key &&
+        (!slot.prepared->not_replayable || slot.prepared->replay_body)) {
       uint64_t last_seq = slot.event_count > 0 ? seq - 1 : 0;
+      PreparedResponse stored = *slot.prepared;
+      if (stored.replay_body) stored.body = *stored.replay_body;
       request.aux.push_back(
           MakeIdempotencyWrite(slot.idempotency_aux_key, p.context.request_fingerprint,
-                               now + options_.idempotency_ttl_us, *slot.prepared, last_seq));
+                               now + options_.idempotency_ttl_us, stored, last_seq));
     }
   }
 
@@ -309,17 +329,23 @@ size_t Registry::ProcessGroup(std::vector<Pending>& group) {
     } else if (slot.replay) {
       group[i].done(ReplayResult(*options_.log, *slot.replay));
     } else if (slot.replay_of) {
-      const auto& first = results[*slot.replay_of];
-      if (first) {
-        CommandResult copy = *first;
+      const size_t first = *slot.replay_of;
+      if (results[first]) {
+        CommandResult copy = *results[first];
         copy.replayed = true;
+        if (slots[first].prepared->replay_body) {
+          copy.body = *slots[first].prepared->replay_body;  // never the secret twice
+        }
         group[i].done(std::move(copy));
+      } else if (slots[first].replay) {
+        group[i].done(ReplayResult(*options_.log, *slots[first].replay));
       } else {
-        group[i].done(
-            slots[*slot.replay_of].error.value_or(MakeError(ErrorCode::kIoError, "retry later")));
+        group[i].done(slots[first].error.value_or(MakeError(ErrorCode::kIoError, "retry later")));
       }
     } else {
-      group[i].done(std::move(*results[i]));
+      // Copied, not moved: a later command of the group with the same Idempotency-Key copies
+      // this result too (replay_of).
+      group[i].done(*results[i]);
     }
   }
 

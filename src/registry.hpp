@@ -58,6 +58,9 @@ struct PreparedResponse {
   bool receipt = false;
   // Do not store this response for Idempotency-Key retries (it holds a secret).
   bool not_replayable = false;
+  // With not_replayable: what a retry is answered instead, without the secret (a create that
+  // echoed the plaintext). nullopt: a retry runs the command again (a reveal).
+  std::optional<std::string> replay_body;
 };
 
 struct RegistryOptions;

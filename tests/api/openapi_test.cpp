@@ -1,4 +1,5 @@
 #include "api/openapi.hpp"
+#include "api/openapi_schemas.hpp"
 
 #include <gtest/gtest.h>
 
@@ -146,6 +147,62 @@ TEST(ResponderTest, AnswersOnceAndADroppedResponderAnswers500) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].status, 500);
   EXPECT_NE(got[1].log_note.find("dropped its Responder"), std::string::npos);
+}
+
+// Every $ref string under `e`.
+void CollectRefs(simdjson::dom::element e, std::vector<std::string>& refs) {
+  if (e.is_object()) {
+    for (auto field : simdjson::dom::object(e)) {
+      std::string_view ref;
+      if (field.key == "$ref" && field.value.get_string().get(ref) == simdjson::SUCCESS) {
+        refs.emplace_back(ref);
+      } else {
+        CollectRefs(field.value, refs);
+      }
+    }
+  } else if (e.is_array()) {
+    for (auto item : simdjson::dom::array(e)) CollectRefs(item, refs);
+  }
+}
+
+TEST(AdminApiSchemasTest, AreObjectSchemasWhoseRefsResolve) {
+  const std::vector<SchemaComponent> schemas = AdminApiSchemas();
+  std::set<std::string> names = {"ErrorResponse", "HTTPValidationError", "ValidationError"};
+  for (const SchemaComponent& s : schemas) EXPECT_TRUE(names.insert(s.name).second) << s.name;
+  for (const char* required :
+       {"EndpointAPIKeyCreate", "EndpointAPIKeyUpdate", "EndpointAPIKeyResponse",
+        "CreateProviderRequest", "UpdateProviderRequest", "ProviderUpdateRequest",
+        "ProviderWithEndpointsSummary", "ProviderEndpointCreate", "ProviderEndpointUpdate",
+        "ProviderEndpointResponse", "HealthReportBatch"}) {
+    EXPECT_TRUE(names.count(required)) << required;
+  }
+  for (const SchemaComponent& s : schemas) {
+    SCOPED_TRACE(s.name);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(s.json).get(root), simdjson::SUCCESS) << s.json;
+    std::string_view type;
+    ASSERT_EQ(root["type"].get_string().get(type), simdjson::SUCCESS);
+    EXPECT_EQ(type, "object");
+    simdjson::dom::object properties;
+    ASSERT_EQ(root["properties"].get_object().get(properties), simdjson::SUCCESS);
+    // Every required member is a property.
+    simdjson::dom::array required;
+    if (root["required"].get_array().get(required) == simdjson::SUCCESS) {
+      for (auto r : required) {
+        std::string_view name;
+        ASSERT_EQ(r.get_string().get(name), simdjson::SUCCESS);
+        simdjson::dom::element ignored;
+        EXPECT_EQ(properties[name].get(ignored), simdjson::SUCCESS) << name;
+      }
+    }
+    std::vector<std::string> refs;
+    CollectRefs(root, refs);
+    for (const std::string& ref : refs) {
+      ASSERT_EQ(ref.rfind("#/components/schemas/", 0), 0u) << ref;
+      EXPECT_TRUE(names.count(ref.substr(21))) << ref;
+    }
+  }
 }
 
 TEST(SseFormatTest, SplitsLinesAndOmitsEmptyFields) {

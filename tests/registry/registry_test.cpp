@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "projections/views.hpp"
@@ -251,6 +253,95 @@ TEST(RegistryTest, IdempotentRetriesReplayAndSurviveRestart) {
   ASSERT_OK_AND_ASSIGN(auto d1, h.Run(MakeDeleteKey(key_id), del));
   ASSERT_OK_AND_ASSIGN(auto d2, h.Run(MakeDeleteKey(key_id), del));
   EXPECT_EQ(d1.body, d2.body);
+}
+
+// Holds the writer inside Decide until released, so that the commands submitted meanwhile are
+// decided together in the next group.
+class GateCommand final : public Command {
+ public:
+  explicit GateCommand(std::shared_future<void> open) : open_(std::move(open)) {}
+  std::string_view Name() const override { return "Gate"; }
+  Result<Decision> Decide(DecideContext&) override {
+    open_.wait();
+    return Decision{};
+  }
+
+ private:
+  std::shared_future<void> open_;
+};
+
+TEST(RegistryTest, SameIdempotencyKeyTwiceInOneGroupAnswersTheFirstResult) {
+  Harness h;
+  std::string pid = h.CreateProvider("idem-group");
+  std::string key = h.CreateKey(pid, kSecret);
+  std::promise<void> gate;
+  std::mutex mu;
+  std::vector<Result<CommandResult>> results;
+  std::atomic<int> done{0};
+  h.registry().Submit(std::make_unique<GateCommand>(gate.get_future().share()), Harness::Admin(),
+                      [&](Result<CommandResult>) { done.fetch_add(1); });
+  // Three retries of one update, then a reveal twice with one key: queued behind the gate.
+  RequestContext ctx = Harness::Admin();
+  ctx.idempotency_key = "same";
+  ctx.request_fingerprint = "PUT /keys/x {note}";
+  RequestContext reveal = Harness::Admin();
+  reveal.idempotency_key = "reveal";
+  reveal.request_fingerprint = "GET /keys/x/reveal";
+  auto collect = [&](Result<CommandResult> r) {
+    std::lock_guard lock(mu);
+    results.push_back(std::move(r));
+    done.fetch_add(1);
+  };
+  for (int i = 0; i < 3; ++i) {
+    KeyUpdateIntent in;
+    in.key_id = key;
+    in.fields = {"note"};
+    in.values.note = "once";
+    h.registry().Submit(MakeUpdateKey(in), ctx, collect);
+  }
+  for (int i = 0; i < 2; ++i) h.registry().Submit(MakeRevealKey(key), reveal, collect);
+  const uint64_t head = h.log().GetHead().sequence;
+  gate.set_value();
+  while (done.load() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  ASSERT_EQ(results.size(), 5u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status().ToString();
+    EXPECT_EQ(results[i]->body, results[0]->body);
+    EXPECT_EQ(results[i]->replayed, i > 0);
+  }
+  // A reveal's answer holds the secret and is never replayed: both reveals ran and were audited.
+  for (size_t i = 3; i < 5; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status().ToString();
+    EXPECT_FALSE(results[i]->replayed);
+  }
+  EXPECT_EQ(h.log().GetHead().sequence, head + 1 + 2);  // one update, two reveals
+}
+
+TEST(RegistryTest, AnEchoedCreateIsReplayedWithoutItsPlaintext) {
+  RegistryOptions options;
+  options.echo_plaintext_on_create = true;
+  Harness h(Harness::Store::kRocks, options);
+  std::string pid = h.CreateProvider("echo");
+  RequestContext ctx = Harness::Admin();
+  ctx.idempotency_key = "create-echo";
+  ctx.request_fingerprint = "POST /keys echo";
+  KeyCreateIntent in;
+  in.provider_id = pid;
+  in.key.api_formats = {"CLAUDE"};
+  in.key.name = "echoed";
+  in.secret = kSecret;
+  ASSERT_OK_AND_ASSIGN(auto first, h.Run(MakeCreateKey(in), ctx));
+  EXPECT_NE(first.body.find(kSecret), std::string::npos);
+  const uint64_t head = h.log().GetHead().sequence;
+  h.Reopen();
+  ASSERT_OK_AND_ASSIGN(auto retry, h.Run(MakeCreateKey(in), ctx));
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(retry.body.find(kSecret), std::string::npos);
+  EXPECT_NE(retry.body.find("\"api_key_plain\":null"), std::string::npos);
+  EXPECT_EQ(retry.body.substr(0, 44), first.body.substr(0, 44));  // {"id":"<same id>"
+  EXPECT_EQ(h.log().GetHead().sequence, head);
+  EXPECT_EQ(AllEventBytes(h.log()).find(kSecret), std::string::npos);
 }
 
 TEST(RegistryTest, HealthReportsOpenTheBreakerAndResetClosesIt) {

@@ -1,0 +1,425 @@
+#include "api/openapi_schemas.hpp"
+
+#include <string>
+
+#include "events/json_writer.hpp"
+
+namespace keyledger::api {
+namespace {
+
+// Fragments shared by several schemas. Limits are those of src/commands.cpp (Aether's, plus the
+// ones keyledger adds in registry::limits) and events/secrets.hpp.
+std::string FormatInSchema() {
+  return R"({"type":"string","description":"CLAUDE, CLAUDE_CLI, OPENAI, OPENAI_CLI, GEMINI or GEMINI_CLI in any letter case, stored upper-case"})";
+}
+std::string FormatOutSchema() {
+  return R"({"type":"string","enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"]})";
+}
+std::string DateTimeSchema() { return R"({"type":"string","format":"date-time"})"; }
+std::string NullableDateTimeSchema() {
+  return R"({"type":["string","null"],"format":"date-time"})";
+}
+std::string PrioritySchema() { return R"({"type":"integer","minimum":0,"maximum":1000000})"; }
+std::string NullablePrioritySchema() {
+  return R"({"type":["integer","null"],"minimum":0,"maximum":1000000})";
+}
+std::string RateMultipliersSchema() {
+  return R"({"type":["object","null"],"description":"API format -> multiplier; takes precedence over rate_multiplier","additionalProperties":{"type":"number","minimum":0.01}})";
+}
+std::string CapabilitiesSchema() {
+  return R"({"type":["object","null"],"propertyNames":{"enum":["cache_1h","context_1m"]},"additionalProperties":{"type":"boolean"}})";
+}
+std::string ModelListSchema() { return R"({"type":"array","items":{"type":"string"}})"; }
+std::string AllowedModelsSchema() {
+  return R"({"description":"null: unrestricted; a list: one whitelist for every format; an object: API format or \"*\" -> whitelist. [] and {} are stored as null","anyOf":[)" +
+         ModelListSchema() + R"(,{"type":"object","additionalProperties":)" + ModelListSchema() +
+         R"(},{"type":"null"}]})";
+}
+std::string SecretSchema() {
+  return R"({"type":"string","minLength":1,"maxLength":8192,"description":"The provider's API key: non-empty after trimming, valid UTF-8 without control characters, at most 8192 bytes. Never echoed in an error"})";
+}
+std::string NullableProxySchema() {
+  return R"({"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]})";
+}
+std::string ConfigSchema() { return R"({"type":["object","null"]})"; }
+std::string NullableIntSchema() { return R"({"type":["integer","null"]})"; }
+std::string NullableStringSchema() { return R"({"type":["string","null"]})"; }
+std::string BillingTypeSchema() {
+  return R"({"type":["string","null"],"enum":["monthly_quota","pay_as_you_go","free_tier",null],"default":"pay_as_you_go","description":"null means pay_as_you_go"})";
+}
+std::string ProviderNameSchema() { return R"({"type":"string","minLength":1,"maxLength":100})"; }
+std::string DescriptionSchema() { return R"({"type":["string","null"],"maxLength":1000})"; }
+std::string WebsiteSchema() {
+  return R"({"type":["string","null"],"maxLength":500,"description":"https:// is prepended when there is no scheme; blank means null"})";
+}
+std::string BaseUrlSchema() {
+  return R"({"type":"string","minLength":1,"maxLength":500,"pattern":"^[hH][tT][tT][pP][sS]?://","description":"http(s) URL with a host; a trailing / is removed"})";
+}
+std::string CustomPathSchema() { return R"({"type":["string","null"],"maxLength":200})"; }
+std::string HeadersSchema() {
+  return R"({"type":["object","null"],"description":"Extra upstream request headers: HTTP token names (unique ignoring case), values without control characters","additionalProperties":{"type":"string"}})";
+}
+
+std::string Object(const std::string& properties, const std::string& required = "",
+                   const std::string& description = "") {
+  std::string out = R"({"type":"object")";
+  if (!description.empty()) {
+    out += R"(,"description":)";
+    json::AppendString(out, description);
+  }
+  if (!required.empty()) out += R"(,"required":[)" + required + ']';
+  out += R"(,"properties":{)" + properties + "}}";
+  return out;
+}
+
+// A property entry: "name":schema.
+std::string P(const std::string& name, const std::string& schema) {
+  return '"' + name + R"(":)" + schema;
+}
+
+std::string KeyCreate() {
+  return Object(
+      P("provider_id",
+        R"({"type":["string","null"],"description":"When given it must equal the path's provider_id, else 400"})") +
+          "," +
+          P("api_formats",
+            R"({"type":["array","null"],"minItems":1,"items":)" + FormatInSchema() +
+                R"(,"description":"Required in practice: missing or null answers 400 \"api_formats 为必填字段\". Duplicates are dropped, first seen order kept"})") +
+          "," + P("api_key", SecretSchema()) + "," +
+          P("name", R"({"type":"string","minLength":1,"maxLength":100})") + "," +
+          P("rate_multiplier", R"({"type":"number","minimum":0.01,"default":1.0})") + "," +
+          P("rate_multipliers", RateMultipliersSchema()) + "," +
+          P("internal_priority",
+            R"({"type":"integer","minimum":0,"maximum":1000000,"default":50})") +
+          "," + P("global_priority", NullablePrioritySchema()) + "," +
+          P("rpm_limit",
+            R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"null: adaptive mode"})") +
+          "," + P("allowed_models", AllowedModelsSchema()) + "," +
+          P("capabilities", CapabilitiesSchema()) + "," +
+          P("cache_ttl_minutes", R"({"type":"integer","minimum":0,"maximum":60,"default":5})") +
+          "," +
+          P("max_probe_interval_minutes",
+            R"({"type":"integer","minimum":2,"maximum":32,"default":32})") +
+          "," + P("is_active", R"({"type":"boolean","default":true})") + "," +
+          P("note", R"({"type":["string","null"],"maxLength":500})"),
+      R"("api_key","name")", "Body of POST /api/admin/endpoints/providers/{provider_id}/keys");
+}
+
+std::string KeyUpdate() {
+  return Object(
+      P("api_formats", R"({"type":"array","minItems":1,"items":)" + FormatInSchema() + "}") + "," +
+          P("api_key", SecretSchema()) + "," +
+          P("name", R"({"type":"string","minLength":1,"maxLength":100})") + "," +
+          P("rate_multiplier", R"({"type":"number","minimum":0.01})") + "," +
+          P("rate_multipliers", RateMultipliersSchema()) + "," +
+          P("internal_priority", PrioritySchema()) + "," +
+          P("global_priority", NullablePrioritySchema()) + "," +
+          P("rpm_limit",
+            R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"null switches to adaptive mode and resets learned_rpm_limit"})") +
+          "," + P("allowed_models", AllowedModelsSchema()) + "," +
+          P("capabilities", CapabilitiesSchema()) + "," +
+          P("cache_ttl_minutes", R"({"type":"integer","minimum":0,"maximum":60})") + "," +
+          P("max_probe_interval_minutes", R"({"type":"integer","minimum":2,"maximum":32})") + "," +
+          P("is_active", R"({"type":"boolean"})") + "," +
+          P("note", R"({"type":["string","null"],"maxLength":500})"),
+      "",
+      "Body of PUT /api/admin/endpoints/keys/{key_id}: a partial update; absent fields are kept, "
+      "an explicit null clears a nullable field and is a 422 for the others");
+}
+
+std::string FormatHealth() {
+  return Object(
+      P("health_score", R"({"type":"number"})") + "," +
+          P("consecutive_failures", R"({"type":"integer"})") + "," +
+          P("last_failure_at", NullableDateTimeSchema()) + "," +
+          P("request_results_window",
+            R"({"type":"array","items":{"type":"object","properties":{"ts":{"type":"number"},"ok":{"type":"boolean"}}}})"),
+      R"("health_score","consecutive_failures","last_failure_at","request_results_window")");
+}
+
+std::string FormatBreaker() {
+  return Object(
+      P("open", R"({"type":"boolean"})") + "," + P("open_at", NullableDateTimeSchema()) + "," +
+          P("next_probe_at", NullableDateTimeSchema()) + "," +
+          P("half_open_until", NullableDateTimeSchema()) + "," +
+          P("half_open_successes", R"({"type":"integer"})") + "," +
+          P("half_open_failures", R"({"type":"integer"})"),
+      R"("open","open_at","next_probe_at","half_open_until","half_open_successes","half_open_failures")");
+}
+
+// Every member, in emission order (projections::WriteKeyResponse).
+std::string KeyResponse() {
+  const std::string props[][2] = {
+      {"id", R"({"type":"string"})"},
+      {"provider_id", R"({"type":"string"})"},
+      {"api_formats", R"({"type":"array","items":)" + FormatOutSchema() + "}"},
+      {"api_key_masked", R"({"type":"string"})"},
+      {"api_key_plain",
+       R"({"type":["string","null"],"description":"null unless the server runs with --echo-plaintext-on-create on create only"})"},
+      {"name", R"({"type":"string"})"},
+      {"rate_multiplier", R"({"type":"number"})"},
+      {"rate_multipliers",
+       R"({"type":["object","null"],"additionalProperties":{"type":"number"}})"},
+      {"internal_priority", R"({"type":"integer"})"},
+      {"global_priority", NullableIntSchema()},
+      {"rpm_limit", NullableIntSchema()},
+      {"allowed_models", AllowedModelsSchema()},
+      {"capabilities", R"({"type":["object","null"],"additionalProperties":{"type":"boolean"}})"},
+      {"cache_ttl_minutes", R"({"type":"integer"})"},
+      {"max_probe_interval_minutes", R"({"type":"integer"})"},
+      {"health_by_format", R"({"type":"object","additionalProperties":)" + FormatHealth() + "}"},
+      {"circuit_breaker_by_format",
+       R"({"type":"object","additionalProperties":)" + FormatBreaker() + "}"},
+      {"health_score", R"({"type":"number"})"},
+      {"consecutive_failures", R"({"type":"integer"})"},
+      {"last_failure_at", NullableDateTimeSchema()},
+      {"circuit_breaker_open", R"({"type":"boolean"})"},
+      {"circuit_breaker_open_at", NullableDateTimeSchema()},
+      {"next_probe_at", NullableDateTimeSchema()},
+      {"half_open_until", NullableDateTimeSchema()},
+      {"half_open_successes", NullableIntSchema()},
+      {"half_open_failures", NullableIntSchema()},
+      {"request_results_window", R"({"type":["array","null"]})"},
+      {"request_count", R"({"type":"integer"})"},
+      {"success_count", R"({"type":"integer"})"},
+      {"error_count", R"({"type":"integer"})"},
+      {"success_rate", R"({"type":"number"})"},
+      {"avg_response_time_ms", R"({"type":"number"})"},
+      {"is_active", R"({"type":"boolean"})"},
+      {"is_adaptive", R"({"type":"boolean"})"},
+      {"learned_rpm_limit", NullableIntSchema()},
+      {"effective_limit", R"({"type":"integer"})"},
+      {"utilization_samples", R"({"type":["array","null"],"items":{"type":"object"}})"},
+      {"last_probe_increase_at", NullableDateTimeSchema()},
+      {"concurrent_429_count", R"({"type":"integer"})"},
+      {"rpm_429_count", R"({"type":"integer"})"},
+      {"last_429_at", NullableDateTimeSchema()},
+      {"last_429_type", NullableStringSchema()},
+      {"note", NullableStringSchema()},
+      {"last_used_at", NullableDateTimeSchema()},
+      {"created_at", DateTimeSchema()},
+      {"updated_at", DateTimeSchema()},
+  };
+  std::string properties, required;
+  for (const auto& [name, schema] : props) {
+    if (!properties.empty()) {
+      properties += ',';
+      required += ',';
+    }
+    properties += P(name, schema);
+    required += '"' + name + '"';
+  }
+  return Object(properties, required,
+                "A provider key (aether-spec.md §7), members in this order; the secret only as "
+                "its mask");
+}
+
+std::string ProxyConfig() {
+  return Object(
+      P("url",
+        R"({"type":"string","description":"http://, https:// or socks5://, with a host and without user name or password"})") +
+          "," + P("username", R"({"type":["string","null"],"maxLength":255})") + "," +
+          P("password",
+            R"({"type":["string","null"],"maxLength":500,"description":"Responses show \"***\" when one is stored; an update without a password keeps the stored one"})") +
+          "," + P("enabled", R"({"type":"boolean","default":true})"),
+      R"("url")");
+}
+
+// CreateProviderRequest and UpdateProviderRequest share their fields; `create` adds the
+// defaults and makes name required, the update makes name and is_active non-nullable only.
+std::string ProviderBody(bool create) {
+  auto with_default = [&](const std::string& base, const char* value) {
+    if (!create) return base;
+    return base.substr(0, base.size() - 1) + R"(,"default":)" + value + "}";
+  };
+  const std::string props =
+      P("name", ProviderNameSchema()) + "," + P("description", DescriptionSchema()) + "," +
+      P("website", WebsiteSchema()) + "," + P("billing_type", BillingTypeSchema()) + "," +
+      P("monthly_quota_usd", R"({"type":["number","null"],"minimum":0})") + "," +
+      P("quota_reset_day",
+        with_default(R"({"type":["integer","null"],"minimum":1,"maximum":365})", "30")) +
+      "," + P("quota_last_reset_at", NullableDateTimeSchema()) + "," +
+      P("quota_expires_at", NullableDateTimeSchema()) + "," +
+      P("provider_priority",
+        with_default(R"({"type":["integer","null"],"minimum":0,"maximum":1000})", "100")) +
+      "," + P("is_active", with_default(R"({"type":"boolean"})", "true")) + "," +
+      P("concurrent_limit", R"({"type":["integer","null"],"minimum":0,"maximum":1000000})") + "," +
+      P("timeout",
+        with_default(R"({"type":["integer","null"],"minimum":1,"maximum":600})", "300")) +
+      "," +
+      P("max_retries",
+        with_default(R"({"type":["integer","null"],"minimum":0,"maximum":10})", "2")) +
+      "," + P("proxy", NullableProxySchema()) + "," + P("config", ConfigSchema());
+  return create ? Object(props, R"("name")",
+                         "Body of POST /api/admin/providers/ (validation failures answer 400 "
+                         "invalid_request, as Aether's hand-validated route does)")
+                : Object(props, "",
+                         "Body of PUT /api/admin/providers/{provider_id}: a partial update; "
+                         "validation failures answer 400 invalid_request");
+}
+
+std::string ProviderPatch() {
+  return Object(
+      P("name", ProviderNameSchema()) + "," + P("description", DescriptionSchema()) + "," +
+          P("website", WebsiteSchema()) + "," +
+          P("provider_priority", R"({"type":["integer","null"],"minimum":0,"maximum":1000})") +
+          "," + P("is_active", R"({"type":"boolean"})") + "," +
+          P("billing_type", BillingTypeSchema()) + "," +
+          P("monthly_quota_usd", R"({"type":["number","null"],"minimum":0})") + "," +
+          P("quota_reset_day", R"({"type":["integer","null"],"minimum":1,"maximum":31})") + "," +
+          P("quota_expires_at", NullableDateTimeSchema()) + "," +
+          P("timeout", R"({"type":["integer","null"],"minimum":1,"maximum":600})") + "," +
+          P("max_retries", R"({"type":["integer","null"],"minimum":0,"maximum":10})") + "," +
+          P("proxy", NullableProxySchema()),
+      "", "Body of PATCH /api/admin/providers/{provider_id} (422 on validation failures)");
+}
+
+// Every member, in emission order (projections::WriteProviderSummary).
+std::string ProviderSummary() {
+  const std::string props[][2] = {
+      {"id", R"({"type":"string"})"},
+      {"name", R"({"type":"string"})"},
+      {"description", NullableStringSchema()},
+      {"website", NullableStringSchema()},
+      {"provider_priority", NullableIntSchema()},
+      {"is_active", R"({"type":"boolean"})"},
+      {"billing_type", R"({"type":"string","enum":["monthly_quota","pay_as_you_go","free_tier"]})"},
+      {"monthly_quota_usd", R"({"type":["number","null"]})"},
+      {"monthly_used_usd", R"({"type":"number"})"},
+      {"quota_reset_day", NullableIntSchema()},
+      {"quota_last_reset_at", NullableDateTimeSchema()},
+      {"quota_expires_at", NullableDateTimeSchema()},
+      {"timeout", NullableIntSchema()},
+      {"max_retries", NullableIntSchema()},
+      {"proxy", NullableProxySchema()},
+      {"total_endpoints", R"({"type":"integer"})"},
+      {"active_endpoints", R"({"type":"integer"})"},
+      {"total_keys", R"({"type":"integer"})"},
+      {"active_keys", R"({"type":"integer"})"},
+      {"total_models", R"({"type":"integer"})"},
+      {"active_models", R"({"type":"integer"})"},
+      {"api_formats", R"({"type":"array","items":)" + FormatOutSchema() + "}"},
+      {"endpoint_health_details",
+       R"({"type":"array","items":{"type":"object","required":["api_format","health_score","is_active","active_keys"],"properties":{"api_format":)" +
+           FormatOutSchema() +
+           R"(,"health_score":{"type":"number"},"is_active":{"type":"boolean"},"active_keys":{"type":"integer"}}}})"},
+      {"avg_health_score", R"({"type":"number"})"},
+      {"unhealthy_endpoints", R"({"type":"integer"})"},
+      {"created_at", DateTimeSchema()},
+      {"updated_at", DateTimeSchema()},
+  };
+  std::string properties, required;
+  for (const auto& [name, schema] : props) {
+    if (!properties.empty()) {
+      properties += ',';
+      required += ',';
+    }
+    properties += P(name, schema);
+    required += '"' + name + '"';
+  }
+  return Object(properties, required, "A provider with endpoint and key counts and health");
+}
+
+std::string EndpointCreate() {
+  return Object(
+      P("provider_id",
+        R"({"type":"string","description":"Must equal the path's provider_id, else 400"})") +
+          "," + P("api_format", FormatInSchema()) + "," + P("base_url", BaseUrlSchema()) + "," +
+          P("custom_path", CustomPathSchema()) + "," + P("headers", HeadersSchema()) + "," +
+          P("timeout", R"({"type":"integer","minimum":10,"maximum":600,"default":300})") + "," +
+          P("max_retries", R"({"type":"integer","minimum":0,"maximum":10,"default":2})") + "," +
+          P("config", ConfigSchema()) + "," + P("proxy", NullableProxySchema()),
+      R"("provider_id","api_format","base_url")",
+      "Body of POST /api/admin/endpoints/providers/{provider_id}/endpoints");
+}
+
+std::string EndpointUpdate() {
+  return Object(P("base_url", BaseUrlSchema()) + "," + P("custom_path", CustomPathSchema()) + "," +
+                    P("headers", HeadersSchema()) + "," +
+                    P("timeout", R"({"type":"integer","minimum":10,"maximum":600})") + "," +
+                    P("max_retries", R"({"type":"integer","minimum":0,"maximum":10})") + "," +
+                    P("is_active", R"({"type":"boolean"})") + "," + P("config", ConfigSchema()) +
+                    "," + P("proxy", NullableProxySchema()),
+                "",
+                "Body of PUT /api/admin/endpoints/{endpoint_id}: a partial update; a proxy "
+                "without a password keeps the stored one");
+}
+
+// Every member, in emission order (projections::WriteEndpointResponse).
+std::string EndpointResponse() {
+  const std::string props[][2] = {
+      {"id", R"({"type":"string"})"},
+      {"provider_id", R"({"type":"string"})"},
+      {"provider_name", R"({"type":"string"})"},
+      {"api_format", FormatOutSchema()},
+      {"base_url", R"({"type":"string"})"},
+      {"custom_path", NullableStringSchema()},
+      {"headers", R"({"type":["object","null"],"additionalProperties":{"type":"string"}})"},
+      {"timeout", NullableIntSchema()},
+      {"max_retries", NullableIntSchema()},
+      {"is_active", R"({"type":"boolean"})"},
+      {"config", ConfigSchema()},
+      {"proxy", NullableProxySchema()},
+      {"total_keys", R"({"type":"integer"})"},
+      {"active_keys", R"({"type":"integer"})"},
+      {"created_at", DateTimeSchema()},
+      {"updated_at", DateTimeSchema()},
+  };
+  std::string properties, required;
+  for (const auto& [name, schema] : props) {
+    if (!properties.empty()) {
+      properties += ',';
+      required += ',';
+    }
+    properties += P(name, schema);
+    required += '"' + name + '"';
+  }
+  return Object(properties, required, "A provider's endpoint for one API format");
+}
+
+std::string HealthReport() {
+  return Object(
+      P("key_id", R"({"type":"string","minLength":1,"maxLength":64})") + "," +
+          P("api_format", FormatInSchema()) + "," +
+          P("successes", R"({"type":"integer","minimum":0,"maximum":1000000})") + "," +
+          P("failures", R"({"type":"integer","minimum":0,"maximum":1000000})") + "," +
+          P("total_response_time_ms",
+            R"({"type":"integer","minimum":0,"maximum":1000000000000,"description":"Sum over the successful requests"})") +
+          "," + P("last_error", R"({"type":["string","null"],"maxLength":1000})") + "," +
+          P("at",
+            R"({"description":"When the gateway took the sample","anyOf":[{"type":"string","format":"date-time"},{"type":"number","description":"Unix seconds, or milliseconds beyond 2e10"}]
+})"),
+      R"("key_id","api_format","successes","failures","total_response_time_ms","at")",
+      "Request outcomes of one key for one format since the gateway's previous report");
+}
+
+std::string HealthReportBatch() {
+  return Object(
+      P("reports",
+        R"({"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/components/schemas/HealthReport"}})"),
+      R"("reports")",
+      "Body of POST /api/admin/endpoints/keys/health-reports; each report is accepted or "
+      "rejected on its own");
+}
+
+}  // namespace
+
+std::vector<SchemaComponent> AdminApiSchemas() {
+  return {
+      {"EndpointAPIKeyCreate", KeyCreate()},
+      {"EndpointAPIKeyUpdate", KeyUpdate()},
+      {"EndpointAPIKeyResponse", KeyResponse()},
+      {"CreateProviderRequest", ProviderBody(true)},
+      {"UpdateProviderRequest", ProviderBody(false)},
+      {"ProviderUpdateRequest", ProviderPatch()},
+      {"ProviderWithEndpointsSummary", ProviderSummary()},
+      {"ProviderEndpointCreate", EndpointCreate()},
+      {"ProviderEndpointUpdate", EndpointUpdate()},
+      {"ProviderEndpointResponse", EndpointResponse()},
+      {"HealthReportBatch", HealthReportBatch()},
+      {"HealthReport", HealthReport()},
+      {"ProxyConfig", ProxyConfig()},
+  };
+}
+
+}  // namespace keyledger::api

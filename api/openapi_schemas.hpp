@@ -1,0 +1,29 @@
+#pragma once
+// The component schemas of the admin API's OpenAPI document (JSON Schema 2020-12, as OpenAPI 3.1
+// uses it): the request bodies the routes name in RouteSpec::request_schema and the response
+// shapes they name in response_schema, so every "$ref" of the generated document resolves.
+//
+// Request schemas are derived from the parsers in src/commands.cpp (fields, nullability, limits,
+// defaults); response schemas from the writers in projections/views.cpp (their `properties` are
+// listed in the order the server emits the members, and every member is required). Input is
+// parsed in pydantic's lax mode, so the schemas describe the canonical types: an integer field
+// also accepts "12" and true, a boolean "yes", and API formats any letter case. Whoever changes a
+// parser or a view changes its schema here; tests/e2e checks live responses against these
+// property lists.
+//
+// Names: EndpointAPIKeyCreate, EndpointAPIKeyUpdate, EndpointAPIKeyResponse,
+// CreateProviderRequest, UpdateProviderRequest, ProviderUpdateRequest,
+// ProviderWithEndpointsSummary, ProviderEndpointCreate, ProviderEndpointUpdate,
+// ProviderEndpointResponse, HealthReportBatch, plus the shared ProxyConfig and HealthReport.
+//
+// Pure; thread-safe.
+
+#include <vector>
+
+#include "api/openapi.hpp"
+
+namespace keyledger::api {
+
+std::vector<SchemaComponent> AdminApiSchemas();
+
+}  // namespace keyledger::api
