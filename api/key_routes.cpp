@@ -83,6 +83,13 @@ Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api) {
        .description = "Send X-Audit-Reason to record why; it can be made mandatory.",
        .response_schema = R"({"type":"object","properties":{"api_key":{"type":"string"}}})",
        .handler = [&api](const RequestPtr& req, Responder respond) {
+         if (req->method == "HEAD") {
+           // The router answers HEAD with GET routes; a HEAD must never reveal (nor leak the
+           // secret's length through Content-Length) nor be recorded as a reveal.
+           Response r = Response::Json(405, R"({"detail":"Method Not Allowed"})");
+           r.headers.emplace_back("Allow", "GET");
+           return respond(std::move(r));
+         }
          api.Submit(req, respond, registry::MakeRevealKey(std::string(*req->PathParam("key_id"))));
        }}));
 

@@ -488,6 +488,7 @@ void RocksEventLog::WriterLoop() {
       }
     }
     ProcessGroup(group);
+    group.clear();  // release the callbacks (and what they hold) now, not at the next group
   }
 }
 

@@ -571,6 +571,11 @@ TEST_F(RoutesTest, RevealIsAnAuditEventAndDeleteShreds) {
   ASSERT_EQ(shown.status, 200);
   EXPECT_EQ(shown.body, R"({"api_key":)" + Quote(secret) + "}");
 
+  // HEAD is not a reveal: 405, nothing recorded, no length leaked.
+  TestResponse head = admin.Call("HEAD", KeyPath(key.id) + "/reveal");
+  EXPECT_EQ(head.status, 405);
+  EXPECT_EQ(head.Header("Allow"), "GET");
+
   TestResponse events = admin.Get("/api/admin/audit/events?type=KeyRevealed");
   ASSERT_EQ(events.status, 200) << events.body;
   Json ej(events.body);
