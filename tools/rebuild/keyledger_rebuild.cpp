@@ -8,11 +8,15 @@
 // chain, 2 usage error, 3 could not run (missing directory, server unreachable, I/O).
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/crypto.hpp"
@@ -220,32 +224,99 @@ int Run(const std::vector<std::string>& argv) {
   };
   if (wanted.contains(0)) keep(0);
   Progress progress(dry_run ? "verify" : "rebuild", head.sequence, *progress_mode, interval);
-  events::Hash prev = events::GenesisHash();
-  uint64_t expected = 1;
-  std::string broken;
+  // Two stages on two threads: the reader scans RocksDB, decodes and checks the hash chain;
+  // this thread parses and folds, in sequence order. Batches go through a short bounded queue,
+  // so memory stays flat whatever the log's length.
+  constexpr size_t kBatch = 256;
+  constexpr size_t kMaxQueued = 16;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<std::vector<events::EventRecord>> queue;
+  bool reader_done = false;
+  bool stop_reader = false;
+  std::string chain_broken;  // set by the reader
+  uint64_t expected = 1;     // the reader's next sequence
+  Status scanned = Status::Ok();
   const int64_t start = MonotonicMicros();
-  Status scanned = log.Scan(1, head.sequence, [&](const events::EventRecord& r) {
-    if (r.sequence != expected) {
-      broken = "record " + std::to_string(expected) + " is missing";
-    } else if (r.prev_hash != prev) {
-      broken = "record " + std::to_string(r.sequence) + " does not link to its predecessor";
-    } else if (!events::VerifyRecordHash(r)) {
-      broken = "record " + std::to_string(r.sequence) + " does not match its hash";
-    } else if (Status folded = folder.Apply(state, r); !folded.ok()) {
-      broken = "record " + std::to_string(r.sequence) + " does not fold: " + folded.error().message;
-    }
-    if (!broken.empty()) return false;
-    prev = r.hash;
-    ++expected;
-    if ((r.sequence & 1023) == 0) progress.Update(r.sequence);
-    if (wanted.contains(r.sequence)) keep(r.sequence);
-    return true;
+  std::thread reader([&] {
+    events::Hash prev = events::GenesisHash();
+    std::vector<events::EventRecord> batch;
+    batch.reserve(kBatch);
+    auto hand_over = [&] {
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return queue.size() < kMaxQueued || stop_reader; });
+      if (stop_reader) return false;
+      queue.push_back(std::move(batch));
+      batch = {};
+      batch.reserve(kBatch);
+      changed.notify_all();
+      return true;
+    };
+    Status s = log.Scan(1, head.sequence, [&](const events::EventRecord& r) {
+      std::string why;
+      if (r.sequence != expected) {
+        why = "record " + std::to_string(expected) + " is missing";
+      } else if (r.prev_hash != prev) {
+        why = "record " + std::to_string(r.sequence) + " does not link to its predecessor";
+      } else if (!events::VerifyRecordHash(r)) {
+        why = "record " + std::to_string(r.sequence) + " does not match its hash";
+      }
+      if (!why.empty()) {
+        std::lock_guard lock(mu);
+        chain_broken = std::move(why);
+        return false;
+      }
+      prev = r.hash;
+      ++expected;
+      batch.push_back(r);
+      return batch.size() < kBatch || hand_over();
+    });
+    if (!batch.empty()) hand_over();
+    std::lock_guard lock(mu);
+    scanned = std::move(s);
+    reader_done = true;
+    changed.notify_all();
   });
+  std::string fold_broken;
+  uint64_t folded_through = 0;
+  while (true) {
+    std::vector<events::EventRecord> batch;
+    {
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return !queue.empty() || reader_done; });
+      if (queue.empty()) break;
+      batch = std::move(queue.front());
+      queue.pop_front();
+      changed.notify_all();
+    }
+    for (const events::EventRecord& r : batch) {
+      if (Status folded = folder.Apply(state, r); !folded.ok()) {
+        fold_broken =
+            "record " + std::to_string(r.sequence) + " does not fold: " + folded.error().message;
+        break;
+      }
+      folded_through = r.sequence;
+      if ((r.sequence & 1023) == 0) progress.Update(r.sequence);
+      if (wanted.contains(r.sequence)) keep(r.sequence);
+    }
+    if (!fold_broken.empty()) {
+      std::lock_guard lock(mu);
+      stop_reader = true;
+      changed.notify_all();
+      break;
+    }
+  }
+  reader.join();
   const double seconds = static_cast<double>(MonotonicMicros() - start) / 1e6;
-  if (!scanned.ok()) return Fail(kExitError, "cannot read the log: " + scanned.error().message);
-  if (broken.empty() && expected != head.sequence + 1) {
-    broken = "records " + std::to_string(expected) + ".." + std::to_string(head.sequence) +
-             " are missing";
+  // The first problem in sequence order: a fold failure stops the reader, so any chain break
+  // it reported lies after it.
+  std::string broken = !fold_broken.empty() ? fold_broken : chain_broken;
+  if (!scanned.ok() && broken.empty()) {
+    return Fail(kExitError, "cannot read the log: " + scanned.error().message);
+  }
+  if (broken.empty() && folded_through != head.sequence) {
+    broken = "records " + std::to_string(folded_through + 1) + ".." +
+             std::to_string(head.sequence) + " are missing";
   }
   if (!broken.empty()) {
     return Fail(kExitCheckFailed, "the hash chain is broken: " + broken +
