@@ -56,21 +56,6 @@ Status MemberObject(object obj, std::string_view name, object& out) {
   return Status::Ok();
 }
 
-template <typename E>
-std::shared_ptr<E> MutableCopy(const PersistentMap<E>& map, const std::string& id,
-                               std::string_view what) {
-  const E* current = map.Find(id);
-  if (current == nullptr) return nullptr;
-  (void)what;
-  return std::make_shared<E>(*current);
-}
-
-// Takes the id before moving the pointer (argument evaluation order is unspecified).
-void StoreProvider(State& s, std::shared_ptr<ProviderState> p) {
-  const std::string id = p->id;
-  s.providers.Set(id, std::move(p));
-}
-
 Error Missing(std::string_view what, std::string_view id) {
   return MakeError(ErrorCode::kCorruption,
                    "event refers to unknown " + std::string(what) + " " + std::string(id));
@@ -116,7 +101,7 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       object fields;
       KL_RETURN_IF_ERROR(MemberString(payload, "provider_id", id));
       KL_RETURN_IF_ERROR(MemberObject(payload, "set", fields));
-      auto p = MutableCopy(s.providers, id, "provider");
+      ProviderState* p = s.providers.Mutable(id);
       if (!p) return Missing("provider", id);
       const std::string old_name = p->name;
       KL_RETURN_IF_ERROR(ReadProviderObject(fields, *p));
@@ -127,7 +112,6 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       p->version++;
       p->stream_version = r.stream_version;
       p->updated_at = r.time_us;
-      s.providers.Set(id, std::move(p));
       return Status::Ok();
     }
     case EventType::kProviderDeleted: {
@@ -147,10 +131,9 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       e->version = 1;
       e->stream_version = r.stream_version;
       e->created_at = e->updated_at = r.time_us;
-      auto p = MutableCopy(s.providers, e->provider_id, "provider");
+      ProviderState* p = s.providers.Mutable(e->provider_id);
       if (!p) return Missing("provider", e->provider_id);
       p->endpoint_ids.Insert(e->id);
-      StoreProvider(s, std::move(p));
       std::string id = e->id;
       s.endpoints.Set(id, std::move(e));
       return Status::Ok();
@@ -160,13 +143,12 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       object fields;
       KL_RETURN_IF_ERROR(MemberString(payload, "endpoint_id", id));
       KL_RETURN_IF_ERROR(MemberObject(payload, "set", fields));
-      auto e = MutableCopy(s.endpoints, id, "endpoint");
+      EndpointState* e = s.endpoints.Mutable(id);
       if (!e) return Missing("endpoint", id);
       KL_RETURN_IF_ERROR(ReadEndpointObject(fields, *e));
       e->version++;
       e->stream_version = r.stream_version;
       e->updated_at = r.time_us;
-      s.endpoints.Set(id, std::move(e));
       return Status::Ok();
     }
     case EventType::kEndpointDeleted: {
@@ -174,9 +156,8 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       KL_RETURN_IF_ERROR(MemberString(payload, "endpoint_id", id));
       const EndpointState* e = s.endpoints.Find(id);
       if (e == nullptr) return Missing("endpoint", id);
-      if (auto p = MutableCopy(s.providers, e->provider_id, "provider")) {
+      if (ProviderState* p = s.providers.Mutable(e->provider_id)) {
         p->endpoint_ids.Erase(id);
-        StoreProvider(s, std::move(p));
       }
       s.endpoints.Erase(id);
       return Status::Ok();
@@ -189,10 +170,9 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       k->version = 1;
       k->stream_version = r.stream_version;
       k->created_at = k->updated_at = r.time_us;
-      auto p = MutableCopy(s.providers, k->provider_id, "provider");
+      ProviderState* p = s.providers.Mutable(k->provider_id);
       if (!p) return Missing("provider", k->provider_id);
       p->key_ids.Insert(k->id);
-      StoreProvider(s, std::move(p));
       std::string id = k->id;
       s.keys.Set(id, std::move(k));
       return Status::Ok();
@@ -202,13 +182,12 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       object fields;
       KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
       KL_RETURN_IF_ERROR(MemberObject(payload, "set", fields));
-      auto k = MutableCopy(s.keys, id, "key");
+      KeyState* k = s.keys.Mutable(id);
       if (!k) return Missing("key", id);
       KL_RETURN_IF_ERROR(ReadKeyObject(fields, *k));
       k->version++;
       k->stream_version = r.stream_version;
       k->updated_at = r.time_us;
-      s.keys.Set(id, std::move(k));
       return Status::Ok();
     }
     case EventType::kKeyDeleted: {
@@ -216,9 +195,8 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
       const KeyState* k = s.keys.Find(id);
       if (k == nullptr) return Missing("key", id);
-      if (auto p = MutableCopy(s.providers, k->provider_id, "provider")) {
+      if (ProviderState* p = s.providers.Mutable(k->provider_id)) {
         p->key_ids.Erase(id);
-        StoreProvider(s, std::move(p));
       }
       s.keys.Erase(id);
       return Status::Ok();
@@ -226,17 +204,16 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
     case EventType::kKeyRevealed: {
       std::string id;
       KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
-      auto k = MutableCopy(s.keys, id, "key");
+      KeyState* k = s.keys.Mutable(id);
       if (!k) return Missing("key", id);
       k->stream_version = r.stream_version;
-      s.keys.Set(id, std::move(k));
       return Status::Ok();
     }
     case EventType::kKeyHealthReported: {
       std::string id, format;
       KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
       KL_RETURN_IF_ERROR(MemberString(payload, "api_format", format));
-      auto k = MutableCopy(s.keys, id, "key");
+      KeyState* k = s.keys.Mutable(id);
       if (!k) return Missing("key", id);
       element v;
       int64_t successes = 0, failures = 0, total_ms = 0, at = 0;
@@ -258,13 +235,12 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       k->total_response_time_ms += total_ms;
       if (!k->last_used_at || *k->last_used_at < at) k->last_used_at = at;
       k->stream_version = r.stream_version;
-      s.keys.Set(id, std::move(k));
       return Status::Ok();
     }
     case EventType::kKeyHealthReset: {
       std::string id;
       KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
-      auto k = MutableCopy(s.keys, id, "key");
+      KeyState* k = s.keys.Mutable(id);
       if (!k) return Missing("key", id);
       element formats;
       KL_RETURN_IF_ERROR(Member(payload, "formats", formats));
@@ -278,7 +254,6 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
         Upsert(k->circuit_breaker_by_format, name) = FormatBreaker{};
       }
       k->stream_version = r.stream_version;
-      s.keys.Set(id, std::move(k));
       return Status::Ok();
     }
     case EventType::kMasterKeyRotated:

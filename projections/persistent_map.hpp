@@ -90,6 +90,23 @@ class PersistentMap {
     }
   }
 
+  // The value under `key`, mutable, copied first unless this map already holds the only
+  // reference to it (so a key touched by many events of one edit is copied once); nullptr when
+  // absent. Values must have been created non-const (std::make_shared<V>), as the fold does.
+  V* Mutable(std::string_view key) {
+    if (!FindPtr(key)) return nullptr;
+    Leaf& leaf = MutableLeaf(detail::HashKey(key));
+    ValuePtr& slot = LowerBound(leaf, key)->second;
+    if (slot.use_count() == 1) {
+      // Whoever dropped the other references did so with a release decrement; pair it so their
+      // reads happen before our writes.
+      std::atomic_thread_fence(std::memory_order_acquire);
+    } else {
+      slot = std::make_shared<V>(*slot);
+    }
+    return const_cast<V*>(slot.get());
+  }
+
   bool Erase(std::string_view key) {
     if (!FindPtr(key)) return false;
     Leaf& leaf = MutableLeaf(detail::HashKey(key));
