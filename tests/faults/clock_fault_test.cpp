@@ -61,10 +61,14 @@ class ClockTest : public ::testing::Test {
   }
 
   void Close() {
-    if (registry_) EXPECT_TRUE(registry_->Close().ok());
+    if (registry_) {
+      EXPECT_TRUE(registry_->Close().ok());
+    }
     registry_.reset();
     keyring_.reset();
-    if (log_) EXPECT_TRUE(log_->Close().ok());
+    if (log_) {
+      EXPECT_TRUE(log_->Close().ok());
+    }
     log_.reset();
   }
 

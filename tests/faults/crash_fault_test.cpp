@@ -167,7 +167,9 @@ class CrashFaultTest : public E2eTest {
         ++modelled;
         const simdjson::dom::element e = found->second;
         const std::string id = Str(e, "id").value_or("");
-        if (!k.id.empty()) EXPECT_EQ(id, k.id) << k.name;
+        if (!k.id.empty()) {
+          EXPECT_EQ(id, k.id) << k.name;
+        }
         k.id = id;
         const std::string note = Str(e, "note").value_or("");
         const int64_t priority = Int(e, "internal_priority").value_or(-1);
