@@ -111,6 +111,9 @@ Status RocksEventLog::OpenDb(Mode mode) {
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
   db_options.paranoid_checks = true;
+  // Table files kept open at once (RocksDB closes the least recently used beyond this). The
+  // default, all of them, lets a long-running server's descriptors grow with its file count.
+  db_options.max_open_files = 256;
   if (options_.env != nullptr) db_options.env = options_.env;
 
   std::vector<std::string> names;
