@@ -15,7 +15,7 @@ using namespace keyledger::registry;
 
 // Touches the result so that the parse cannot be optimized away.
 template <typename T>
-void Consume(const Result<T>& r) {
+void Consume(const keyledger::Result<T>& r) {
   if (!r.ok()) {
     volatile size_t n = r.status().ToString().size();
     (void)n;
