@@ -49,8 +49,8 @@ struct KeyModel {
 class CrashFaultTest : public E2eTest {
  protected:
   std::string CreateBody(const KeyModel& k) {
-    return R"({"api_formats":["CLAUDE"],"api_key":)" + Quote(k.secret_at.at(0)) +
-           R"(,"name":)" + Quote(k.name) + R"(,"note":"v0","internal_priority":0})";
+    return R"({"api_formats":["CLAUDE"],"api_key":)" + Quote(k.secret_at.at(0)) + R"(,"name":)" +
+           Quote(k.name) + R"(,"note":"v0","internal_priority":0})";
   }
 
   // One writer's load until the daemon dies or `stop` is set. Every answer but 200 and "no
@@ -88,8 +88,8 @@ class CrashFaultTest : public E2eTest {
       KeyModel& k = keys[live[slot]];
       if (dice < 55) {  // update, a third of them with a new secret
         const int64_t v = k.version + 1;
-        std::string body = R"({"note":"v)" + std::to_string(v) + R"(","internal_priority":)" +
-                           std::to_string(v);
+        std::string body =
+            R"({"note":"v)" + std::to_string(v) + R"(","internal_priority":)" + std::to_string(v);
         if (below(3) == 0) {
           k.secret_at[v] = NewSecretLocked(mu, "rotated");
           body += R"(,"api_key":)" + Quote(k.secret_at[v]);
@@ -113,11 +113,11 @@ class CrashFaultTest : public E2eTest {
         }
         acked.fetch_add(1);
       } else if (dice < 90) {  // a gateway's health report
-        TestResponse r = c.Post(
-            std::string(kEndpointsBase) + "/keys/health-reports",
-            R"({"reports":[{"key_id":")" + k.id + R"(","api_format":"CLAUDE","successes":)" +
-                std::to_string(below(5)) + R"(,"failures":)" + std::to_string(below(3)) +
-                R"(,"total_response_time_ms":40,"at":"2026-01-13T05:00:00Z"}]})");
+        TestResponse r =
+            c.Post(std::string(kEndpointsBase) + "/keys/health-reports",
+                   R"({"reports":[{"key_id":")" + k.id + R"(","api_format":"CLAUDE","successes":)" +
+                       std::to_string(below(5)) + R"(,"failures":)" + std::to_string(below(3)) +
+                       R"(,"total_response_time_ms":40,"at":"2026-01-13T05:00:00Z"}]})");
         if (r.status == 0) return;
         if (r.status != 200) return problem("health " + std::to_string(r.status) + " " + r.body);
         acked.fetch_add(1);
@@ -247,8 +247,8 @@ TEST_F(CrashFaultTest, KillNineUnderMixedLoadLosesNothingAcknowledged) {
 
     // The recovered state equals a rebuild from the log, entity by entity.
     ProcessResult rebuild =
-        RunProcess({KEYLEDGER_REBUILD_BIN, "--data-dir", data_dir_, "--compare-url",
-                    daemon_->url(), "--token", admin_token_, "--format", "json"},
+        RunProcess({KEYLEDGER_REBUILD_BIN, "--data-dir", data_dir_, "--compare-url", daemon_->url(),
+                    "--token", admin_token_, "--format", "json"},
                    scratch_dir_);
     ASSERT_EQ(rebuild.exit_code, 0) << rebuild.out << rebuild.err;
     if (HasFailure()) break;

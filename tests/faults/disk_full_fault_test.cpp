@@ -48,8 +48,8 @@ class DiskFullTest : public E2eTest {
       return;
     }
     std::filesystem::create_directories(data_dir_);
-    if (::mount("keyledger-fault", data_dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-                kSmallTmpfs) != 0) {
+    if (::mount("keyledger-fault", data_dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, kSmallTmpfs) !=
+        0) {
       why_no_tmpfs_ = std::string("mount tmpfs: ") + std::strerror(errno);
       return;
     }
@@ -64,8 +64,8 @@ class DiskFullTest : public E2eTest {
   // Gives the space back: a larger tmpfs, or no file-size limit.
   bool ReturnSpace() {
     if (tmpfs_) {
-      return ::mount("keyledger-fault", data_dir_.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV,
-                     kLargerTmpfs) == 0;
+      return ::mount("keyledger-fault", data_dir_.c_str(), "tmpfs",
+                     MS_REMOUNT | MS_NOSUID | MS_NODEV, kLargerTmpfs) == 0;
     }
     return daemon_->LimitFileSize(RLIM_INFINITY);
   }
@@ -87,8 +87,8 @@ std::string BigUpdate(int64_t priority) {
     models += (i ? "," : "") + Quote(name);
   }
   models += "]";
-  return R"({"allowed_models":)" + models + R"(,"internal_priority":)" +
-         std::to_string(priority) + "}";
+  return R"({"allowed_models":)" + models + R"(,"internal_priority":)" + std::to_string(priority) +
+         "}";
 }
 
 TEST_F(DiskFullTest, WritesAnswer503ReadsKeepWorkingAndWritesResume) {
@@ -199,10 +199,10 @@ TEST_F(DiskFullTest, WritesAnswer503ReadsKeepWorkingAndWritesResume) {
   EXPECT_FALSE(fresh.id.empty());
 
   // No corruption: the live state equals a rebuild from the log, and the chain verifies.
-  ProcessResult rebuild = RunProcess({KEYLEDGER_REBUILD_BIN, "--data-dir", data_dir_,
-                                      "--compare-url", daemon_->url(), "--token", admin_token_,
-                                      "--format", "json"},
-                                     scratch_dir_);
+  ProcessResult rebuild =
+      RunProcess({KEYLEDGER_REBUILD_BIN, "--data-dir", data_dir_, "--compare-url", daemon_->url(),
+                  "--token", admin_token_, "--format", "json"},
+                 scratch_dir_);
   EXPECT_EQ(rebuild.exit_code, 0) << rebuild.out << rebuild.err;
   EXPECT_EQ(daemon_->Stop(SIGTERM), 0) << daemon_->CurrentStderr();
   ProcessResult verify =

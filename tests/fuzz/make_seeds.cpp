@@ -1,7 +1,8 @@
 // Writes seed inputs for the record and snapshot fuzzers from a real registry: a small random
 // workload (tools/bench/workload.hpp) over an in-memory log, then a few encoded records of every
 // kind and the serialized state. Run by hand when the formats change:
-//   cmake --build build/fuzz --target fuzz_make_seeds && build/fuzz/tests/fuzz/fuzz_make_seeds tests/fuzz/corpus
+//   cmake --build build/fuzz --target fuzz_make_seeds && build/fuzz/tests/fuzz/fuzz_make_seeds
+//   tests/fuzz/corpus
 // The committed seeds are its output; the fuzzers only read them.
 #include <cstdio>
 #include <filesystem>
@@ -63,13 +64,14 @@ int main(int argc, char** argv) {
     int& n = per_type[static_cast<uint16_t>(r.type)];
     if (n >= 3) continue;
     ++n;
-    Write(root / "record_decoder" / ("seq-" + std::to_string(r.sequence)),
-          events::EncodeRecord(r));
+    Write(root / "record_decoder" / ("seq-" + std::to_string(r.sequence)), events::EncodeRecord(r));
     ++written;
   }
   std::filesystem::create_directories(root / "snapshot_decoder");
-  Write(root / "snapshot_decoder" / "workload-state", projections::SerializeState(*reg.value()->Current()));
-  Write(root / "snapshot_decoder" / "empty-state", projections::SerializeState(projections::State{}));
+  Write(root / "snapshot_decoder" / "workload-state",
+        projections::SerializeState(*reg.value()->Current()));
+  Write(root / "snapshot_decoder" / "empty-state",
+        projections::SerializeState(projections::State{}));
   if (!reg.value()->Close().ok()) return 1;
   std::printf("%d records, 2 snapshots\n", written);
   return 0;
