@@ -71,7 +71,7 @@ void RocksEventLog::LogError(std::string_view what) const {
 Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& path,
                                                            Options options) {
   std::unique_ptr<RocksEventLog> log(new RocksEventLog(path, std::move(options)));
-  KL_RETURN_IF_ERROR(log->OpenDb());
+  KL_RETURN_IF_ERROR(log->OpenDb(log->options_.mode));
   if (log->options_.mode == Mode::kSecondary) {
     KL_RETURN_IF_ERROR(log->SettleSecondary());
   } else {
@@ -83,11 +83,10 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& pa
   return log;
 }
 
-Status RocksEventLog::OpenDb() {
+Status RocksEventLog::OpenDb(Mode mode) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const bool exists = fs::exists(fs::path(path_) / "CURRENT", ec);
-  const Mode mode = options_.mode;
   if (!exists) {
     if (mode != Mode::kReadWrite || !options_.create_if_missing) {
       return MakeError(ErrorCode::kNotFound, "no keyledger data directory at " + path_);
@@ -112,6 +111,9 @@ Status RocksEventLog::OpenDb() {
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
   db_options.paranoid_checks = true;
+  // Table files kept open at once (RocksDB closes the least recently used beyond this). The
+  // default, all of them, lets a long-running server's descriptors grow with its file count.
+  db_options.max_open_files = 256;
   if (options_.env != nullptr) db_options.env = options_.env;
 
   std::vector<std::string> names;
@@ -645,9 +647,21 @@ Status RocksEventLog::Reopen() {
     std::lock_guard lock(versions_mu_);
     versions_.clear();
   }
-  Status s = OpenDb();
+  Status s = OpenDb(options_.mode);
   if (s.ok()) s = RecoverHead(options_.check_head_on_open);
-  if (!s.ok()) IgnoreError(CloseDbLocked());
+  if (s.ok()) return s;
+  IgnoreError(CloseDbLocked());
+  if (options_.mode == Mode::kReadWrite) {
+    // A read-write open must be able to write (it flushes the recovered WAL), which a full disk
+    // refuses. Keep serving reads meanwhile from the log as it stands, opened read-only (it
+    // replays the WAL in memory and writes nothing); the next group tries read-write again.
+    Status read_only = OpenDb(Mode::kReadOnly);
+    if (read_only.ok()) read_only = RecoverHead(options_.check_head_on_open);
+    if (!read_only.ok()) {
+      IgnoreError(CloseDbLocked());
+      LogError("the event store cannot be read either: " + read_only.ToString());
+    }
+  }
   return s;
 }
 

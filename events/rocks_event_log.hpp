@@ -100,7 +100,9 @@ class RocksEventLog final : public EventLog {
   };
 
   RocksEventLog(std::string path, Options options);
-  Status OpenDb();
+  // Opens the database in `mode` (the configured one, or read-only while a read-write reopen
+  // fails: Reopen).
+  Status OpenDb(Mode mode);
   Status CheckOpen() const;
   Status CloseDbLocked();  // caller holds db_mu_ exclusively; returns the first close error
   Status Reopen();

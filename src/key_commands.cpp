@@ -228,6 +228,10 @@ class RevealKey final : public Command {
     }
     auto plain = ctx.keyring.Open(k->secret.sealed, k->id, k->secret.version);
     if (!plain.ok()) {
+      // The store could not be read (a full disk while the log reopens, an I/O error): a
+      // retryable 503, never the message that tells the operator to re-add the key.
+      const ErrorCode code = plain.error().code;
+      if (code == ErrorCode::kIoError || code == ErrorCode::kUnavailable) return plain.error();
       // The reason (shredded, or authentication failure) goes to the log via the caller's
       // error; the client gets Aether's message.
       return InvalidRequest("无法解密 API Key，可能是加密密钥已更改。请重新添加该密钥。");

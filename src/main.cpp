@@ -3,7 +3,9 @@
 // store; SIGHUP reloads the tokens file.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -65,9 +67,25 @@ struct CommitMetrics {
   api::Histogram& commands;
 };
 
+// Every connection and every open table file takes a descriptor; the usual soft limit (1,024) is
+// far below what a busy server may need, so take what the hard limit allows (up to 65,536).
+void RaiseOpenFileLimit(api::Logger& logger) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = std::min<rlim_t>(limit.rlim_max, 65536);
+  if (limit.rlim_cur >= wanted) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = wanted;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    logger.Log(LogLevel::kWarning, "cannot raise the open file limit",
+               {{"soft_limit", std::to_string(before)}});
+  }
+}
+
 int Serve(const ServerConfig& cfg) {
   api::Logger logger(LevelFrom(cfg.log_level));
   LogSink sink = logger.AsSink();
+  RaiseOpenFileLimit(logger);
   api::MetricsRegistry metrics;
   CommitMetrics commit_metrics(metrics);
 

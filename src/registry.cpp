@@ -387,21 +387,35 @@ Status Registry::Resync() {
 }
 
 void Registry::MaintenanceLoop() {
+  using SteadyClock = std::chrono::steady_clock;
+  const auto purge_interval = std::chrono::microseconds(options_.min_purge_interval_us);
+  SteadyClock::time_point next_purge = SteadyClock::time_point::min();
   while (true) {
     bool purge = false;
     bool snapshot = false;
     {
       std::unique_lock lock(maint_mu_);
-      maint_cv_.wait(lock,
-                     [this] { return maint_stopping_ || purge_requested_ || snapshot_requested_; });
-      purge = purge_requested_;
+      // A purge waits for its interval (unless the registry is closing); a snapshot does not.
+      auto purge_due = [&] {
+        return purge_requested_ && (maint_stopping_ || SteadyClock::now() >= next_purge);
+      };
+      while (!purge_due() && !snapshot_requested_ && !maint_stopping_) {
+        if (purge_requested_) {
+          maint_cv_.wait_until(lock, next_purge);
+        } else {
+          maint_cv_.wait(lock);
+        }
+      }
+      purge = purge_due();
       snapshot = snapshot_requested_;
-      purge_requested_ = snapshot_requested_ = false;
+      if (purge) purge_requested_ = false;
+      snapshot_requested_ = false;
       if (!purge && !snapshot && maint_stopping_) return;
     }
     if (purge) {
       Status s = options_.keyring->PurgeShredded();
       if (!s.ok()) Log(LogLevel::kError, "purging shredded keys failed: " + s.ToString());
+      next_purge = SteadyClock::now() + purge_interval;
     }
     if (snapshot) {
       Status s = WriteSnapshot();

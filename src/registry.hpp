@@ -118,6 +118,9 @@ struct RegistryOptions {
   bool require_reveal_reason = false;
   // Idempotency records expire after this long (default 24 h).
   int64_t idempotency_ttl_us = int64_t{24} * 3600 * 1'000'000;
+  // Crypto-shredding purges (flush every column family, compact the keyring) after deletes run
+  // at most this often; the deletes in between share one (default 2 s; events/FORMAT.md).
+  int64_t min_purge_interval_us = 2'000'000;
   // Upper bound on commands per group (default 1024).
   size_t max_group_commands = 1024;
   std::function<int64_t()> clock;  // default: system clock

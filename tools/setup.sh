@@ -12,7 +12,7 @@ PACKAGES=(
   procps util-linux
 )
 # Only the benchmark/report scripts need these; installed on request (KEYLEDGER_BENCH_DEPS=1).
-BENCH_PACKAGES=(wrk gnuplot-nox postgresql postgresql-contrib hyperfine)
+BENCH_PACKAGES=(gnuplot-nox postgresql jq wrk)
 
 wanted=("${PACKAGES[@]}")
 if [[ "${KEYLEDGER_BENCH_DEPS:-0}" == "1" ]]; then

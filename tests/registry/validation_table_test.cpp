@@ -14,8 +14,8 @@ using testing::Harness;
 struct Row {
   const char* name;
   const char* body;
-  bool update;             // K3 instead of K2
-  ErrorCode code;          // expected failure; kInternal = must succeed
+  bool update;              // K3 instead of K2
+  ErrorCode code;           // expected failure; kInternal = must succeed
   const char* detail_type;  // first 422 entry's type, or the 400 message
 };
 
@@ -56,8 +56,9 @@ TEST_F(ValidationTableTest, EveryRowOfSpec64) {
        R"({"api_formats":["CLAUDE"],"api_key":"ab","name":"n"})", false, ErrorCode::kInternal, ""},
       {"update api_key shortkey1 (one rule for create and update)", R"({"api_key":"shortkey1"})",
        true, ErrorCode::kInternal, ""},
-      {"rpm_limit 0", R"({"api_formats":["CLAUDE"],"api_key":"sk-a-valid-key-4","name":"n","rpm_limit":0})",
-       false, ErrorCode::kValidation, "greater_than_equal"},
+      {"rpm_limit 0",
+       R"({"api_formats":["CLAUDE"],"api_key":"sk-a-valid-key-4","name":"n","rpm_limit":0})", false,
+       ErrorCode::kValidation, "greater_than_equal"},
       {"rpm_limit \"12\"",
        R"({"api_formats":["CLAUDE"],"api_key":"sk-a-valid-key-5","name":"n","rpm_limit":"12"})",
        false, ErrorCode::kInternal, ""},
@@ -76,8 +77,8 @@ TEST_F(ValidationTableTest, EveryRowOfSpec64) {
       {"cache_ttl_minutes 61",
        R"({"api_formats":["CLAUDE"],"api_key":"sk-a-valid-key-10","name":"n","cache_ttl_minutes":61})",
        false, ErrorCode::kValidation, "less_than_equal"},
-      {"missing api_key", R"({"api_formats":["CLAUDE"],"name":"n"})", false,
-       ErrorCode::kValidation, "missing"},
+      {"missing api_key", R"({"api_formats":["CLAUDE"],"name":"n"})", false, ErrorCode::kValidation,
+       "missing"},
       {"api_formats missing -> Aether's 400", R"({"api_key":"sk-a-valid-key-11","name":"n"})",
        false, ErrorCode::kInvalidArgument, "api_formats 为必填字段"},
       {"update {}", "{}", true, ErrorCode::kInternal, ""},

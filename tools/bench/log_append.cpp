@@ -2,7 +2,8 @@
 //   baseline: raw RocksDB Put with sync = true from 1 and 16 threads (~300-byte values);
 //   keyledger: EventLog::Append from 1, 16 and 64 concurrent callers (~300-byte payloads);
 // and the ratio of each keyledger figure to the raw figure at the same concurrency (64 against
-// 16). Prints a Markdown table. Usage: log_append DIR [SECONDS_PER_CASE]
+// 16). Prints a Markdown table, or with --json one JSON object per case (tools/bench/report.sh).
+// Usage: log_append DIR [SECONDS_PER_CASE] [--json]
 #include <rocksdb/db.h>
 
 #include <atomic>
@@ -96,6 +97,14 @@ kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
   return s;
 }
 
+void JsonRow(const char* name, int conc, const kb::Summary& s) {
+  std::printf(
+      "{\"case\":\"%s\",\"concurrency\":%d,\"ops\":%llu,\"ops_per_sec\":%.1f,\"p50_us\":%.0f,"
+      "\"p99_us\":%.0f,\"p999_us\":%.0f}\n",
+      name, conc, static_cast<unsigned long long>(s.ops), s.ops_per_sec, s.p50_us, s.p99_us,
+      s.p999_us);
+}
+
 void Row(const char* name, int conc, const kb::Summary& s, const kb::Summary* base) {
   std::printf("| %-28s | %3d | %9.0f | %7.0f | %7.0f | %7.0f | %s |\n", name, conc, s.ops_per_sec,
               s.p50_us, s.p99_us, s.p999_us,
@@ -107,11 +116,12 @@ void Row(const char* name, int conc, const kb::Summary& s, const kb::Summary* ba
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: log_append DIR [SECONDS_PER_CASE]\n");
+    std::fprintf(stderr, "usage: log_append DIR [SECONDS_PER_CASE] [--json]\n");
     return 2;
   }
   const std::string dir = argv[1];
   const double seconds = argc > 2 ? std::atof(argv[2]) : 3.0;
+  const bool json = argc > 3 && std::string(argv[3]) == "--json";
   std::filesystem::create_directories(dir);
 
   kb::Summary raw1 = RawRocks(dir + "/raw1", 1, seconds);
@@ -121,6 +131,14 @@ int main(int argc, char** argv) {
   kb::Summary kl64 = Keyledger(dir + "/kl64", 64, seconds);
   std::filesystem::remove_all(dir);
 
+  if (json) {
+    JsonRow("raw_rocksdb_put_sync", 1, raw1);
+    JsonRow("raw_rocksdb_put_sync", 16, raw16);
+    JsonRow("event_log_append", 1, kl1);
+    JsonRow("event_log_append", 16, kl16);
+    JsonRow("event_log_append", 64, kl64);
+    return 0;
+  }
   std::printf("| case | conc | ops/s | p50 us | p99 us | p99.9 us | vs raw |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   Row("raw RocksDB Put sync=true", 1, raw1, nullptr);

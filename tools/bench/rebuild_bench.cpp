@@ -7,6 +7,7 @@
 //   rebuild_bench scan-parse --data-dir D     the same, plus decoding each record and a bare
 //                                             simdjson DOM parse of each payload
 //   rebuild_bench memory     --data-dir D     resident memory of the folded state, per key
+//   rebuild_bench drop-snapshots --data-dir D drops the snapshots column family (runbook B)
 //
 // Not a test: rebuild.sh runs these next to keyledger-rebuild on the same directory in the same
 // run and reports ratios (LIMITS.md: absolute figures drift between runs on shared machines).
@@ -177,13 +178,43 @@ int Memory(const Flags& f) {
   return 0;
 }
 
+// Drops the snapshots column family, as in the recovery runbook's case B: the next keyledgerd
+// start replays the whole log (the report's "full replay" start).
+int DropSnapshots(const Flags& f) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, f.data_dir, &names);
+  if (!s.ok()) return Die(s.ToString());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::Open(options, f.data_dir, descriptors, &handles, &raw);
+  if (!s.ok()) return Die(s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool dropped = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "snapshots") {
+      s = db->DropColumnFamily(handles[i]);
+      if (!s.ok()) return Die(s.ToString());
+      dropped = true;
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  s = db->Close();
+  if (!s.ok()) return Die(s.ToString());
+  std::printf("{\"dropped_snapshots\":%s}\n", dropped ? "true" : "false");
+  return 0;
+}
+
 }  // namespace
 }  // namespace keyledger::bench
 
 int main(int argc, char** argv) {
   using keyledger::bench::Flags;
   if (argc < 2)
-    return keyledger::bench::Die("usage: rebuild_bench generate|scan|scan-parse|memory ...");
+    return keyledger::bench::Die(
+        "usage: rebuild_bench generate|scan|scan-parse|memory|drop-snapshots ...");
   const std::string command = argv[1];
   Flags f;
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -208,5 +239,6 @@ int main(int argc, char** argv) {
   if (command == "scan") return keyledger::bench::Scan(f, false);
   if (command == "scan-parse") return keyledger::bench::Scan(f, true);
   if (command == "memory") return keyledger::bench::Memory(f);
+  if (command == "drop-snapshots") return keyledger::bench::DropSnapshots(f);
   return keyledger::bench::Die("unknown command " + command);
 }

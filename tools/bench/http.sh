@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# HTTP benchmark (issue 5) with wrk, in one run on this machine:
+#   (a) tools/bench/static_server: a bare Boost.Beast server answering the exact bytes of (b)
+#   (b) keyledgerd's grouped view (GET /api/admin/endpoints/keys/grouped-by-format), 1,000 keys
+#   (c) keyledgerd's key list, a page of 100 (GET /api/admin/endpoints/providers/{id}/keys)
+#   (d) durable PUT updates (PUT /api/admin/endpoints/keys/{id}) at 64 connections
+#   (r) raw RocksDB Put(sync=true) from 16 threads (tools/bench/log_append), the baseline of (d)
+# and prints requests/s, p50/p99 latency and the ratios (b)/(a) and (d)/(r). Not a test.
+#
+#   tools/bench/http.sh [SECONDS_PER_CASE]   (default 10)
+# Environment: KEYLEDGER_BENCH_BUILD_DIR (build/release), KEYLEDGER_JOBS. 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
+SECS="${1:-10}"
+BUILD_DIR="${KEYLEDGER_BENCH_BUILD_DIR:-build/release}"
+KEYLEDGER_BENCH_DEPS=1 tools/setup.sh
+kl_build "$BUILD_DIR" Release keyledgerd http_load static_server log_append
+KEYLEDGERD=$(kl_bin "$BUILD_DIR" keyledgerd)
+LOAD=$(kl_bin "$BUILD_DIR" http_load)
+STATIC=$(kl_bin "$BUILD_DIR" static_server)
+LOG_APPEND=$(kl_bin "$BUILD_DIR" log_append)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keyledger-http-bench-XXXXXX")
+trap 'kl_cleanup; rm -rf "$WORK"' EXIT
+
+# wrk's summary -> {"rps":..,"p50_us":..,"p99_us":..,"non2xx":..,"errors":..}
+wrk_json() {
+  awk '
+    function us(v) {
+      if (v ~ /us$/) return v + 0
+      if (v ~ /ms$/) return v * 1000
+      if (v ~ /s$/) return v * 1000000
+      return v
+    }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /Socket errors:/ { errors = 1 }
+    END { printf "{\"rps\":%s,\"p50_us\":%.0f,\"p99_us\":%.0f,\"non2xx\":%d,\"socket_errors\":%d}\n",
+                 rps + 0, p50, p99, non2xx + 0, errors + 0 }' "$1"
+}
+run_wrk() {  # NAME CONNECTIONS URL [wrk args...]
+  local name=$1 c=$2 url=$3
+  shift 3
+  wrk -t 2 -c "$c" -d "${SECS}s" --latency "$@" "$url" >"$WORK/$name.txt"
+  wrk_json "$WORK/$name.txt" >"$WORK/$name.json"
+  if [ "$(jq '.non2xx + .socket_errors' "$WORK/$name.json")" != 0 ]; then
+    echo "http.sh: $name had errors:" >&2
+    cat "$WORK/$name.txt" >&2
+    exit 1
+  fi
+}
+
+echo "machine: $(kl_machine)"
+"$LOG_APPEND" "$WORK/raw" "$SECS" --json | jq -c 'select(.case == "raw_rocksdb_put_sync" and .concurrency == 16)' >"$WORK/raw16.json"
+
+data="$WORK/data"
+mkdir -p "$data"
+export KEYLEDGER_WRK_TOKEN
+KEYLEDGER_WRK_TOKEN=$(kl_token "$KEYLEDGERD" "$data" bench)
+kl_start_server "$KEYLEDGERD" "$data" "$WORK/server.log"
+setup=$("$LOAD" setup --port "$KL_PORT" --token "$KEYLEDGER_WRK_TOKEN" --keys 1000 --providers 10)
+provider=$(jq -r '.providers[0]' <<<"$setup")
+base="http://127.0.0.1:$KL_PORT"
+grouped=/api/admin/endpoints/keys/grouped-by-format
+list=/api/admin/endpoints/providers/$provider/keys
+curl -sf -H "Authorization: Bearer $KEYLEDGER_WRK_TOKEN" "$base$grouped" >"$WORK/grouped.json"
+curl -sf -H "Authorization: Bearer $KEYLEDGER_WRK_TOKEN" "$base$list?limit=100" >"$WORK/list.json"
+export KEYLEDGER_WRK_KEYS
+KEYLEDGER_WRK_KEYS=$(jq -r '[.[].id] | .[0:64] | join(",")' "$WORK/list.json")
+
+"$STATIC" --port 0 --body-file "$WORK/grouped.json" --threads 2 >"$WORK/static.out" &
+KL_PIDS+=("$!")
+static_port=""
+for _ in $(seq 1 500); do
+  static_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/static.out")
+  [ -n "$static_port" ] && break
+  sleep 0.02
+done
+[ -n "$static_port" ] || { echo "static_server did not start" >&2; exit 1; }
+
+run_wrk a 64 "http://127.0.0.1:$static_port/"
+run_wrk b 64 "$base$grouped" -s tools/bench/wrk_get.lua
+run_wrk c 64 "$base$list?limit=100" -s tools/bench/wrk_get.lua
+run_wrk d 64 "$base" -s tools/bench/wrk_put.lua
+kl_stop_server "$KL_PID"
+
+row() {  # LABEL JSON BASE_RPS
+  jq -r --arg l "$1" --argjson b "${3:-0}" \
+    '"| \($l) | \(.rps | round) | \(.p50_us) | \(.p99_us) | \(if $b > 0 then ((.rps / $b * 100 | round) / 100 | tostring) + "x" else "" end) |"' "$2"
+}
+raw_rps=$(jq .ops_per_sec "$WORK/raw16.json")
+a_rps=$(jq .rps "$WORK/a.json")
+echo
+echo "| case (wrk -t2 -c64, ${SECS} s; raw: 16 threads) | req/s | p50 us | p99 us | ratio |"
+echo "|---|---:|---:|---:|---:|"
+echo "| (a) bare Beast, static body of $(wc -c <"$WORK/grouped.json") bytes | $(jq '.rps | round' "$WORK/a.json") | $(jq .p50_us "$WORK/a.json") | $(jq .p99_us "$WORK/a.json") | baseline |"
+row "(b) grouped view, 1,000 keys (vs a)" "$WORK/b.json" "$a_rps"
+row "(c) key list, page of 100 ($(wc -c <"$WORK/list.json") bytes)" "$WORK/c.json"
+echo "| (r) raw RocksDB Put sync=true, 16 threads | $(jq '.ops_per_sec | round' "$WORK/raw16.json") | $(jq .p50_us "$WORK/raw16.json") | $(jq .p99_us "$WORK/raw16.json") | baseline |"
+row "(d) PUT key over HTTP, 64 connections (vs r)" "$WORK/d.json" "$raw_rps"
