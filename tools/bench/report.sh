@@ -330,26 +330,19 @@ jq -s --arg m "$MACHINE" --arg c "$COMMIT" --arg d "$(date -u +%Y-%m-%dT%H:%M:%S
 # more than 16 against raw RocksDB at 16); time-based rows compare seconds (baseline / ours).
 jq -r -f tools/bench/report.jq "$OUT/report.json" >"$OUT/REPORT.md"
 
-# Charts.
-jq -r '.results[] | select(.group == "writes" and (.name | startswith("keyledgerd")))
-  | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" \
-  >"$WORK/w-kl.dat"
-jq -r '.results[] | select(.group == "writes" and (.name | startswith("PostgreSQL")))
-  | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" \
-  >"$WORK/w-pg.dat"
-jq -r '.results[] | select(.group == "writes" and (.name | startswith("raw")))
-  | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" \
-  >"$WORK/w-raw.dat"
-jq -r '.results[] | select(.group == "writes" and (.name | startswith("keyledger event")))
-  | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" \
-  >"$WORK/w-log.dat"
+# Charts: one data file per series (concurrency, throughput, p50, p99, p99.9).
+series() {  # GROUP NAME_PREFIX BASELINE(true|false) OUT
+  jq -r --arg g "$1" --arg n "$2" --argjson b "$3" '.results[]
+    | select(.group == $g and (.name | startswith($n)) and .baseline == $b)
+    | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" >"$4"
+}
+series writes keyledgerd false "$WORK/w-kl.dat"
+series writes PostgreSQL true "$WORK/w-pg.dat"
+series writes raw true "$WORK/w-raw.dat"
+series writes "keyledger event" false "$WORK/w-log.dat"
 for view in grouped list; do
-  jq -r --arg g "reads-$view" '.results[] | select(.group == $g and (.baseline | not))
-    | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" \
-    >"$WORK/r-$view-kl.dat"
-  jq -r --arg g "reads-$view" '.results[] | select(.group == $g and .baseline)
-    | "\(.concurrency) \(.ops_per_sec) \(.p50_us) \(.p99_us) \(.p999_us)"' "$OUT/report.json" \
-    >"$WORK/r-$view-static.dat"
+  series "reads-$view" "" false "$WORK/r-$view-kl.dat"
+  series "reads-$view" "" true "$WORK/r-$view-static.dat"
 done
 gnuplot <<GNUPLOT
 set terminal pngcairo size 900,560 noenhanced font "sans,10"
