@@ -47,16 +47,22 @@ bool IsVisibleAscii(std::string_view s) {
 }  // namespace
 
 std::shared_ptr<const std::string> ViewCache::Get(const projections::State& s,
+                                                  const std::string& key,
                                                   const std::function<std::string()>& compute) {
   {
     std::lock_guard lock(mu_);
-    if (json_ && state_ == &s && sequence_ == s.sequence) return json_;
+    if (state_ == &s && sequence_ == s.sequence) {
+      if (auto it = views_.find(key); it != views_.end()) return it->second;
+    }
   }
   auto json = std::make_shared<const std::string>(compute());
   std::lock_guard lock(mu_);
-  state_ = &s;
-  sequence_ = s.sequence;
-  json_ = json;
+  if (state_ != &s || sequence_ != s.sequence || views_.size() >= kMaxEntries) {
+    views_.clear();
+    state_ = &s;
+    sequence_ = s.sequence;
+  }
+  views_.emplace(key, json);
   return json;
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "api/admin_api.hpp"
 #include "api/errors.hpp"
@@ -16,17 +17,20 @@
 
 namespace keyledger::api {
 
-// Serialized JSON of a view, cached for one state (sequence); recomputed after the next commit.
+// Serialized JSON of views, cached for one state (sequence) under a key naming the view and its
+// parameters ("grouped", "keys/<provider>?<skip>,<limit>"); everything is recomputed after the next
+// commit. At most kMaxEntries views are kept (all dropped when full, as after a commit).
 class ViewCache {
  public:
-  std::shared_ptr<const std::string> Get(const projections::State& s,
+  static constexpr size_t kMaxEntries = 256;
+  std::shared_ptr<const std::string> Get(const projections::State& s, const std::string& key,
                                          const std::function<std::string()>& compute);
 
  private:
   std::mutex mu_;
   const projections::State* state_ = nullptr;  // identity of the cached state
   uint64_t sequence_ = 0;
-  std::shared_ptr<const std::string> json_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> views_;
 };
 
 class StreamHub;  // SSE subscribers (audit_routes.cpp)
@@ -44,7 +48,7 @@ struct AdminApi::Impl {
   AdminApiOptions options;
   WorkerPool workers;
   std::atomic<bool> ready{false};
-  ViewCache grouped_cache;
+  ViewCache view_cache;
   std::shared_ptr<StreamHub> hub;  // shared_ptr: complete only in audit_routes.cpp
 
   // Who, from where, why, If-Match and Idempotency-Key of a request (400 when a header is bad).

@@ -63,8 +63,9 @@ Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api) {
                       return respond(ErrorResponse(s.error()));
                     if (as_of.empty()) {
                       projections::StatePtr state = api.registry.Current();
-                      auto json = api.grouped_cache.Get(
-                          *state, [&] { return projections::GroupedByFormatJson(*state); });
+                      auto json = api.view_cache.Get(*state, "grouped", [&] {
+                        return projections::GroupedByFormatJson(*state);
+                      });
                       return respond(JsonOk(*json));
                     }
                     api.Offload(respond, [&api, as_of]() -> Response {
@@ -146,12 +147,20 @@ Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api) {
              ReadAsOfParams(reader, as_of);
              if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
              std::string pid(*req->PathParam("provider_id"));
-             auto render = [pid, paging](const projections::State& s) -> Response {
+             const auto skip = static_cast<uint64_t>(paging.skip);
+             const auto limit = static_cast<uint64_t>(paging.limit);
+             auto render = [pid, skip, limit](const projections::State& s) -> Response {
                if (s.providers.Find(pid) == nullptr) return NotFoundProvider(pid);
-               return JsonOk(projections::KeyListJson(s, pid, static_cast<uint64_t>(paging.skip),
-                                                      static_cast<uint64_t>(paging.limit)));
+               return JsonOk(projections::KeyListJson(s, pid, skip, limit));
              };
-             if (as_of.empty()) return respond(render(*api.registry.Current()));
+             if (as_of.empty()) {
+               projections::StatePtr state = api.registry.Current();
+               if (state->providers.Find(pid) == nullptr) return respond(NotFoundProvider(pid));
+               auto json = api.view_cache.Get(
+                   *state, "keys/" + pid + "?" + std::to_string(skip) + "," + std::to_string(limit),
+                   [&] { return projections::KeyListJson(*state, pid, skip, limit); });
+               return respond(JsonOk(*json));
+             }
              api.Offload(respond, [&api, as_of, render]() -> Response {
                auto state = api.StateAsOf(as_of);
                if (!state.ok()) return ErrorResponse(state.error());

@@ -1,0 +1,63 @@
+// ViewCache (api/admin_api_internal.hpp): serialized views cached per state and key.
+#include <gtest/gtest.h>
+
+#include "api/admin_api_internal.hpp"
+
+namespace keyledger::api {
+namespace {
+
+TEST(ViewCacheTest, ComputesEachViewOncePerStateAndKey) {
+  ViewCache cache;
+  projections::State s;
+  s.sequence = 7;
+  int computed = 0;
+  auto view = [&](std::string body) {
+    return [&computed, body] {
+      ++computed;
+      return body;
+    };
+  };
+  auto a = cache.Get(s, "grouped", view("A"));
+  auto again = cache.Get(s, "grouped", view("not used"));
+  EXPECT_EQ(a.get(), again.get());
+  EXPECT_EQ(*again, "A");
+  auto b = cache.Get(s, "keys/p?0,100", view("B"));
+  EXPECT_EQ(*b, "B");
+  EXPECT_EQ(*cache.Get(s, "keys/p?0,100", view("not used")), "B");
+  EXPECT_EQ(computed, 2);
+}
+
+TEST(ViewCacheTest, ANewSequenceOrAnotherStateRecomputes) {
+  ViewCache cache;
+  projections::State s;
+  s.sequence = 7;
+  EXPECT_EQ(*cache.Get(s, "grouped", [] { return std::string("old"); }), "old");
+  s.sequence = 8;  // the next commit
+  EXPECT_EQ(*cache.Get(s, "grouped", [] { return std::string("new"); }), "new");
+  projections::State other;
+  other.sequence = 8;
+  EXPECT_EQ(*cache.Get(other, "grouped", [] { return std::string("other"); }), "other");
+}
+
+TEST(ViewCacheTest, StaysBoundedAndKeepsAnswering) {
+  ViewCache cache;
+  projections::State s;
+  s.sequence = 1;
+  int computed = 0;
+  for (size_t i = 0; i < ViewCache::kMaxEntries * 3; ++i) {
+    const std::string key = "keys/p?" + std::to_string(i) + ",100";
+    EXPECT_EQ(*cache.Get(s, key,
+                         [&] {
+                           ++computed;
+                           return key;
+                         }),
+              key);
+  }
+  EXPECT_EQ(computed, static_cast<int>(ViewCache::kMaxEntries * 3));
+  // The newest view is still cached after the overflow.
+  const std::string last = "keys/p?" + std::to_string(ViewCache::kMaxEntries * 3 - 1) + ",100";
+  EXPECT_EQ(*cache.Get(s, last, [] { return std::string("recomputed"); }), last);
+}
+
+}  // namespace
+}  // namespace keyledger::api
