@@ -75,6 +75,7 @@ kl_cleanup() {
   local p
   for p in "${KL_PIDS[@]}"; do
     kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
 }
 
