@@ -9,6 +9,7 @@
 
 #include "projections/views.hpp"
 #include "tests/registry/registry_harness.hpp"
+#include "tests/support/file_scan.hpp"
 
 namespace keyledger::registry {
 namespace {
@@ -479,6 +480,61 @@ TEST(RegistryGroupTest, LargeCommandsQueuedTogetherAreSplitAcrossGroups) {
   std::lock_guard lock(mu);
   for (size_t events : group_events) EXPECT_LE(events, kMaxGroupEvents);
   EXPECT_EQ(h.registry().Current()->keys.Find(key)->request_count, kCommands * kItems);
+}
+
+}  // namespace
+}  // namespace keyledger::registry
+
+namespace keyledger::registry {
+namespace {
+
+// Purges after deletes are paced (RegistryOptions::min_purge_interval_us). With an interval far
+// longer than the test, the first delete's purge runs at once and the later deletes' purge is
+// owed until Close, which pays it: afterwards no file of the directory holds any of the wrapped
+// data keys, which had reached SST files before the deletes.
+TEST(RegistryPurgeTest, PacedPurgesStillShredEveryKeyByClose) {
+  RegistryOptions o;
+  o.min_purge_interval_us = int64_t{3600} * 1'000'000;
+  // A snapshot after every group: the maintenance thread purges before it snapshots, so a
+  // snapshot at or after a delete's sequence shows that delete's purge has run.
+  o.snapshot_every = 1;
+  Harness h(Harness::Store::kRocks, o);
+  const std::string provider = h.CreateProvider("paced");
+  std::vector<std::string> ids, wrapped;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(h.CreateKey(provider, "sk-ant-api03-paced-" + std::to_string(i) + "-abcdefghij",
+                              {"CLAUDE"}, "k" + std::to_string(i)));
+    const projections::KeyState* k = h.registry().Current()->keys.Find(ids.back());
+    ASSERT_NE(k, nullptr);
+    ASSERT_OK_AND_ASSIGN(
+        auto dek, h.log().GetAux(events::AuxSpace::kKeyring, "dek/" + k->secret.sealed.dek_id));
+    ASSERT_TRUE(dek.has_value());
+    wrapped.push_back(*dek);
+  }
+  // The wrapped keys reach SST files, as after days of normal operation; the scan sees them.
+  ASSERT_OK(h.log().PurgeDeletedAux(events::AuxSpace::kKeyring));
+  auto before = keyledger::testing::FindInFiles(h.data_dir(), wrapped);
+  for (const std::string& w : wrapped) ASSERT_FALSE(before[w].empty());
+
+  // The first delete: its purge runs now (bounded wait for the snapshot that follows it).
+  ASSERT_OK_AND_ASSIGN(auto first, h.Run(MakeDeleteKey(ids[0])));
+  bool purged = false;
+  for (int i = 0; i < 1000 && !purged; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto snapshots, h.registry().snapshots().List());
+    purged = !snapshots.empty() && snapshots.back().sequence >= first.sequence;
+    if (!purged) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(purged) << "no snapshot after the first delete";
+  // The others: their purge is not due for an hour.
+  for (size_t i = 1; i < ids.size(); ++i) ASSERT_OK(h.Run(MakeDeleteKey(ids[i])).status());
+  h.Close();
+
+  keyledger::testing::ScanStats stats;
+  auto after = keyledger::testing::FindInFiles(h.data_dir(), wrapped, &stats);
+  EXPECT_GT(stats.sst_files, 0u);
+  for (size_t i = 0; i < wrapped.size(); ++i) {
+    EXPECT_TRUE(after[wrapped[i]].empty()) << "key " << i << ": " << after[wrapped[i]].front();
+  }
 }
 
 }  // namespace
