@@ -70,15 +70,8 @@ curl -sf -H "Authorization: Bearer $KEYLEDGER_WRK_TOKEN" "$base$list?limit=100" 
 export KEYLEDGER_WRK_KEYS
 KEYLEDGER_WRK_KEYS=$(jq -r '[.[].id] | .[0:64] | join(",")' "$WORK/list.json")
 
-"$STATIC" --port 0 --body-file "$WORK/grouped.json" --threads 2 >"$WORK/static.out" &
-KL_PIDS+=("$!")
-static_port=""
-for _ in $(seq 1 500); do
-  static_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/static.out")
-  [ -n "$static_port" ] && break
-  sleep 0.02
-done
-[ -n "$static_port" ] || { echo "static_server did not start" >&2; exit 1; }
+kl_start_static "$STATIC" "$WORK/grouped.json" "$WORK/static.out"
+static_port=$KL_STATIC_PORT
 
 run_wrk a 64 "http://127.0.0.1:$static_port/"
 run_wrk b 64 "$base$grouped" -s tools/bench/wrk_get.lua

@@ -58,6 +58,23 @@ kl_start_server() {
   KL_READY_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 }
 
+# kl_start_static STATIC_SERVER BODY_FILE OUT: starts tools/bench/static_server on 127.0.0.1 (a
+# free port, 2 threads) answering BODY_FILE, waits until it listens. Sets KL_STATIC_PID and
+# KL_STATIC_PORT.
+kl_start_static() {
+  "$1" --port 0 --body-file "$2" --threads 2 >"$3" &
+  KL_STATIC_PID=$!
+  KL_PIDS+=("$KL_STATIC_PID")
+  KL_STATIC_PORT=""
+  for _ in $(seq 1 500); do
+    KL_STATIC_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$3")
+    [ -n "$KL_STATIC_PORT" ] && return 0
+    sleep 0.02
+  done
+  echo "static_server did not start" >&2
+  return 1
+}
+
 # kl_stop_server PID: SIGTERM (final snapshot, orderly close) and wait; non-zero if it failed.
 kl_stop_server() {
   local pid=$1 rc=0

@@ -102,24 +102,43 @@ int Generate(const Flags& f) {
   return 0;
 }
 
+// Opens the database with every column family (read-only, as a tool does, or read-write).
+struct RawDb {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<std::string> names;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  ~RawDb() {
+    if (db)
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  rocksdb::ColumnFamilyHandle* Family(const std::string& name) const {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return handles[i];
+    }
+    return nullptr;
+  }
+};
+
+rocksdb::Status OpenRaw(const std::string& dir, bool read_only, RawDb& out) {
+  rocksdb::DBOptions options;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, dir, &out.names);
+  if (!s.ok()) return s;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : out.names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  rocksdb::DB* raw = nullptr;
+  s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &out.handles, &raw)
+                : rocksdb::DB::Open(options, dir, descriptors, &out.handles, &raw);
+  out.db.reset(raw);
+  return s;
+}
+
 // Opens the database the way a tool does (read-only, every column family) and iterates the
 // events column family, as RocksEventLog::Scan does (fill_cache = false).
 int Scan(const Flags& f, bool parse) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, f.data_dir, &names);
-  if (!s.ok()) return Die(s.ToString());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::OpenForReadOnly(options, f.data_dir, descriptors, &handles, &raw);
-  if (!s.ok()) return Die(s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::ColumnFamilyHandle* events_cf = nullptr;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "events") events_cf = handles[i];
-  }
+  RawDb raw;
+  if (rocksdb::Status s = OpenRaw(f.data_dir, true, raw); !s.ok()) return Die(s.ToString());
+  rocksdb::DB* db = raw.db.get();
+  rocksdb::ColumnFamilyHandle* events_cf = raw.Family("events");
   if (events_cf == nullptr) return Die("no events column family");
 
   simdjson::dom::parser parser;
@@ -143,7 +162,6 @@ int Scan(const Flags& f, bool parse) {
     if (!it->status().ok()) return Die(it->status().ToString());
   }
   const double seconds = static_cast<double>(MicrosSince(start)) / 1e6;
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   std::printf(
       "{\"%s\":{\"events\":%llu,\"bytes\":%llu,\"seconds\":%.3f,\"events_per_second\":%.0f}}\n",
       parse ? "scan_parse" : "scan", static_cast<unsigned long long>(n),
@@ -181,29 +199,13 @@ int Memory(const Flags& f) {
 // Drops the snapshots column family, as in the recovery runbook's case B: the next keyledgerd
 // start replays the whole log (the report's "full replay" start).
 int DropSnapshots(const Flags& f) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, f.data_dir, &names);
-  if (!s.ok()) return Die(s.ToString());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::Open(options, f.data_dir, descriptors, &handles, &raw);
-  if (!s.ok()) return Die(s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  bool dropped = false;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "snapshots") {
-      s = db->DropColumnFamily(handles[i]);
-      if (!s.ok()) return Die(s.ToString());
-      dropped = true;
-    }
+  RawDb raw;
+  if (rocksdb::Status s = OpenRaw(f.data_dir, false, raw); !s.ok()) return Die(s.ToString());
+  rocksdb::ColumnFamilyHandle* snapshots = raw.Family("snapshots");
+  if (snapshots != nullptr) {
+    if (rocksdb::Status s = raw.db->DropColumnFamily(snapshots); !s.ok()) return Die(s.ToString());
   }
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  s = db->Close();
-  if (!s.ok()) return Die(s.ToString());
-  std::printf("{\"dropped_snapshots\":%s}\n", dropped ? "true" : "false");
+  std::printf("{\"dropped_snapshots\":%s}\n", snapshots != nullptr ? "true" : "false");
   return 0;
 }
 

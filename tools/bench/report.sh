@@ -216,16 +216,9 @@ for view in grouped list; do
   fi
   curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$read_port$path" \
     >"$WORK/body-$view.json"
-  "$STATIC" --port 0 --body-file "$WORK/body-$view.json" --threads 2 >"$WORK/static-$view.out" &
-  static_pid=$!
-  KL_PIDS+=("$static_pid")
-  static_port=""
-  for _ in $(seq 1 500); do
-    static_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/static-$view.out")
-    [ -n "$static_port" ] && break
-    sleep 0.02
-  done
-  [ -n "$static_port" ] || { echo "static_server did not start" >&2; exit 1; }
+  kl_start_static "$STATIC" "$WORK/body-$view.json" "$WORK/static-$view.out"
+  static_pid=$KL_STATIC_PID
+  static_port=$KL_STATIC_PORT
   for c in $READ_CONNS; do
     say "reads: $view, $c connections ..."
     out=$("$LOAD" read --port "$read_port" --token "$token" --path "$path" --connections "$c" \
