@@ -137,13 +137,15 @@ class EventReader {
 
 class EventLog : public EventReader {
  public:
-  // Queues an append. `done` runs exactly once, on the log's writer thread, after the request was
-  // made durable (or failed); it must not block. Requests are group-committed: everything queued
-  // while a write is in flight goes into the next single synced write.
+  // Queues an append. `done` runs exactly once, on one of the log's own threads, after the
+  // request was made durable (or failed); it must not block. Requests are group-committed: one
+  // fsync serves every request queued while the previous one was in flight.
   virtual void AppendAsync(AppendRequest request, AppendCallback done) = 0;
 
-  // Blocking convenience wrappers around AppendAsync. Never call them on an I/O thread.
-  Result<AppendResult> Append(AppendRequest request);
+  // Blocking convenience wrappers around AppendAsync. Never call them on an I/O thread. An
+  // implementation may run the request on the calling thread instead (when no other append is
+  // in flight), saving the hand-offs.
+  virtual Result<AppendResult> Append(AppendRequest request);
   Result<AppendResult> Append(std::string stream, int64_t expected_version,
                               std::vector<NewEvent> events, EventMetadata metadata = {});
 

@@ -4,6 +4,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -78,7 +80,9 @@ Result<std::unique_ptr<RocksEventLog>> RocksEventLog::Open(const std::string& pa
     KL_RETURN_IF_ERROR(log->RecoverHead(log->options_.check_head_on_open));
   }
   if (log->options_.mode == Mode::kReadWrite) {
+    log->planned_head_ = log->GetHead();
     log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+    log->syncer_ = std::thread([raw = log.get()] { raw->SyncLoop(); });
   }
   return log;
 }
@@ -285,11 +289,24 @@ Head RocksEventLog::GetHead() const {
   return head_;
 }
 
+std::shared_ptr<const rocksdb::Snapshot> RocksEventLog::ReadView() const {
+  std::lock_guard lock(head_mu_);
+  return read_view_;
+}
+
+std::shared_ptr<const rocksdb::Snapshot> RocksEventLog::TakeSnapshot() const {
+  // Released by the last holder, always while db_mu_ is held (so before the database closes).
+  return std::shared_ptr<const rocksdb::Snapshot>(
+      db_->GetSnapshot(), [db = db_.get()](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+}
+
 Status RocksEventLog::Scan(uint64_t from, uint64_t to, const RecordVisitor& visit) const {
   std::shared_lock db_lock(db_mu_);
   KL_RETURN_IF_ERROR(CheckOpen());
+  const auto view = ReadView();
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
+  ro.snapshot = view.get();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   for (it->Seek(SequenceKey(from)); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return MakeError(ErrorCode::kCorruption, "malformed event key");
@@ -320,12 +337,15 @@ Result<std::vector<EventRecord>> RocksEventLog::ReadStream(std::string_view stre
   KL_RETURN_IF_ERROR(CheckOpen());
   std::vector<EventRecord> out;
   const std::string prefix = std::string(stream) + '\0';
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  const auto view = ReadView();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.get();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
   for (it->Seek(StreamKey(stream, from_version)); it->Valid() && out.size() < limit; it->Next()) {
     std::string_view key = ToView(it->key());
     if (key.substr(0, prefix.size()) != prefix) break;
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, it->value(), &value);
+    rocksdb::Status s = db_->Get(ro, events_cf_, it->value(), &value);
     if (s.IsNotFound()) {
       return MakeError(ErrorCode::kCorruption, "stream index points at a missing record");
     }
@@ -337,9 +357,12 @@ Result<std::vector<EventRecord>> RocksEventLog::ReadStream(std::string_view stre
   return out;
 }
 
-Result<uint64_t> RocksEventLog::ReadStreamVersion(std::string_view stream) const {
+Result<uint64_t> RocksEventLog::ReadStreamVersion(std::string_view stream,
+                                                  const rocksdb::Snapshot* view) const {
   const std::string prefix = std::string(stream) + '\0';
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
   it->SeekForPrev(StreamKey(stream, UINT64_MAX));
   if (it->Valid()) {
     std::string_view key = ToView(it->key());
@@ -361,24 +384,18 @@ Result<uint64_t> RocksEventLog::StreamVersion(std::string_view stream) const {
   }
   std::shared_lock db_lock(db_mu_);
   KL_RETURN_IF_ERROR(CheckOpen());
-  return ReadStreamVersion(stream);
+  const auto view = ReadView();
+  return ReadStreamVersion(stream, view.get());
 }
 
-Result<uint64_t> RocksEventLog::CachedStreamVersion(std::string_view stream) {
+Result<uint64_t> RocksEventLog::PlannedStreamVersion(std::string_view stream) {
+  // Writer role, db_mu_ held: the latest state, including groups written but not yet synced.
   std::string key(stream);
-  {
-    std::lock_guard lock(versions_mu_);
-    auto it = versions_.find(key);
-    if (it != versions_.end()) return it->second;
-  }
-  uint64_t v = 0;
-  {
-    std::shared_lock db_lock(db_mu_);
-    KL_RETURN_IF_ERROR(CheckOpen());
-    KL_ASSIGN_OR_RETURN(v, ReadStreamVersion(stream));
-  }
-  std::lock_guard lock(versions_mu_);
-  versions_.emplace(std::move(key), v);
+  auto it = planned_versions_.find(key);
+  if (it != planned_versions_.end()) return it->second;
+  KL_RETURN_IF_ERROR(CheckOpen());
+  KL_ASSIGN_OR_RETURN(uint64_t v, ReadStreamVersion(stream, nullptr));
+  planned_versions_.emplace(std::move(key), v);
   return v;
 }
 
@@ -391,10 +408,14 @@ Result<VerifyReport> RocksEventLog::Verify(uint64_t from, uint64_t to) const {
     std::lock_guard lock(head_mu_);
     to = std::min(to, std::max(head_.sequence, meta_head_sequence_));
   }
+  const auto view = ReadView();
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  ro.snapshot = view.get();
   Hash prev = GenesisHash();
   if (from > 1) {
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, SequenceKey(from - 1), &value);
+    rocksdb::Status s = db_->Get(ro, events_cf_, SequenceKey(from - 1), &value);
     if (!s.ok() && !s.IsNotFound()) return StorageError("cannot read record before range", s);
     auto decoded =
         s.ok() ? DecodeRecord(value) : Result<EventRecord>(MakeError(ErrorCode::kNotFound, ""));
@@ -409,8 +430,6 @@ Result<VerifyReport> RocksEventLog::Verify(uint64_t from, uint64_t to) const {
     prev = decoded->hash;
   }
   ChainVerifier verifier(from, prev);
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   for (it->Seek(SequenceKey(from)); it->Valid(); it->Next()) {
     if (it->key().size() != 8) {
@@ -436,8 +455,11 @@ Result<std::optional<std::string>> RocksEventLog::GetAux(AuxSpace space,
   KL_RETURN_IF_ERROR(CheckOpen());
   rocksdb::ColumnFamilyHandle* cf = AuxHandle(space);
   if (cf == nullptr) return std::optional<std::string>();
+  const auto view = ReadView();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.get();
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, ToSlice(key), &value);
+  rocksdb::Status s = db_->Get(ro, cf, ToSlice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return StorageError("cannot read " + std::string(AuxSpaceName(space)), s);
   return std::optional<std::string>(std::move(value));
@@ -449,7 +471,10 @@ Status RocksEventLog::ScanAux(AuxSpace space, std::string_view prefix,
   KL_RETURN_IF_ERROR(CheckOpen());
   rocksdb::ColumnFamilyHandle* cf = AuxHandle(space);
   if (cf == nullptr) return Status::Ok();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+  const auto view = ReadView();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.get();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
   for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
     std::string_view key = ToView(it->key());
     if (key.substr(0, prefix.size()) != prefix) break;
@@ -475,12 +500,42 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
                                               : "event log is open read-only"));
 }
 
+Result<AppendResult> RocksEventLog::Append(AppendRequest request) {
+  {
+    std::unique_lock lock(queue_mu_);
+    if (options_.mode == Mode::kReadWrite && !stopping_ && !needs_reopen_ && !writing_ &&
+        !syncing_ && queue_.empty() && unsynced_.empty()) {
+      // Nothing in flight: take both roles and write on this thread, synced, at once.
+      writing_ = syncing_ = true;
+      lock.unlock();
+      std::optional<Result<AppendResult>> result;
+      std::vector<Pending> group;
+      group.push_back(Pending{std::move(request),
+                              [&result](Result<AppendResult> r) { result.emplace(std::move(r)); }});
+      WriteGroup(group, /*sync=*/true);
+      lock.lock();
+      writing_ = syncing_ = false;
+      // Whatever queued meanwhile is the writer thread's; Close() may be waiting too.
+      if (!queue_.empty() || stopping_) queue_cv_.notify_all();
+      return std::move(*result);
+    }
+  }
+  return EventLog::Append(std::move(request));
+}
+
 void RocksEventLog::WriterLoop() {
+  pthread_setname_np(pthread_self(), "kl-log-writer");
   std::vector<Pending> group;
   while (true) {
+    bool reopen = false;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // After a failure, wait until nothing is in flight before reopening.
+      queue_cv_.wait(lock, [this] {
+        if (writing_) return false;
+        if (queue_.empty()) return stopping_;
+        return !needs_reopen_ || (unsynced_.empty() && !syncing_);
+      });
       if (queue_.empty()) return;  // stopping and drained
       const size_t n = std::min(queue_.size(), options_.max_group_requests);
       group.clear();
@@ -488,34 +543,142 @@ void RocksEventLog::WriterLoop() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      writing_ = true;
+      reopen = needs_reopen_;
     }
-    ProcessGroup(group);
+    bool write = true;
+    if (reopen) {
+      // After a failed write or sync RocksDB refuses further writes until reopened. Reopening
+      // also tells the truth about the failed groups: what of them reached the WAL on disk is
+      // replayed and becomes part of the recovered head (each group whole, never partially).
+      Status reopened = Reopen();
+      if (reopened.ok()) {
+        std::lock_guard lock(queue_mu_);
+        needs_reopen_ = false;
+      } else {
+        LogError("event store is still unavailable: " + reopened.ToString());
+        for (Pending& p : group) {
+          p.done(MakeError(ErrorCode::kIoError, "the event store could not write; retry later"));
+        }
+        write = false;
+      }
+    }
+    if (write) WriteGroup(group, /*sync=*/false);
     group.clear();  // release the callbacks (and what they hold) now, not at the next group
+    std::lock_guard lock(queue_mu_);
+    writing_ = false;
   }
 }
 
-void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
-  if (needs_reopen_) {
-    // After a failed synced write RocksDB refuses further writes until reopened. Reopening also
-    // tells the truth about the failed group: if its WAL record did reach the disk it is replayed
-    // and becomes part of the recovered head (whole, never partially).
-    Status reopened = Reopen();
-    if (!reopened.ok()) {
-      LogError("event store is still unavailable: " + reopened.ToString());
-      for (Pending& p : group) {
-        p.done(MakeError(ErrorCode::kIoError, "the event store could not write; retry later"));
-      }
-      return;
+void RocksEventLog::SyncLoop() {
+  pthread_setname_np(pthread_self(), "kl-log-sync");
+  std::vector<Written> batch;
+  while (true) {
+    {
+      std::unique_lock lock(queue_mu_);
+      sync_cv_.wait(lock, [this] { return sync_stopping_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // stopping and drained
+      for (Written& w : unsynced_) batch.push_back(std::move(w));
+      unsynced_.clear();
+      syncing_ = true;
     }
-    needs_reopen_ = false;
+    std::optional<Error> failure;
+    {
+      std::shared_lock db_lock(db_mu_);
+      const bool any_write =
+          std::any_of(batch.begin(), batch.end(), [](const Written& w) { return w.wrote; });
+      const auto start = std::chrono::steady_clock::now();
+      rocksdb::Status s = any_write ? db_->SyncWAL() : rocksdb::Status::OK();
+      if (any_write && options_.on_group_commit) {
+        GroupCommitStats stats;
+        for (const Written& w : batch) {
+          stats.requests += w.done.size();
+          for (const auto& r : w.results) {
+            if (r.ok()) stats.records += r->sequences.size();
+          }
+        }
+        stats.write_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+        stats.ok = s.ok();
+        options_.on_group_commit(stats);
+      }
+      if (!s.ok()) {
+        LogError("event log sync failed: " + s.ToString());
+        failure = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+      } else {
+        // Publish the last group that wrote: its head, versions and read view.
+        std::shared_ptr<const rocksdb::Snapshot> view;
+        Head head;
+        bool publish = false;
+        {
+          std::lock_guard lock(versions_mu_);
+          for (Written& w : batch) {
+            if (!w.wrote) continue;
+            for (const auto& [stream, version] : w.versions) versions_[stream] = version;
+            head = w.head;
+            view = std::move(w.view);
+            publish = true;
+          }
+        }
+        if (publish) {
+          std::lock_guard lock(head_mu_);
+          head_ = head;
+          meta_head_sequence_ = head.sequence;
+          read_view_ = std::move(view);
+        }
+      }
+      // Snapshots are released while the database is certainly open.
+      for (Written& w : batch) w.view.reset();
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      syncing_ = false;
+      if (failure) {
+        // What was written after the failed sync is not known to be durable either.
+        needs_reopen_ = true;
+        for (Written& w : unsynced_) batch.push_back(std::move(w));
+        unsynced_.clear();
+      }
+      // The writer waits for the pipeline to drain before it reopens.
+      if (needs_reopen_) queue_cv_.notify_all();
+    }
+    for (Written& w : batch) Complete(w.done, w.results, failure);
+    batch.clear();
   }
+}
 
-  AppendPlanner planner(
-      GetHead(), [this](std::string_view s) { return CachedStreamVersion(s); }, options_.clock,
-      json_);
-  std::vector<EventRecord> records;
+void RocksEventLog::Complete(std::vector<AppendCallback>& done,
+                             std::vector<Result<AppendResult>>& results,
+                             const std::optional<Error>& failure) {
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (failure && results[i].ok()) results[i] = *failure;
+    done[i](std::move(results[i]));
+  }
+}
+
+void RocksEventLog::WriteGroup(std::vector<Pending>& group, bool sync) {
+  std::vector<AppendCallback> done;
+  done.reserve(group.size());
+  for (Pending& p : group) done.push_back(std::move(p.done));
   std::vector<Result<AppendResult>> results;
   results.reserve(group.size());
+  std::optional<Error> failure;
+  auto finish = [&]() {
+    // Completes a group that is not handed to the sync thread.
+    Complete(done, results, failure);
+  };
+
+  std::shared_lock db_lock(db_mu_);
+  if (Status open = CheckOpen(); !open.ok()) {
+    db_lock.unlock();
+    for (auto& d : done) d(open.error());
+    return;
+  }
+  AppendPlanner planner(
+      planned_head_, [this](std::string_view s) { return PlannedStreamVersion(s); }, options_.clock,
+      json_);
+  std::vector<EventRecord> records;
   rocksdb::WriteBatch batch;
   bool any_write = false;
   // Presence of aux keys written earlier in this group (not yet visible in the database), kept
@@ -537,7 +700,6 @@ void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
     return true;
   };
   std::optional<Error> read_error;
-  std::shared_lock db_lock(db_mu_);
   for (Pending& p : group) {
     results.push_back(planner.Plan(p.request, records));
     if (!results.back().ok()) continue;
@@ -565,12 +727,12 @@ void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
     // Nothing was written; fail the whole group so that no request is half-applied.
     LogError("reading aux state for a conditional write failed: " + read_error->message);
     db_lock.unlock();
-    for (Pending& p : group) {
-      p.done(MakeError(ErrorCode::kIoError, "the event store could not read; retry later"));
-    }
+    for (auto& d : done)
+      d(MakeError(ErrorCode::kIoError, "the event store could not read; retry later"));
     return;
   }
 
+  Written written;
   if (!records.empty() || any_write) {
     for (const EventRecord& r : records) {
       const std::string seq_key = SequenceKey(r.sequence);
@@ -580,11 +742,17 @@ void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
     const Head new_head = planner.head();
     batch.Put(meta_cf_, kMetaHeadKey, EncodeHead(new_head));
 
+    if (!sync) {
+      // Readers must not see this batch before it is durable: pin the view they use now if it
+      // is still "the latest state" (it is, whenever nothing was in flight).
+      std::lock_guard lock(head_mu_);
+      if (!read_view_) read_view_ = TakeSnapshot();
+    }
     const auto start = std::chrono::steady_clock::now();
     rocksdb::WriteOptions wo;
-    wo.sync = true;
+    wo.sync = sync;
     rocksdb::Status s = db_->Write(wo, &batch);
-    if (options_.on_group_commit) {
+    if (sync && options_.on_group_commit) {
       GroupCommitStats stats;
       stats.requests = group.size();
       stats.records = records.size();
@@ -595,26 +763,57 @@ void RocksEventLog::ProcessGroup(std::vector<Pending>& group) {
       options_.on_group_commit(stats);
     }
     if (!s.ok()) {
-      needs_reopen_ = true;
       LogError("event log write failed: " + s.ToString());
-      for (auto& r : results) {
-        if (r.ok()) {
-          r = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
-        }
+      failure = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+      db_lock.unlock();
+      {
+        std::lock_guard lock(queue_mu_);
+        needs_reopen_ = true;
       }
-    } else {
+      finish();
+      return;
+    }
+    planned_head_ = new_head;
+    for (const auto& [stream, version] : planner.versions()) {
+      planned_versions_[stream] = version;
+      written.versions.emplace_back(stream, version);
+    }
+    written.wrote = true;
+    written.head = new_head;
+    if (sync) {
       {
         std::lock_guard lock(versions_mu_);
-        for (const auto& [stream, version] : planner.versions()) versions_[stream] = version;
+        for (const auto& [stream, version] : written.versions) versions_[stream] = version;
       }
       std::lock_guard lock(head_mu_);
       head_ = new_head;
       meta_head_sequence_ = new_head.sequence;
+      read_view_.reset();  // everything written is durable: readers see the latest state
+    } else {
+      written.view = TakeSnapshot();
     }
   }
-  db_lock.unlock();
-
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+  if (sync) {
+    db_lock.unlock();
+    finish();
+    return;
+  }
+  // Even a group that wrote nothing completes through the sync thread, after the groups before
+  // it: its rejections were decided against their state.
+  written.done = std::move(done);
+  written.results = std::move(results);
+  std::unique_lock lock(queue_mu_);
+  if (needs_reopen_) {
+    // A sync failed while this group was being written: it fails with the rest.
+    lock.unlock();
+    written.view.reset();
+    db_lock.unlock();
+    failure = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+    Complete(written.done, written.results, failure);
+    return;
+  }
+  unsynced_.push_back(std::move(written));
+  sync_cv_.notify_one();
 }
 
 Status RocksEventLog::CheckOpen() const {
@@ -624,6 +823,10 @@ Status RocksEventLog::CheckOpen() const {
 
 Status RocksEventLog::CloseDbLocked() {
   if (!db_) return Status::Ok();
+  {
+    std::lock_guard lock(head_mu_);
+    read_view_.reset();
+  }
   rocksdb::Status first_error;
   for (rocksdb::ColumnFamilyHandle* h : handles_) {
     rocksdb::Status s = db_->DestroyColumnFamilyHandle(h);
@@ -647,8 +850,10 @@ Status RocksEventLog::Reopen() {
     std::lock_guard lock(versions_mu_);
     versions_.clear();
   }
+  planned_versions_.clear();
   Status s = OpenDb(options_.mode);
   if (s.ok()) s = RecoverHead(options_.check_head_on_open);
+  planned_head_ = GetHead();
   if (s.ok()) return s;
   IgnoreError(CloseDbLocked());
   if (options_.mode == Mode::kReadWrite) {
@@ -693,6 +898,12 @@ Status RocksEventLog::Close() {
     queue_cv_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(queue_mu_);
+    sync_stopping_ = true;
+    sync_cv_.notify_all();
+  }
+  if (syncer_.joinable()) syncer_.join();
   std::unique_lock db_lock(db_mu_);
   return CloseDbLocked();
 }

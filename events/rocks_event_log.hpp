@@ -3,14 +3,24 @@
 //
 // Ownership: Open() returns the only owner of the database handle; Close() (or the destructor)
 // drains queued appends, stops the writer thread and closes the database, reporting its status.
-// Thread safety: all public methods may be called from any thread. Appends are group-committed by
-// one writer thread: every request queued while a synced write is in flight goes into the next
-// WriteBatch, written with sync = true, so one fsync serves the whole group.
+// Thread safety: all public methods may be called from any thread.
+//
+// Appends are group-committed in a two-stage pipeline. The writer thread takes everything
+// queued, plans it (sequences, hash chain, versions) and writes it as one WriteBatch without
+// sync; the sync thread then makes every batch written so far durable with one fsync of the WAL
+// (DB::SyncWAL) and only then publishes the new head and completes the callers. So the writer
+// plans and writes the next group while the previous one is being synced, and one fsync serves
+// every group written meanwhile. Readers never see what is written but not yet durable: every
+// read goes through a RocksDB snapshot taken right after the last synced batch (the "read
+// view"). When nothing is in flight, a blocking Append() runs on the caller's thread as one
+// synced write, with no hand-off at all. A failed write or sync fails every request not yet
+// durable; the next group reopens the store first (FORMAT.md "Failed writes").
 
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -25,6 +35,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class Env;
+class Snapshot;
 }  // namespace rocksdb
 
 namespace keyledger::events {
@@ -65,7 +76,9 @@ class RocksEventLog final : public EventLog {
     size_t max_group_requests = 4096;
     // Receives storage error details (default: discarded).
     LogSink log;
-    // Called on the writer thread after every group commit (default: none); feeds metrics.
+    // Called after every synced write (default: none; on the sync thread, or on the caller's
+    // thread for an inline append); feeds metrics. `requests` counts every request it made
+    // durable, across the groups written since the previous sync.
     std::function<void(const GroupCommitStats&)> on_group_commit;
   };
 
@@ -85,6 +98,8 @@ class RocksEventLog final : public EventLog {
   Status ScanAux(AuxSpace space, std::string_view prefix, const AuxVisitor& visit) const override;
 
   void AppendAsync(AppendRequest request, AppendCallback done) override;
+  using EventLog::Append;
+  Result<AppendResult> Append(AppendRequest request) override;
   Status PurgeDeletedAux(AuxSpace space) override;
   Status Close() override;
 
@@ -97,6 +112,15 @@ class RocksEventLog final : public EventLog {
   struct Pending {
     AppendRequest request;
     AppendCallback done;
+  };
+  // A group written without sync, waiting for the sync thread.
+  struct Written {
+    std::vector<AppendCallback> done;
+    std::vector<Result<AppendResult>> results;
+    bool wrote = false;  // false: every request was rejected; nothing to publish
+    Head head;           // the head after this group
+    std::vector<std::pair<std::string, uint64_t>> versions;  // stream versions it set
+    std::shared_ptr<const rocksdb::Snapshot> view;           // the database right after it
   };
 
   RocksEventLog(std::string path, Options options);
@@ -111,10 +135,22 @@ class RocksEventLog final : public EventLog {
   Status RecoverHead(bool enforce, bool* consistent = nullptr);
   // kSecondary: catches up with the primary until the view is consistent and stable.
   Status SettleSecondary();
-  Result<uint64_t> ReadStreamVersion(std::string_view stream) const;
-  Result<uint64_t> CachedStreamVersion(std::string_view stream);
+  Result<uint64_t> ReadStreamVersion(std::string_view stream, const rocksdb::Snapshot* view) const;
+  Result<uint64_t> PlannedStreamVersion(std::string_view stream);
+  // The snapshot readers use (null: the latest state, which is then all durable). Callers hold
+  // db_mu_ (shared) for as long as they use it.
+  std::shared_ptr<const rocksdb::Snapshot> ReadView() const;
+  std::shared_ptr<const rocksdb::Snapshot> TakeSnapshot() const;
   void WriterLoop();
-  void ProcessGroup(std::vector<Pending>& group);
+  void SyncLoop();
+  // Plans and writes one group (the caller holds the writer role). `sync`: one synced write,
+  // then publish and complete (the caller holds the sync role too); otherwise an unsynced write
+  // handed to the sync thread.
+  void WriteGroup(std::vector<Pending>& group, bool sync);
+  // Completes `group` with `results`, turning successes into `failure` when it is set.
+  static void Complete(std::vector<AppendCallback>& done,
+                       std::vector<Result<AppendResult>>& results,
+                       const std::optional<Error>& failure);
   void LogError(std::string_view what) const;
   rocksdb::ColumnFamilyHandle* AuxHandle(AuxSpace space) const;
 
@@ -135,18 +171,36 @@ class RocksEventLog final : public EventLog {
   Head head_;                        // guarded by head_mu_
   uint64_t meta_head_sequence_ = 0;  // guarded by head_mu_; what meta claimed at open
 
-  // Writer state. The queue is guarded by queue_mu_; everything else only by the writer thread.
+  // Pipeline state, guarded by queue_mu_. The writer role (writing_) is held by the writer
+  // thread or by a caller running its append inline; the sync role (syncing_) by the sync
+  // thread while it syncs, or by that inline caller.
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
+  std::condition_variable queue_cv_;  // the writer thread waits here
+  std::condition_variable sync_cv_;   // the sync thread waits here
   std::deque<Pending> queue_;
-  bool stopping_ = false;
-  std::thread writer_;
-  JsonChecker json_;
+  std::deque<Written> unsynced_;
+  bool stopping_ = false;       // no new appends; the writer drains the queue and exits
+  bool sync_stopping_ = false;  // the writer has exited; the sync thread drains and exits
+  bool writing_ = false;
+  bool syncing_ = false;
+  // A write or sync failed: RocksDB refuses writes until reopened. The next group reopens once
+  // nothing is in flight.
   bool needs_reopen_ = false;
+  std::thread writer_;
+  std::thread syncer_;
 
-  // Committed stream versions learnt so far (writer-owned, read by StreamVersion()).
+  // Owned by the writer role: the head and stream versions as planned, including groups
+  // written but not yet synced.
+  Head planned_head_;
+  std::unordered_map<std::string, uint64_t> planned_versions_;
+  JsonChecker json_;
+
+  // Committed stream versions learnt so far (read by StreamVersion()).
   mutable std::mutex versions_mu_;
   std::unordered_map<std::string, uint64_t> versions_;
+
+  // Guarded by head_mu_: see ReadView().
+  std::shared_ptr<const rocksdb::Snapshot> read_view_;
 
   std::mutex close_mu_;
   bool closed_ = false;

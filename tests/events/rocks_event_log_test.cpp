@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "events/rocks_event_log.hpp"
+#include "tests/support/fault_fs.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace keyledger::events {
@@ -378,6 +380,173 @@ TEST(RocksEventLogTest, GroupCommitSharesOneSyncedWriteAmongConcurrentCallers) {
   EXPECT_EQ(requests.load(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_LT(groups.load(), requests.load());
   ASSERT_OK(log->Close());
+}
+
+// An append through the pipeline (writer thread, then sync thread), with its result to wait for.
+std::future<Result<AppendResult>> AppendThroughPipeline(RocksEventLog& log, AppendRequest req) {
+  auto promise = std::make_shared<std::promise<Result<AppendResult>>>();
+  auto future = promise->get_future();
+  log.AppendAsync(std::move(req),
+                  [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+AppendRequest OneEventWithAux(const std::string& stream, const std::string& aux_key) {
+  AppendRequest req;
+  req.streams.push_back({stream, kNoStream, {}, {Ev()}});
+  req.aux.push_back({AuxSpace::kKeyring, aux_key, std::string("wrapped")});
+  return req;
+}
+
+bool Ready(const std::future<Result<AppendResult>>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+// A group is written to RocksDB unsynced and made durable by the sync thread; until then no
+// reader may see it (head, ranges, streams, versions, aux, verification), since a crash of the
+// machine could still take it away.
+TEST(RocksEventLogTest, WrittenButUnsyncedGroupsStayInvisibleUntilTheirSync) {
+  TempDir dir;
+  testing::FaultInjectionEnv fault;
+  RocksEventLog::Options o;
+  o.env = fault.env.get();
+  auto log = OpenLog(dir.Sub("data"), o);
+  ASSERT_OK(log->Append("key-0", kNoStream, {Ev()}));
+  const Head before = log->GetHead();
+  ASSERT_EQ(before.sequence, 1u);
+
+  fault.fs->HoldWalSyncs(true);
+  auto first = AppendThroughPipeline(*log, OneEventWithAux("key-a", "dek/a"));
+  ASSERT_TRUE(fault.fs->WaitForHeldWalSync());  // written; its sync is held
+  auto second = AppendThroughPipeline(*log, OneEventWithAux("key-b", "dek/b"));
+  // A blocking append queues behind them instead of writing on its own.
+  auto third =
+      std::async(std::launch::async, [&] { return log->Append("key-c", kNoStream, {Ev()}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  EXPECT_FALSE(Ready(first));
+  EXPECT_FALSE(Ready(second));
+  EXPECT_FALSE(Ready(third));
+  EXPECT_EQ(log->GetHead(), before);
+  ASSERT_OK_AND_ASSIGN(auto range, log->ReadRange(1, 10));
+  EXPECT_EQ(range.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto stream, log->ReadStream("key-a", 1, 10));
+  EXPECT_TRUE(stream.empty());
+  ASSERT_OK_AND_ASSIGN(auto version, log->StreamVersion("key-a"));
+  EXPECT_EQ(version, 0u);
+  ASSERT_OK_AND_ASSIGN(auto aux, log->GetAux(AuxSpace::kKeyring, "dek/a"));
+  EXPECT_FALSE(aux.has_value());
+  size_t aux_seen = 0;
+  ASSERT_OK(log->ScanAux(AuxSpace::kKeyring, "dek/", [&](std::string_view, std::string_view) {
+    ++aux_seen;
+    return true;
+  }));
+  EXPECT_EQ(aux_seen, 0u);
+  size_t scanned = 0;
+  ASSERT_OK(log->Scan(1, UINT64_MAX, [&](const EventRecord&) {
+    ++scanned;
+    return true;
+  }));
+  EXPECT_EQ(scanned, 1u);
+  ASSERT_OK_AND_ASSIGN(auto report, log->Verify(1, UINT64_MAX));
+  EXPECT_TRUE(report.ok) << report.reason;
+  EXPECT_EQ(report.last_sequence, 1u);
+
+  fault.fs->HoldWalSyncs(false);
+  ASSERT_OK_AND_ASSIGN(auto r1, first.get());
+  ASSERT_OK_AND_ASSIGN(auto r2, second.get());
+  ASSERT_OK_AND_ASSIGN(auto r3, third.get());
+  EXPECT_EQ(r1.sequences, std::vector<uint64_t>{2});
+  EXPECT_EQ(r2.sequences, std::vector<uint64_t>{3});
+  EXPECT_EQ(r3.sequences, std::vector<uint64_t>{4});
+  EXPECT_EQ(log->GetHead().sequence, 4u);
+  ASSERT_OK_AND_ASSIGN(auto after, log->ReadStream("key-a", 1, 10));
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].sequence, 2u);
+  ASSERT_OK_AND_ASSIGN(auto dek, log->GetAux(AuxSpace::kKeyring, "dek/b"));
+  EXPECT_EQ(dek, std::optional<std::string>("wrapped"));
+  ASSERT_OK_AND_ASSIGN(auto full, log->Verify(1, UINT64_MAX));
+  EXPECT_TRUE(full.ok) << full.reason;
+  EXPECT_EQ(full.last_sequence, 4u);
+  ASSERT_OK(log->Close());
+}
+
+// A failed sync fails every group written but not yet durable (their outcome is unknown until
+// the store is reopened); the next append reopens the store, whose head is then the truth: the
+// failed groups are in it whole or not at all, and the chain continues from it.
+TEST(RocksEventLogTest, AFailedSyncFailsEveryUnsyncedGroupAndTheNextAppendRecovers) {
+  TempDir dir;
+  testing::FaultInjectionEnv fault;
+  RocksEventLog::Options o;
+  o.env = fault.env.get();
+  auto log = OpenLog(dir.Sub("data"), o);
+  ASSERT_OK(log->Append("key-0", kNoStream, {Ev()}));
+
+  fault.fs->HoldWalSyncs(true);
+  auto first = AppendThroughPipeline(*log, OneEventWithAux("key-a", "dek/a"));
+  ASSERT_TRUE(fault.fs->WaitForHeldWalSync());
+  auto second = AppendThroughPipeline(*log, OneEventWithAux("key-b", "dek/b"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  fault.fs->SetFailWrites(true);
+  fault.fs->HoldWalSyncs(false);
+  auto r1 = first.get();
+  auto r2 = second.get();
+  ASSERT_FALSE(r1.ok());
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r1.error().code, ErrorCode::kIoError);
+  EXPECT_EQ(r2.error().code, ErrorCode::kIoError);
+  EXPECT_EQ(log->GetHead().sequence, 1u);
+
+  fault.fs->SetFailWrites(false);
+  ASSERT_OK_AND_ASSIGN(auto next, log->Append("key-c", kNoStream, {Ev()}));
+  const Head head = log->GetHead();
+  EXPECT_EQ(next.sequences, std::vector<uint64_t>{head.sequence});
+  // Each failed group is in the recovered log whole (its event and its aux write) or not at all.
+  for (const char* key : {"key-a", "key-b"}) {
+    ASSERT_OK_AND_ASSIGN(auto events, log->ReadStream(key, 1, 10));
+    ASSERT_OK_AND_ASSIGN(auto dek, log->GetAux(AuxSpace::kKeyring,
+                                               std::string("dek/") + std::string(key).substr(4)));
+    EXPECT_LE(events.size(), 1u);
+    EXPECT_EQ(events.size() == 1, dek.has_value()) << key;
+  }
+  ASSERT_OK_AND_ASSIGN(auto records, log->ReadRange(1, 100));
+  EXPECT_EQ(records.size(), head.sequence);
+  ASSERT_OK_AND_ASSIGN(auto report, log->Verify(1, UINT64_MAX));
+  EXPECT_TRUE(report.ok) << report.reason;
+  EXPECT_EQ(report.last_sequence, head.sequence);
+  ASSERT_OK(log->Close());
+
+  // And a reopen from disk agrees.
+  auto reopened = OpenLog(dir.Sub("data"));
+  EXPECT_EQ(reopened->GetHead(), head);
+  ASSERT_OK(reopened->Close());
+}
+
+// Close() drains: appends waiting for their sync complete, durably, before it returns.
+TEST(RocksEventLogTest, CloseCompletesAppendsStillWaitingForTheirSync) {
+  TempDir dir;
+  testing::FaultInjectionEnv fault;
+  RocksEventLog::Options o;
+  o.env = fault.env.get();
+  auto log = OpenLog(dir.Sub("data"), o);
+  fault.fs->HoldWalSyncs(true);
+  auto first = AppendThroughPipeline(*log, OneEventWithAux("key-a", "dek/a"));
+  ASSERT_TRUE(fault.fs->WaitForHeldWalSync());
+  auto second = AppendThroughPipeline(*log, OneEventWithAux("key-b", "dek/b"));
+  auto closed = std::async(std::launch::async, [&] { return log->Close(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(Ready(first));
+  fault.fs->HoldWalSyncs(false);
+  ASSERT_OK(closed.get());
+  ASSERT_OK(first.get());
+  ASSERT_OK(second.get());
+  auto after = AppendThroughPipeline(*log, OneEventWithAux("key-c", "dek/c")).get();
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, ErrorCode::kUnavailable);
+
+  auto reopened = OpenLog(dir.Sub("data"));
+  EXPECT_EQ(reopened->GetHead().sequence, 2u);
+  ASSERT_OK(reopened->Close());
 }
 
 // The child appends from several threads and prints "ack <seq> <hash>" for every acknowledged

@@ -3,7 +3,7 @@
 //   keyledger: EventLog::Append from 1, 16 and 64 concurrent callers (~300-byte payloads);
 // and the ratio of each keyledger figure to the raw figure at the same concurrency (64 against
 // 16). Prints a Markdown table, or with --json one JSON object per case (tools/bench/report.sh).
-// Usage: log_append DIR [SECONDS_PER_CASE] [--json]
+// Usage: log_append DIR [SECONDS_PER_CASE] [--json] [--only CASE]
 #include <rocksdb/db.h>
 
 #include <atomic>
@@ -18,6 +18,10 @@ namespace kb = keyledger::bench;
 namespace ke = keyledger::events;
 
 namespace {
+
+// Group commits and the time spent in their synced writes, for the --only report.
+std::atomic<uint64_t> g_groups{0};
+std::atomic<int64_t> g_write_micros{0};
 
 std::string Payload(int thread, uint64_t i) {
   // ~300 bytes of JSON, like a KeyUpdated event.
@@ -80,7 +84,12 @@ kb::Summary RawRocks(const std::string& dir, int threads, double seconds) {
 
 kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
   std::filesystem::remove_all(dir);
-  auto log = ke::RocksEventLog::Open(dir, {});
+  ke::RocksEventLog::Options options;
+  options.on_group_commit = [](const ke::GroupCommitStats& g) {
+    g_groups.fetch_add(1, std::memory_order_relaxed);
+    g_write_micros.fetch_add(g.write_micros, std::memory_order_relaxed);
+  };
+  auto log = ke::RocksEventLog::Open(dir, std::move(options));
   if (!log.ok()) {
     std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
     std::exit(1);
@@ -115,14 +124,51 @@ void Row(const char* name, int conc, const kb::Summary& s, const kb::Summary* ba
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Usage: log_append DIR [SECONDS_PER_CASE] [--json] [--only CASE] where CASE is one of raw1,
+  // raw16, kl1, kl16, kl64 (--only runs that case alone, for profiling; no table is printed).
   if (argc < 2) {
-    std::fprintf(stderr, "usage: log_append DIR [SECONDS_PER_CASE] [--json]\n");
+    std::fprintf(stderr, "usage: log_append DIR [SECONDS_PER_CASE] [--json] [--only CASE]\n");
     return 2;
   }
   const std::string dir = argv[1];
   const double seconds = argc > 2 ? std::atof(argv[2]) : 3.0;
-  const bool json = argc > 3 && std::string(argv[3]) == "--json";
+  bool json = false;
+  std::string only;
+  for (int i = 3; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--json") {
+      json = true;
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "unknown argument: %s\n", arg.c_str());
+      return 2;
+    }
+  }
   std::filesystem::create_directories(dir);
+
+  if (!only.empty()) {
+    const int conc = only == "raw1" || only == "kl1" ? 1 : only == "kl64" ? 64 : 16;
+    kb::Summary s;
+    if (only == "raw1" || only == "raw16") {
+      s = RawRocks(dir + "/" + only, conc, seconds);
+    } else if (only == "kl1" || only == "kl16" || only == "kl64") {
+      s = Keyledger(dir + "/" + only, conc, seconds);
+    } else {
+      std::fprintf(stderr, "unknown case: %s\n", only.c_str());
+      return 2;
+    }
+    std::filesystem::remove_all(dir);
+    JsonRow(only.c_str(), conc, s);
+    if (g_groups > 0) {
+      std::printf(
+          "groups %llu, %.1f appends per group, %.0f us per synced write\n",
+          static_cast<unsigned long long>(g_groups.load()),
+          static_cast<double>(s.ops) / static_cast<double>(g_groups.load()),
+          static_cast<double>(g_write_micros.load()) / static_cast<double>(g_groups.load()));
+    }
+    return 0;
+  }
 
   kb::Summary raw1 = RawRocks(dir + "/raw1", 1, seconds);
   kb::Summary raw16 = RawRocks(dir + "/raw16", 16, seconds);
