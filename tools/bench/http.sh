@@ -5,7 +5,10 @@
 #   (c) keyledgerd's key list, a page of 100 (GET /api/admin/endpoints/providers/{id}/keys)
 #   (d) durable PUT updates (PUT /api/admin/endpoints/keys/{id}) at 64 connections
 #   (r) raw RocksDB Put(sync=true) from 16 threads (tools/bench/log_append), the baseline of (d)
-# and prints requests/s, p50/p99 latency and the ratios (b)/(a) and (d)/(r). Not a test.
+#   (e) the same wrk PUT script against a bare Beast server answering the bytes of one PUT
+#       response without doing anything: what HTTP alone costs on this machine, (d)'s ceiling
+# and prints requests/s, p50/p99 latency and the ratios (b)/(a), (d)/(r), (e)/(r) and (d)/(e).
+# Not a test.
 #
 #   tools/bench/http.sh [SECONDS_PER_CASE]   (default 10)
 # Environment: KEYLEDGER_BENCH_BUILD_DIR (build/release), KEYLEDGER_JOBS. 127.0.0.1 only.
@@ -72,11 +75,17 @@ KEYLEDGER_WRK_KEYS=$(jq -r '[.[].id] | .[0:64] | join(",")' "$WORK/list.json")
 
 kl_start_static "$STATIC" "$WORK/grouped.json" "$WORK/static.out"
 static_port=$KL_STATIC_PORT
+first_key=${KEYLEDGER_WRK_KEYS%%,*}
+curl -sf -X PUT -H "Authorization: Bearer $KEYLEDGER_WRK_TOKEN" -H "Content-Type: application/json" \
+  -d '{"internal_priority":1}' "$base/api/admin/endpoints/keys/$first_key" >"$WORK/put.json"
+kl_start_static "$STATIC" "$WORK/put.json" "$WORK/static_put.out"
+put_static_port=$KL_STATIC_PORT
 
 run_wrk a 64 "http://127.0.0.1:$static_port/"
 run_wrk b 64 "$base$grouped" -s tools/bench/wrk_get.lua
 run_wrk c 64 "$base$list?limit=100" -s tools/bench/wrk_get.lua
 run_wrk d 64 "$base" -s tools/bench/wrk_put.lua
+run_wrk e 64 "http://127.0.0.1:$put_static_port" -s tools/bench/wrk_put.lua
 kl_stop_server "$KL_PID"
 
 row() {  # LABEL JSON BASE_RPS
@@ -93,3 +102,6 @@ row "(b) grouped view, 1,000 keys (vs a)" "$WORK/b.json" "$a_rps"
 row "(c) key list, page of 100 ($(wc -c <"$WORK/list.json") bytes)" "$WORK/c.json"
 echo "| (r) raw RocksDB Put sync=true, 16 threads | $(jq '.ops_per_sec | round' "$WORK/raw16.json") | $(jq .p50_us "$WORK/raw16.json") | $(jq .p99_us "$WORK/raw16.json") | baseline |"
 row "(d) PUT key over HTTP, 64 connections (vs r)" "$WORK/d.json" "$raw_rps"
+row "(e) bare Beast answering the PUT script with one PUT response ($(wc -c <"$WORK/put.json") bytes; vs r)" "$WORK/e.json" "$raw_rps"
+echo
+echo "(d) / (e), keyledgerd's durable PUT against bare HTTP on this machine: $(jq -n --argjson d "$(jq .rps "$WORK/d.json")" --argjson e "$(jq .rps "$WORK/e.json")" '(($d / $e * 100) | round) / 100')x"
