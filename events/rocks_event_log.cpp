@@ -53,6 +53,11 @@ Error StorageError(std::string_view what, const rocksdb::Status& s) {
   return MakeError(code, std::string(what) + ": " + s.ToString());
 }
 
+// What callers of a write that did not become durable are told.
+Error WriteFailure() {
+  return MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+}
+
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
@@ -558,7 +563,7 @@ void RocksEventLog::WriterLoop() {
       } else {
         LogError("event store is still unavailable: " + reopened.ToString());
         for (Pending& p : group) {
-          p.done(MakeError(ErrorCode::kIoError, "the event store could not write; retry later"));
+          p.done(WriteFailure());
         }
         write = false;
       }
@@ -589,23 +594,20 @@ void RocksEventLog::SyncLoop() {
           std::any_of(batch.begin(), batch.end(), [](const Written& w) { return w.wrote; });
       const auto start = std::chrono::steady_clock::now();
       rocksdb::Status s = any_write ? db_->SyncWAL() : rocksdb::Status::OK();
-      if (any_write && options_.on_group_commit) {
-        GroupCommitStats stats;
+      if (any_write) {
+        size_t requests = 0;
+        size_t records = 0;
         for (const Written& w : batch) {
-          stats.requests += w.done.size();
+          requests += w.done.size();
           for (const auto& r : w.results) {
-            if (r.ok()) stats.records += r->sequences.size();
+            if (r.ok()) records += r->sequences.size();
           }
         }
-        stats.write_micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count();
-        stats.ok = s.ok();
-        options_.on_group_commit(stats);
+        ReportCommit(start, requests, records, s.ok());
       }
       if (!s.ok()) {
         LogError("event log sync failed: " + s.ToString());
-        failure = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+        failure = WriteFailure();
       } else {
         // Publish the last group that wrote: its head, versions and read view.
         std::shared_ptr<const rocksdb::Snapshot> view;
@@ -646,6 +648,19 @@ void RocksEventLog::SyncLoop() {
     for (Written& w : batch) Complete(w.done, w.results, failure);
     batch.clear();
   }
+}
+
+void RocksEventLog::ReportCommit(std::chrono::steady_clock::time_point start, size_t requests,
+                                 size_t records, bool ok) const {
+  if (!options_.on_group_commit) return;
+  GroupCommitStats stats;
+  stats.requests = requests;
+  stats.records = records;
+  stats.write_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  stats.ok = ok;
+  options_.on_group_commit(stats);
 }
 
 void RocksEventLog::Complete(std::vector<AppendCallback>& done,
@@ -752,19 +767,10 @@ void RocksEventLog::WriteGroup(std::vector<Pending>& group, bool sync) {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     rocksdb::Status s = db_->Write(wo, &batch);
-    if (sync && options_.on_group_commit) {
-      GroupCommitStats stats;
-      stats.requests = group.size();
-      stats.records = records.size();
-      stats.write_micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
-      stats.ok = s.ok();
-      options_.on_group_commit(stats);
-    }
+    if (sync) ReportCommit(start, group.size(), records.size(), s.ok());
     if (!s.ok()) {
       LogError("event log write failed: " + s.ToString());
-      failure = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+      failure = WriteFailure();
       db_lock.unlock();
       {
         std::lock_guard lock(queue_mu_);
@@ -808,7 +814,7 @@ void RocksEventLog::WriteGroup(std::vector<Pending>& group, bool sync) {
     lock.unlock();
     written.view.reset();
     db_lock.unlock();
-    failure = MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
+    failure = WriteFailure();
     Complete(written.done, written.results, failure);
     return;
   }

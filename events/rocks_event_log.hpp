@@ -16,6 +16,7 @@
 // synced write, with no hand-off at all. A failed write or sync fails every request not yet
 // durable; the next group reopens the store first (FORMAT.md "Failed writes").
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -147,6 +148,9 @@ class RocksEventLog final : public EventLog {
   // then publish and complete (the caller holds the sync role too); otherwise an unsynced write
   // handed to the sync thread.
   void WriteGroup(std::vector<Pending>& group, bool sync);
+  // Feeds options_.on_group_commit (if set) with one synced write that began at `start`.
+  void ReportCommit(std::chrono::steady_clock::time_point start, size_t requests, size_t records,
+                    bool ok) const;
   // Completes `group` with `results`, turning successes into `failure` when it is set.
   static void Complete(std::vector<AppendCallback>& done,
                        std::vector<Result<AppendResult>>& results,

@@ -402,15 +402,24 @@ bool Ready(const std::future<Result<AppendResult>>& f) {
   return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
 
+// A log on a file system whose WAL syncs the test can hold (and fail).
+class RocksPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RocksEventLog::Options o;
+    o.env = fault.env.get();
+    log = OpenLog(dir.Sub("data"), o);
+    ASSERT_NE(log, nullptr);
+  }
+  TempDir dir;
+  testing::FaultInjectionEnv fault;
+  std::unique_ptr<RocksEventLog> log;
+};
+
 // A group is written to RocksDB unsynced and made durable by the sync thread; until then no
 // reader may see it (head, ranges, streams, versions, aux, verification), since a crash of the
 // machine could still take it away.
-TEST(RocksEventLogTest, WrittenButUnsyncedGroupsStayInvisibleUntilTheirSync) {
-  TempDir dir;
-  testing::FaultInjectionEnv fault;
-  RocksEventLog::Options o;
-  o.env = fault.env.get();
-  auto log = OpenLog(dir.Sub("data"), o);
+TEST_F(RocksPipelineTest, WrittenButUnsyncedGroupsStayInvisibleUntilTheirSync) {
   ASSERT_OK(log->Append("key-0", kNoStream, {Ev()}));
   const Head before = log->GetHead();
   ASSERT_EQ(before.sequence, 1u);
@@ -474,12 +483,7 @@ TEST(RocksEventLogTest, WrittenButUnsyncedGroupsStayInvisibleUntilTheirSync) {
 // A failed sync fails every group written but not yet durable (their outcome is unknown until
 // the store is reopened); the next append reopens the store, whose head is then the truth: the
 // failed groups are in it whole or not at all, and the chain continues from it.
-TEST(RocksEventLogTest, AFailedSyncFailsEveryUnsyncedGroupAndTheNextAppendRecovers) {
-  TempDir dir;
-  testing::FaultInjectionEnv fault;
-  RocksEventLog::Options o;
-  o.env = fault.env.get();
-  auto log = OpenLog(dir.Sub("data"), o);
+TEST_F(RocksPipelineTest, AFailedSyncFailsEveryUnsyncedGroupAndTheNextAppendRecovers) {
   ASSERT_OK(log->Append("key-0", kNoStream, {Ev()}));
 
   fault.fs->HoldWalSyncs(true);
@@ -523,12 +527,7 @@ TEST(RocksEventLogTest, AFailedSyncFailsEveryUnsyncedGroupAndTheNextAppendRecove
 }
 
 // Close() drains: appends waiting for their sync complete, durably, before it returns.
-TEST(RocksEventLogTest, CloseCompletesAppendsStillWaitingForTheirSync) {
-  TempDir dir;
-  testing::FaultInjectionEnv fault;
-  RocksEventLog::Options o;
-  o.env = fault.env.get();
-  auto log = OpenLog(dir.Sub("data"), o);
+TEST_F(RocksPipelineTest, CloseCompletesAppendsStillWaitingForTheirSync) {
   fault.fs->HoldWalSyncs(true);
   auto first = AppendThroughPipeline(*log, OneEventWithAux("key-a", "dek/a"));
   ASSERT_TRUE(fault.fs->WaitForHeldWalSync());
