@@ -58,6 +58,15 @@ Error WriteFailure() {
   return MakeError(ErrorCode::kIoError, "the event store could not write; retry later");
 }
 
+// Read options at a read view (RocksEventLog::ReadView), keeping its snapshot alive while used.
+struct AtView {
+  explicit AtView(std::shared_ptr<const rocksdb::Snapshot> v) : view(std::move(v)) {
+    options.snapshot = view.get();
+  }
+  std::shared_ptr<const rocksdb::Snapshot> view;
+  rocksdb::ReadOptions options;
+};
+
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
@@ -308,11 +317,9 @@ std::shared_ptr<const rocksdb::Snapshot> RocksEventLog::TakeSnapshot() const {
 Status RocksEventLog::Scan(uint64_t from, uint64_t to, const RecordVisitor& visit) const {
   std::shared_lock db_lock(db_mu_);
   KL_RETURN_IF_ERROR(CheckOpen());
-  const auto view = ReadView();
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
-  ro.snapshot = view.get();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  AtView at(ReadView());
+  at.options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(at.options, events_cf_));
   for (it->Seek(SequenceKey(from)); it->Valid(); it->Next()) {
     if (it->key().size() != 8) return MakeError(ErrorCode::kCorruption, "malformed event key");
     if (GetBigEndian64(ToView(it->key())) > to) break;
@@ -342,15 +349,13 @@ Result<std::vector<EventRecord>> RocksEventLog::ReadStream(std::string_view stre
   KL_RETURN_IF_ERROR(CheckOpen());
   std::vector<EventRecord> out;
   const std::string prefix = std::string(stream) + '\0';
-  const auto view = ReadView();
-  rocksdb::ReadOptions ro;
-  ro.snapshot = view.get();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
+  const AtView at(ReadView());
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(at.options, streams_cf_));
   for (it->Seek(StreamKey(stream, from_version)); it->Valid() && out.size() < limit; it->Next()) {
     std::string_view key = ToView(it->key());
     if (key.substr(0, prefix.size()) != prefix) break;
     std::string value;
-    rocksdb::Status s = db_->Get(ro, events_cf_, it->value(), &value);
+    rocksdb::Status s = db_->Get(at.options, events_cf_, it->value(), &value);
     if (s.IsNotFound()) {
       return MakeError(ErrorCode::kCorruption, "stream index points at a missing record");
     }
@@ -413,10 +418,9 @@ Result<VerifyReport> RocksEventLog::Verify(uint64_t from, uint64_t to) const {
     std::lock_guard lock(head_mu_);
     to = std::min(to, std::max(head_.sequence, meta_head_sequence_));
   }
-  const auto view = ReadView();
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
-  ro.snapshot = view.get();
+  AtView at(ReadView());
+  at.options.fill_cache = false;
+  const rocksdb::ReadOptions& ro = at.options;
   Hash prev = GenesisHash();
   if (from > 1) {
     std::string value;
@@ -460,11 +464,9 @@ Result<std::optional<std::string>> RocksEventLog::GetAux(AuxSpace space,
   KL_RETURN_IF_ERROR(CheckOpen());
   rocksdb::ColumnFamilyHandle* cf = AuxHandle(space);
   if (cf == nullptr) return std::optional<std::string>();
-  const auto view = ReadView();
-  rocksdb::ReadOptions ro;
-  ro.snapshot = view.get();
+  const AtView at(ReadView());
   std::string value;
-  rocksdb::Status s = db_->Get(ro, cf, ToSlice(key), &value);
+  rocksdb::Status s = db_->Get(at.options, cf, ToSlice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return StorageError("cannot read " + std::string(AuxSpaceName(space)), s);
   return std::optional<std::string>(std::move(value));
@@ -476,10 +478,8 @@ Status RocksEventLog::ScanAux(AuxSpace space, std::string_view prefix,
   KL_RETURN_IF_ERROR(CheckOpen());
   rocksdb::ColumnFamilyHandle* cf = AuxHandle(space);
   if (cf == nullptr) return Status::Ok();
-  const auto view = ReadView();
-  rocksdb::ReadOptions ro;
-  ro.snapshot = view.get();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+  const AtView at(ReadView());
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(at.options, cf));
   for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
     std::string_view key = ToView(it->key());
     if (key.substr(0, prefix.size()) != prefix) break;
