@@ -526,6 +526,31 @@ TEST_F(RocksPipelineTest, AFailedSyncFailsEveryUnsyncedGroupAndTheNextAppendReco
   ASSERT_OK(reopened->Close());
 }
 
+// A write that fails on the pipeline's writer thread (before any sync) fails its group, leaves
+// the head where it was, and the next group reopens the store and continues the chain.
+TEST_F(RocksPipelineTest, AFailedUnsyncedWriteFailsItsGroupAndTheNextGroupRecovers) {
+  ASSERT_OK(log->Append("key-0", kNoStream, {Ev()}));
+  const Head before = log->GetHead();
+  fault.fs->SetFailWrites(true);
+  auto failed = AppendThroughPipeline(*log, OneEventWithAux("key-a", "dek/a")).get();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, ErrorCode::kIoError);
+  EXPECT_EQ(log->GetHead(), before);
+  ASSERT_OK_AND_ASSIGN(auto aux, log->GetAux(AuxSpace::kKeyring, "dek/a"));
+  EXPECT_FALSE(aux.has_value());
+
+  fault.fs->SetFailWrites(false);
+  ASSERT_OK_AND_ASSIGN(auto next,
+                       AppendThroughPipeline(*log, OneEventWithAux("key-a", "dek/a")).get());
+  EXPECT_EQ(next.sequences, std::vector<uint64_t>{before.sequence + 1});
+  ASSERT_OK_AND_ASSIGN(auto records, log->ReadRange(before.sequence + 1, 10));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].prev_hash, before.hash);
+  ASSERT_OK_AND_ASSIGN(auto report, log->Verify(1, UINT64_MAX));
+  EXPECT_TRUE(report.ok) << report.reason;
+  ASSERT_OK(log->Close());
+}
+
 // Close() drains: appends waiting for their sync complete, durably, before it returns.
 TEST_F(RocksPipelineTest, CloseCompletesAppendsStillWaitingForTheirSync) {
   fault.fs->HoldWalSyncs(true);
