@@ -1,13 +1,17 @@
 // Event-log append benchmark (issue 2). In one run, on one data disk:
 //   baseline: raw RocksDB Put with sync = true from 1 and 16 threads (~300-byte values);
-//   keyledger: EventLog::Append from 1, 16 and 64 concurrent callers (~300-byte payloads);
+//   keyledger: EventLog::Append from 1, 16 and 64 concurrent callers (~300-byte payloads), each a
+//   thread that sleeps until its append is durable; and AppendAsync from 16 callers that each keep
+//   one append in flight (the next one submitted from the completion of the last);
 // and the ratio of each keyledger figure to the raw figure at the same concurrency (64 against
 // 16). Prints a Markdown table, or with --json one JSON object per case (tools/bench/report.sh).
 // Usage: log_append DIR [SECONDS_PER_CASE] [--json] [--only CASE]
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -106,6 +110,68 @@ kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
   return s;
 }
 
+// The same appends from `callers` asynchronous callers, each with one append in flight: a caller
+// submits its next append from the completion of the previous one (AppendAsync), as a server's
+// I/O threads use the log, instead of a thread that sleeps until its append is durable.
+kb::Summary KeyledgerAsync(const std::string& dir, int callers, double seconds) {
+  std::filesystem::remove_all(dir);
+  ke::RocksEventLog::Options options;
+  options.on_group_commit = [](const ke::GroupCommitStats& g) {
+    g_groups.fetch_add(1, std::memory_order_relaxed);
+    g_write_micros.fetch_add(g.write_micros, std::memory_order_relaxed);
+  };
+  auto log = ke::RocksEventLog::Open(dir, std::move(options));
+  if (!log.ok()) {
+    std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
+    std::exit(1);
+  }
+  struct Caller {
+    uint64_t next = 0;
+    kb::Clock::time_point started;
+    std::vector<int64_t> latencies;
+  };
+  std::vector<Caller> state(static_cast<size_t>(callers));
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = callers;
+  std::function<void(int)> submit = [&](int t) {
+    Caller& c = state[static_cast<size_t>(t)];
+    ke::NewEvent e;
+    e.type = ke::EventType::kKeyUpdated;
+    e.payload = Payload(t, c.next);
+    ke::AppendRequest request;
+    request.streams.push_back(
+        ke::StreamAppend{"key-" + std::to_string(t),
+                         ke::kAnyVersion,
+                         ke::EventMetadata{"bench", "127.0.0.1", "req", std::nullopt},
+                         {std::move(e)}});
+    c.started = kb::Clock::now();
+    (*log)->AppendAsync(std::move(request), [&, t](keyledger::Result<ke::AppendResult> r) {
+      if (!r.ok()) std::abort();
+      Caller& done = state[static_cast<size_t>(t)];
+      done.latencies.push_back(kb::MicrosSince(done.started));
+      ++done.next;
+      if (!stop.load(std::memory_order_relaxed)) return submit(t);
+      std::lock_guard lock(mu);
+      if (--in_flight == 0) cv.notify_all();
+    });
+  };
+  const auto start = kb::Clock::now();
+  for (int t = 0; t < callers; ++t) submit(t);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return in_flight == 0; });
+  }
+  const double elapsed = static_cast<double>(kb::MicrosSince(start)) / 1e6;
+  if (!(*log)->Close().ok()) std::abort();
+  std::vector<int64_t> all;
+  for (Caller& c : state) all.insert(all.end(), c.latencies.begin(), c.latencies.end());
+  return kb::Summarize(std::move(all), elapsed);
+}
+
 void JsonRow(const char* name, int conc, const kb::Summary& s) {
   std::printf(
       "{\"case\":\"%s\",\"concurrency\":%d,\"ops\":%llu,\"ops_per_sec\":%.1f,\"p50_us\":%.0f,"
@@ -125,7 +191,8 @@ void Row(const char* name, int conc, const kb::Summary& s, const kb::Summary* ba
 
 int main(int argc, char** argv) {
   // Usage: log_append DIR [SECONDS_PER_CASE] [--json] [--only CASE] where CASE is one of raw1,
-  // raw16, kl1, kl16, kl64 (--only runs that case alone, for profiling; no table is printed).
+  // raw16, kl1, kl16, kl64, async16 (--only runs that case alone, for profiling; no table is
+  // printed).
   if (argc < 2) {
     std::fprintf(stderr, "usage: log_append DIR [SECONDS_PER_CASE] [--json] [--only CASE]\n");
     return 2;
@@ -154,6 +221,8 @@ int main(int argc, char** argv) {
       s = RawRocks(dir + "/" + only, conc, seconds);
     } else if (only == "kl1" || only == "kl16" || only == "kl64") {
       s = Keyledger(dir + "/" + only, conc, seconds);
+    } else if (only == "async16") {
+      s = KeyledgerAsync(dir + "/" + only, conc, seconds);
     } else {
       std::fprintf(stderr, "unknown case: %s\n", only.c_str());
       return 2;
@@ -175,6 +244,7 @@ int main(int argc, char** argv) {
   kb::Summary kl1 = Keyledger(dir + "/kl1", 1, seconds);
   kb::Summary kl16 = Keyledger(dir + "/kl16", 16, seconds);
   kb::Summary kl64 = Keyledger(dir + "/kl64", 64, seconds);
+  kb::Summary async16 = KeyledgerAsync(dir + "/async16", 16, seconds);
   std::filesystem::remove_all(dir);
 
   if (json) {
@@ -183,6 +253,7 @@ int main(int argc, char** argv) {
     JsonRow("event_log_append", 1, kl1);
     JsonRow("event_log_append", 16, kl16);
     JsonRow("event_log_append", 64, kl64);
+    JsonRow("event_log_append_async", 16, async16);
     return 0;
   }
   std::printf("| case | conc | ops/s | p50 us | p99 us | p99.9 us | vs raw |\n");
@@ -192,5 +263,6 @@ int main(int argc, char** argv) {
   Row("keyledger Append", 1, kl1, &raw1);
   Row("keyledger Append", 16, kl16, &raw16);
   Row("keyledger Append (vs raw 16)", 64, kl64, &raw16);
+  Row("keyledger AppendAsync", 16, async16, &raw16);
   return 0;
 }

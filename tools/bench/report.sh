@@ -83,6 +83,8 @@ while read -r line; do
   name=$(jq -r .case <<<"$line")
   if [ "$name" = raw_rocksdb_put_sync ]; then
     record writes "raw RocksDB Put, sync=true" true "$line"
+  elif [ "$name" = event_log_append_async ]; then
+    record writes "keyledger event log AppendAsync, one in flight per caller (no HTTP)" false "$line"
   else
     record writes "keyledger event log Append (no HTTP)" false "$line"
   fi
