@@ -931,8 +931,7 @@ Result<KeyCreate> ParseKeyCreate(std::string_view body, JsonBodyParser& parser) 
 }
 
 Result<KeyCreate> ParseKeyCreate(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseKeyCreate(body, parser);
+  return ParseKeyCreate(body, ThreadBodyParser());
 }
 
 Result<KeyUpdate> KeyUpdateFromJson(const JsonValue& body) {
@@ -978,8 +977,7 @@ Result<KeyUpdate> ParseKeyUpdate(std::string_view body, JsonBodyParser& parser) 
 }
 
 Result<KeyUpdate> ParseKeyUpdate(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseKeyUpdate(body, parser);
+  return ParseKeyUpdate(body, ThreadBodyParser());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -996,8 +994,7 @@ Result<ProviderCreate> ParseProviderCreate(std::string_view body, JsonBodyParser
 }
 
 Result<ProviderCreate> ParseProviderCreate(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseProviderCreate(body, parser);
+  return ParseProviderCreate(body, ThreadBodyParser());
 }
 
 Result<ProviderUpdate> ParseProviderUpdate(std::string_view body, JsonBodyParser& parser) {
@@ -1011,8 +1008,7 @@ Result<ProviderUpdate> ParseProviderUpdate(std::string_view body, JsonBodyParser
 }
 
 Result<ProviderUpdate> ParseProviderUpdate(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseProviderUpdate(body, parser);
+  return ParseProviderUpdate(body, ThreadBodyParser());
 }
 
 Result<ProviderUpdate> ParseProviderPatch(std::string_view body, JsonBodyParser& parser) {
@@ -1027,8 +1023,7 @@ Result<ProviderUpdate> ParseProviderPatch(std::string_view body, JsonBodyParser&
 }
 
 Result<ProviderUpdate> ParseProviderPatch(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseProviderPatch(body, parser);
+  return ParseProviderPatch(body, ThreadBodyParser());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1054,8 +1049,7 @@ Result<EndpointCreate> ParseEndpointCreate(std::string_view body, JsonBodyParser
 }
 
 Result<EndpointCreate> ParseEndpointCreate(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseEndpointCreate(body, parser);
+  return ParseEndpointCreate(body, ThreadBodyParser());
 }
 
 Result<EndpointUpdate> ParseEndpointUpdate(std::string_view body, JsonBodyParser& parser) {
@@ -1077,8 +1071,7 @@ Result<EndpointUpdate> ParseEndpointUpdate(std::string_view body, JsonBodyParser
 }
 
 Result<EndpointUpdate> ParseEndpointUpdate(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseEndpointUpdate(body, parser);
+  return ParseEndpointUpdate(body, ThreadBodyParser());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1112,8 +1105,7 @@ Result<HealthReportBatch> ParseHealthReportBatch(std::string_view body, JsonBody
 }
 
 Result<HealthReportBatch> ParseHealthReportBatch(std::string_view body) {
-  JsonBodyParser parser;
-  return ParseHealthReportBatch(body, parser);
+  return ParseHealthReportBatch(body, ThreadBodyParser());
 }
 
 }  // namespace keyledger::registry

@@ -1198,6 +1198,9 @@ std::optional<JsonSyntaxError> DiagnoseJson(std::string_view text, size_t max_de
   return PyJsonDiagnoser(text, max_depth).Run();
 }
 
+// Bodies up to this size leave their simdjson buffers allocated for the next one.
+constexpr size_t kRetainedCapacity = 64 * 1024;
+
 struct JsonBodyParser::Impl {
   explicit Impl(size_t max) : max_body_bytes(max) {}
   size_t max_body_bytes;
@@ -1209,6 +1212,11 @@ JsonBodyParser::JsonBodyParser(size_t max_body_bytes)
     : impl_(std::make_unique<Impl>(max_body_bytes)) {}
 
 JsonBodyParser::~JsonBodyParser() = default;
+
+JsonBodyParser& ThreadBodyParser() {
+  thread_local JsonBodyParser parser;
+  return parser;
+}
 
 Result<JsonValue> JsonBodyParser::Parse(std::string_view body) {
   if (body.empty()) {
@@ -1222,6 +1230,11 @@ Result<JsonValue> JsonBodyParser::Parse(std::string_view body) {
   if (body.size() >= 3 && body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
 
   auto& buffer = impl_->buffer;
+  if (impl_->parser.capacity() > kRetainedCapacity && body.size() <= kRetainedCapacity) {
+    // A reused parser keeps its buffers for the next body, but not a large body's.
+    impl_->parser = ondemand::parser{};
+    std::string().swap(buffer);
+  }
   buffer.assign(body.data(), body.size());
   buffer.append(static_cast<size_t>(simdjson::SIMDJSON_PADDING), '\0');
   const std::string_view text(buffer.data(), body.size());

@@ -41,8 +41,8 @@
 // ErrorList and return std::nullopt on failure, so a model reader collects every error of a body
 // in field order, as pydantic does.
 //
-// Thread safety: JsonBodyParser is not thread-safe (one per session, reused); everything else is
-// a pure function or a value type.
+// Thread safety: JsonBodyParser is not thread-safe (one per thread, reused: ThreadBodyParser);
+// everything else is a pure function or a value type.
 
 #include <cstddef>
 #include <cstdint>
@@ -176,6 +176,11 @@ class JsonBodyParser {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// This thread's parser, with the default body limit: the parse functions that take no parser use
+// it, so a body does not allocate simdjson's buffers anew (buffers of bodies over 64 KiB are
+// released at the next smaller body).
+JsonBodyParser& ThreadBodyParser();
 
 // What went wrong in JsonBodyParser::Parse, for callers that answer differently per case
 // (Aether's provider routes answer 400 with their own messages).

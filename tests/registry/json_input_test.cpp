@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/json_writer.hpp"
@@ -305,6 +306,29 @@ TEST(JsonBodyParserTest, BodiesOverTheLimitArePayloadTooLarge) {
 
 // simdjson does the parsing and the Python-compatible locator explains refusals; the two must
 // agree on every document. Random edits of valid documents exercise the boundaries.
+TEST(JsonBodyParserTest, OneReusedParserPerThreadAcrossLargeSmallAndBadBodies) {
+  JsonBodyParser& parser = ThreadBodyParser();
+  EXPECT_EQ(&parser, &ThreadBodyParser());
+  JsonBodyParser* other = nullptr;
+  std::thread([&other] { other = &ThreadBodyParser(); }).join();
+  EXPECT_NE(other, &parser);
+
+  // A large body (its buffers are released at the next small one), a small one, a bad one and a
+  // good one again: each answer is the same as from a fresh parser.
+  std::string large = R"({"note":")" + std::string(200 * 1024, 'x') + R"(","n":[1,2,3]})";
+  auto big = parser.Parse(large);
+  ASSERT_TRUE(big.ok()) << Detail(big);
+  EXPECT_EQ(big->Find("note")->string_value().size(), 200u * 1024u);
+  for (int round = 0; round < 2; ++round) {
+    auto small = parser.Parse(R"({"internal_priority":7})");
+    ASSERT_TRUE(small.ok()) << Detail(small);
+    EXPECT_EQ(small->ToJson(), R"({"internal_priority":7})");
+    JsonBodyParser fresh;
+    EXPECT_EQ(Detail(parser.Parse(R"({"a":tru})")), Detail(fresh.Parse(R"({"a":tru})")));
+    EXPECT_EQ(parser.Parse(large)->ToJson(), big->ToJson());
+  }
+}
+
 TEST(JsonBodyParserTest, SimdjsonAndTheLocatorAgreeOnMutatedDocuments) {
   const std::vector<std::string> seeds = {
       R"({"a":1})",
