@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <string>
 
 #include "api/admin_api.hpp"
 #include "api/auth.hpp"
@@ -23,9 +24,27 @@
 #include "src/registry.hpp"
 #include "src/server_config.hpp"
 
+#ifdef KEYLEDGER_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 namespace {
 
 using namespace keyledger;
+
+// The allocator this binary runs on, for the ready line (CMake's KEYLEDGER_JEMALLOC).
+std::string AllocatorName() {
+#ifdef KEYLEDGER_WITH_JEMALLOC
+  const char* version = nullptr;
+  size_t size = sizeof(version);
+  if (mallctl("version", static_cast<void*>(&version), &size, nullptr, 0) == 0 && version) {
+    return std::string("jemalloc ") + version;
+  }
+  return "jemalloc";
+#else
+  return "libc";
+#endif
+}
 
 LogLevel LevelFrom(const std::string& name) {
   if (name == "debug") return LogLevel::kDebug;
@@ -185,7 +204,8 @@ int Serve(const ServerConfig& cfg) {
              {{"url", server.base_url()},
               {"data_dir", cfg.data_dir},
               {"head", std::to_string(store.GetHead().sequence)},
-              {"keys", std::to_string(registry.Current()->keys.size())}});
+              {"keys", std::to_string(registry.Current()->keys.size())},
+              {"allocator", AllocatorName()}});
   if (*first_token) {
     std::fputs(api::FirstTokenBanner(**first_token, cfg.tokens_file, server.base_url()).c_str(),
                stdout);

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   clang clang-format libclang-rt-14-dev
   libboost-dev libboost-system-dev libboost-program-options-dev
-  librocksdb-dev libsimdjson-dev libcrypto++-dev libssl-dev
+  librocksdb-dev libsimdjson-dev libcrypto++-dev libssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev
   procps util-linux
 )

@@ -152,6 +152,19 @@ TEST_F(RoutesTest, KeyResponsesHaveTheSpecMembersInTheSpecOrder) {
   EXPECT_EQ(Bool(openai, "circuit_breaker_open"), false);
 }
 
+TEST_F(RoutesTest, ReadyLineNamesTheAllocatorTheBuildLinked) {
+  const std::string err = daemon_->CurrentStderr();
+  const size_t ready = err.find(R"("msg":"keyledgerd ready")");
+  ASSERT_NE(ready, std::string::npos) << err;
+  const std::string line = err.substr(ready, err.find('\n', ready) - ready);
+#ifdef KEYLEDGER_WITH_JEMALLOC
+  // jemalloc answered mallctl("version"): it is the allocator in use, not only on the link line.
+  EXPECT_NE(line.find(R"("allocator":"jemalloc 5.)"), std::string::npos) << line;
+#else
+  EXPECT_NE(line.find(R"("allocator":"libc")"), std::string::npos) << line;
+#endif
+}
+
 TEST_F(RoutesTest, GroupedViewOrderAndFilters) {
   ASSERT_FALSE(HasFatalFailure());
   Client admin = Admin();
