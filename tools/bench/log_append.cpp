@@ -86,7 +86,8 @@ kb::Summary RawRocks(const std::string& dir, int threads, double seconds) {
   return s;
 }
 
-kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
+// A new event log in `dir` that counts its group commits for the --only report.
+std::unique_ptr<ke::RocksEventLog> OpenFreshLog(const std::string& dir) {
   std::filesystem::remove_all(dir);
   ke::RocksEventLog::Options options;
   options.on_group_commit = [](const ke::GroupCommitStats& g) {
@@ -98,15 +99,20 @@ kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
     std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
     std::exit(1);
   }
+  return std::move(log).value();
+}
+
+kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
+  auto log = OpenFreshLog(dir);
   auto s = RunThreads(callers, seconds, [&](int t, uint64_t i) {
     ke::NewEvent e;
     e.type = ke::EventType::kKeyUpdated;
     e.payload = Payload(t, i);
-    auto r = (*log)->Append("key-" + std::to_string(t), ke::kAnyVersion, {std::move(e)},
-                            ke::EventMetadata{"bench", "127.0.0.1", "req", std::nullopt});
+    auto r = log->Append("key-" + std::to_string(t), ke::kAnyVersion, {std::move(e)},
+                         ke::EventMetadata{"bench", "127.0.0.1", "req", std::nullopt});
     if (!r.ok()) std::abort();
   });
-  if (!(*log)->Close().ok()) std::abort();
+  if (!log->Close().ok()) std::abort();
   return s;
 }
 
@@ -114,17 +120,7 @@ kb::Summary Keyledger(const std::string& dir, int callers, double seconds) {
 // submits its next append from the completion of the previous one (AppendAsync), as a server's
 // I/O threads use the log, instead of a thread that sleeps until its append is durable.
 kb::Summary KeyledgerAsync(const std::string& dir, int callers, double seconds) {
-  std::filesystem::remove_all(dir);
-  ke::RocksEventLog::Options options;
-  options.on_group_commit = [](const ke::GroupCommitStats& g) {
-    g_groups.fetch_add(1, std::memory_order_relaxed);
-    g_write_micros.fetch_add(g.write_micros, std::memory_order_relaxed);
-  };
-  auto log = ke::RocksEventLog::Open(dir, std::move(options));
-  if (!log.ok()) {
-    std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
-    std::exit(1);
-  }
+  auto log = OpenFreshLog(dir);
   struct Caller {
     uint64_t next = 0;
     kb::Clock::time_point started;
@@ -147,7 +143,7 @@ kb::Summary KeyledgerAsync(const std::string& dir, int callers, double seconds) 
                          ke::EventMetadata{"bench", "127.0.0.1", "req", std::nullopt},
                          {std::move(e)}});
     c.started = kb::Clock::now();
-    (*log)->AppendAsync(std::move(request), [&, t](keyledger::Result<ke::AppendResult> r) {
+    log->AppendAsync(std::move(request), [&, t](keyledger::Result<ke::AppendResult> r) {
       if (!r.ok()) std::abort();
       Caller& done = state[static_cast<size_t>(t)];
       done.latencies.push_back(kb::MicrosSince(done.started));
@@ -166,7 +162,7 @@ kb::Summary KeyledgerAsync(const std::string& dir, int callers, double seconds) 
     cv.wait(lock, [&] { return in_flight == 0; });
   }
   const double elapsed = static_cast<double>(kb::MicrosSince(start)) / 1e6;
-  if (!(*log)->Close().ok()) std::abort();
+  if (!log->Close().ok()) std::abort();
   std::vector<int64_t> all;
   for (Caller& c : state) all.insert(all.end(), c.latencies.begin(), c.latencies.end());
   return kb::Summarize(std::move(all), elapsed);
