@@ -7,7 +7,9 @@
 #   (r) raw RocksDB Put(sync=true) from 16 threads (tools/bench/log_append), the baseline of (d)
 #   (e) the same wrk PUT script against a bare Beast server answering the bytes of one PUT
 #       response without doing anything: what HTTP alone costs on this machine, (d)'s ceiling
-# and prints requests/s, p50/p99 latency and the ratios (b)/(a), (d)/(r), (e)/(r) and (d)/(e).
+# and prints requests/s, p50/p99 latency and the ratios (b)/(a), (d)/(r), (e)/(r) and (d)/(e), and
+# the CPU time per request of the server and of wrk in (a), (b), (d) and (e) (they share the
+# machine's cores, so a CPU-bound case is limited by their sum).
 # Not a test.
 #
 #   tools/bench/http.sh [SECONDS_PER_CASE]   (default 10)
@@ -43,11 +45,22 @@ wrk_json() {
     END { printf "{\"rps\":%s,\"p50_us\":%.0f,\"p99_us\":%.0f,\"non2xx\":%d,\"socket_errors\":%d}\n",
                  rps + 0, p50, p99, non2xx + 0, errors + 0 }' "$1"
 }
-run_wrk() {  # NAME CONNECTIONS URL [wrk args...]
-  local name=$1 c=$2 url=$3
-  shift 3
-  wrk -t 2 -c "$c" -d "${SECS}s" --latency "$@" "$url" >"$WORK/$name.txt"
+# CPU time (utime + stime) a process has used so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run_wrk() {  # NAME CONNECTIONS SERVER_PID URL [wrk args...]
+  local name=$1 c=$2 pid=$3 url=$4 before after wrk_cpu
+  shift 4
+  before=$(cpu_ticks "$pid")
+  # bash's time keyword: the CPU seconds wrk used (user + system).
+  wrk_cpu=$({ TIMEFORMAT='%U %S'; time wrk -t 2 -c "$c" -d "${SECS}s" --latency "$@" "$url" \
+    >"$WORK/$name.txt"; } 2>&1 | awk '{print $1 + $2}')
+  after=$(cpu_ticks "$pid")
   wrk_json "$WORK/$name.txt" >"$WORK/$name.json"
+  # CPU microseconds per request of the server under test and of wrk itself.
+  jq -n --argjson ticks "$((after - before))" --argjson hz "$(getconf CLK_TCK)" \
+    --argjson wrk "$wrk_cpu" --argjson n "$(jq ".rps * $SECS" "$WORK/$name.json")" \
+    '{server_us: ($ticks / $hz * 1e6 / $n | round), wrk_us: ($wrk * 1e6 / $n | round)}' \
+    >"$WORK/$name.cpu.json"
   if [ "$(jq '.non2xx + .socket_errors' "$WORK/$name.json")" != 0 ]; then
     echo "http.sh: $name had errors:" >&2
     cat "$WORK/$name.txt" >&2
@@ -75,17 +88,19 @@ KEYLEDGER_WRK_KEYS=$(jq -r '[.[].id] | .[0:64] | join(",")' "$WORK/list.json")
 
 kl_start_static "$STATIC" "$WORK/grouped.json" "$WORK/static.out"
 static_port=$KL_STATIC_PORT
+static_pid=$KL_STATIC_PID
 first_key=${KEYLEDGER_WRK_KEYS%%,*}
 curl -sf -X PUT -H "Authorization: Bearer $KEYLEDGER_WRK_TOKEN" -H "Content-Type: application/json" \
   -d '{"internal_priority":1}' "$base/api/admin/endpoints/keys/$first_key" >"$WORK/put.json"
 kl_start_static "$STATIC" "$WORK/put.json" "$WORK/static_put.out"
 put_static_port=$KL_STATIC_PORT
+put_static_pid=$KL_STATIC_PID
 
-run_wrk a 64 "http://127.0.0.1:$static_port/"
-run_wrk b 64 "$base$grouped" -s tools/bench/wrk_get.lua
-run_wrk c 64 "$base$list?limit=100" -s tools/bench/wrk_get.lua
-run_wrk d 64 "$base" -s tools/bench/wrk_put.lua
-run_wrk e 64 "http://127.0.0.1:$put_static_port" -s tools/bench/wrk_put.lua
+run_wrk a 64 "$static_pid" "http://127.0.0.1:$static_port/"
+run_wrk b 64 "$KL_PID" "$base$grouped" -s tools/bench/wrk_get.lua
+run_wrk c 64 "$KL_PID" "$base$list?limit=100" -s tools/bench/wrk_get.lua
+run_wrk d 64 "$KL_PID" "$base" -s tools/bench/wrk_put.lua
+run_wrk e 64 "$put_static_pid" "http://127.0.0.1:$put_static_port" -s tools/bench/wrk_put.lua
 kl_stop_server "$KL_PID"
 
 row() {  # LABEL JSON BASE_RPS
@@ -105,3 +120,4 @@ row "(d) PUT key over HTTP, 64 connections (vs r)" "$WORK/d.json" "$raw_rps"
 row "(e) bare Beast answering the PUT script with one PUT response ($(wc -c <"$WORK/put.json") bytes; vs r)" "$WORK/e.json" "$raw_rps"
 echo
 echo "(d) / (e), keyledgerd's durable PUT against bare HTTP on this machine: $(jq -n --argjson d "$(jq .rps "$WORK/d.json")" --argjson e "$(jq .rps "$WORK/e.json")" '(($d / $e * 100) | round) / 100')x"
+echo "CPU per request, server + wrk (us): (d) keyledgerd $(jq .server_us "$WORK/d.cpu.json") + $(jq .wrk_us "$WORK/d.cpu.json"), (e) bare Beast $(jq .server_us "$WORK/e.cpu.json") + $(jq .wrk_us "$WORK/e.cpu.json"); (b) keyledgerd $(jq .server_us "$WORK/b.cpu.json"), (a) bare Beast $(jq .server_us "$WORK/a.cpu.json")"
