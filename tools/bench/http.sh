@@ -56,16 +56,17 @@ run_wrk() {  # NAME CONNECTIONS SERVER_PID URL [wrk args...]
     >"$WORK/$name.txt"; } 2>&1 | awk '{print $1 + $2}')
   after=$(cpu_ticks "$pid")
   wrk_json "$WORK/$name.txt" >"$WORK/$name.json"
-  # CPU microseconds per request of the server under test and of wrk itself.
-  jq -n --argjson ticks "$((after - before))" --argjson hz "$(getconf CLK_TCK)" \
-    --argjson wrk "$wrk_cpu" --argjson n "$(jq ".rps * $SECS" "$WORK/$name.json")" \
-    '{server_us: ($ticks / $hz * 1e6 / $n | round), wrk_us: ($wrk * 1e6 / $n | round)}' \
-    >"$WORK/$name.cpu.json"
   if [ "$(jq '.non2xx + .socket_errors' "$WORK/$name.json")" != 0 ]; then
     echo "http.sh: $name had errors:" >&2
     cat "$WORK/$name.txt" >&2
     exit 1
   fi
+  # CPU microseconds per request of the server under test and of wrk itself (after the error
+  # check: a failed run may have counted no requests).
+  jq -n --argjson ticks "$((after - before))" --argjson hz "$(getconf CLK_TCK)" \
+    --argjson wrk "$wrk_cpu" --argjson n "$(jq ".rps * $SECS" "$WORK/$name.json")" \
+    '{server_us: ($ticks / $hz * 1e6 / $n | round), wrk_us: ($wrk * 1e6 / $n | round)}' \
+    >"$WORK/$name.cpu.json"
 }
 
 echo "machine: $(kl_machine)"
