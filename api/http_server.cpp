@@ -7,11 +7,13 @@
 // wait for longer than read_timeout while pipelined responses are still being computed.
 #include "api/http_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -19,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -36,6 +40,7 @@
 
 #include "api/auth.hpp"
 #include "api/errors.hpp"
+#include "api/http_framing.hpp"
 #include "api/logger.hpp"
 #include "api/metrics.hpp"
 #include "api/router.hpp"
@@ -64,6 +69,17 @@ bool IsHttpParseError(const beast::error_code& ec) {
 bool IsSafeHeaderText(std::string_view s) {
   return s.find_first_of("\r\n", 0) == std::string_view::npos &&
          s.find('\0') == std::string_view::npos;
+}
+
+// Beast's view of a request header, for CheckFraming (http_framing.hpp).
+template <class Header>
+std::optional<FramingProblem> CheckHeaderFraming(const Header& msg) {
+  const auto hosts = msg.equal_range(http::field::host);
+  std::vector<std::string_view> codings;
+  const auto te = msg.equal_range(http::field::transfer_encoding);
+  for (auto it = te.first; it != te.second; ++it) codings.push_back(SV(it->value()));
+  return CheckFraming(msg.version(), static_cast<size_t>(std::distance(hosts.first, hosts.second)),
+                      codings);
 }
 
 double SecondsSince(Clock::time_point t) {
@@ -477,12 +493,54 @@ class Session final : public SessionBase,
     parser_->body_limit(shared_->config.body_limit);
     const bool idle = requests_seen_ > 0 && buffer_.size() == 0;
     ArmRead(idle ? shared_->config.idle_timeout : shared_->config.read_timeout, true);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        beast::bind_front_handler(&Session::OnReadHeader, this->shared_from_this()));
+    ParseHeader();
   }
 
-  void OnReadHeader(beast::error_code ec, std::size_t) {
+  // Beast's async_read_header, by hand, so the raw header bytes can be checked for obsolete line
+  // folding before the parser unfolds them. Beast's parser consumes nothing until the whole
+  // header is in the buffer (and fails with header_limit past it), so the buffer always starts
+  // with the header being read.
+  void ParseHeader() {
+    const auto data = buffer_.data();
+    const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    if (HasObsoleteLineFolding(bytes)) {
+      reading_ = false;
+      DisarmRead();
+      RejectMessage(400, "Invalid HTTP request: obsolete line folding");
+      return;
+    }
+    beast::error_code ec;
+    if (!bytes.empty()) {
+      buffer_.consume(parser_->put(data, ec));
+      if (!ec && !parser_->is_header_done()) ec = http::error::need_more;
+    } else {
+      ec = http::error::need_more;
+    }
+    if (ec == http::error::need_more) {
+      constexpr size_t kReadChunk = 16 * 1024;
+      stream_.async_read_some(
+          buffer_.prepare(kReadChunk),
+          beast::bind_front_handler(&Session::OnHeaderBytes, this->shared_from_this()));
+      return;
+    }
+    OnReadHeader(ec);
+  }
+
+  void OnHeaderBytes(beast::error_code ec, std::size_t n) {
+    if (closed_) return;
+    buffer_.commit(n);
+    if (ec) {
+      if (ec == net::error::eof && buffer_.size() > 0) ec = http::error::partial_message;
+      if (ec == net::error::eof) ec = http::error::end_of_stream;
+      reading_ = false;
+      DisarmRead();
+      OnReadError(ec, "read header");
+      return;
+    }
+    ParseHeader();
+  }
+
+  void OnReadHeader(beast::error_code ec) {
     if (closed_) return;
     if (ec) {
       reading_ = false;
@@ -493,6 +551,12 @@ class Session final : public SessionBase,
     header_time_ = Clock::now();
     ++requests_seen_;
     const auto& msg = parser_->get();
+    if (const auto problem = CheckHeaderFraming(msg)) {
+      reading_ = false;
+      DisarmRead();
+      RejectMessage(problem->status, problem->message);
+      return;
+    }
     const auto length = parser_->content_length();
     if (length && *length > shared_->config.body_limit) {
       reading_ = false;
@@ -660,7 +724,7 @@ class Session final : public SessionBase,
       return;
     }
 
-    const RouteMatch match = shared_->router->Match(req->method, req->path);
+    const RouteMatch match = shared_->router->Match(req->method, raw_path);
     switch (match.kind) {
       case RouteMatch::Kind::kNotFound:
         slot.info.route = "unmatched";
@@ -676,7 +740,7 @@ class Session final : public SessionBase,
       case RouteMatch::Kind::kRedirect: {
         slot.info.route = "unmatched";
         Response r = Response::Text(307, "", "");
-        std::string location = PercentEncodePath(match.redirect_path);
+        std::string location = match.redirect_path;  // raw, as the client encoded it
         if (!raw_query.empty()) {
           location += '?';
           location += raw_query;
@@ -745,16 +809,20 @@ class Session final : public SessionBase,
   }
 
   void Record(const RequestInfo& info, int status, std::string_view note) {
+    // Every label comes from a closed set (MethodLabel, route patterns plus "unmatched" and
+    // "invalid", three-digit statuses), so clients cannot grow the series without bound.
     const std::string status_text = std::to_string(status);
+    const std::string_view method = MethodLabel(info.method);
     if (shared_->requests != nullptr) {
-      shared_->requests->WithLabels({info.method, info.route, status_text}).Inc();
+      shared_->requests->WithLabels({method, info.route, status_text}).Inc();
     }
     const double seconds = SecondsSince(info.start);
     if (shared_->latency != nullptr) {
-      shared_->latency->WithLabels({info.method, info.route, status_text}).Observe(seconds);
+      shared_->latency->WithLabels({method, info.route, status_text}).Observe(seconds);
     }
+    const std::string logged_method = LoggedMethod(info.method);
     RequestLogEntry entry;
-    entry.method = info.method;
+    entry.method = logged_method;
     entry.path = info.path;
     entry.status = status;
     entry.duration_ms = seconds * 1000.0;
@@ -1165,6 +1233,24 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
 // ---- HttpServer ---------------------------------------------------------------------------------
 
+// TLS 1.3 (its suites are all AEAD with forward secrecy), and TLS 1.2 with ECDHE key exchange and
+// AEAD ciphers only (kTls12Ciphers): no RSA key exchange, no CBC, no SHA-1 MACs. The server's
+// order wins; renegotiation and compression are off.
+beast::error_code RestrictTls(ssl::context& ctx) {
+  SSL_CTX* native = ctx.native_handle();
+  auto error = [] {
+    return beast::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category());
+  };
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) return error();
+  if (SSL_CTX_set_cipher_list(native, std::string(kTls12Ciphers).c_str()) != 1) return error();
+  if (SSL_CTX_set_ciphersuites(native, std::string(kTls13Ciphersuites).c_str()) != 1) {
+    return error();
+  }
+  SSL_CTX_set_options(
+      native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  return {};
+}
+
 struct HttpServer::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::unique_ptr<net::io_context> ioc;
@@ -1220,7 +1306,11 @@ Status HttpServer::Start() {
                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                        ec);
-    if (!ec) s.tls->use_certificate_chain_file(s.config.tls->cert_file, ec);
+    if (!ec) ec = RestrictTls(*s.tls);
+    if (ec) {
+      return MakeError(ErrorCode::kInvalidArgument, "TLS setup: " + ec.message());
+    }
+    s.tls->use_certificate_chain_file(s.config.tls->cert_file, ec);
     if (ec) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "TLS certificate " + s.config.tls->cert_file + ": " + ec.message());

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/handler.hpp"
 #include "events/status.hpp"
@@ -50,6 +51,16 @@ inline constexpr size_t kDefaultPipelineLimit = 16;
 inline constexpr size_t kDefaultSseQueueLimit = 256;
 inline constexpr std::chrono::milliseconds kDefaultSseHeartbeat{15'000};
 inline constexpr size_t kDefaultMaxConnections = 4096;
+
+// What TLS offers (README "TLS"): TLS 1.3 with its AEAD suites, and TLS 1.2 with ECDHE and AEAD
+// only, in this order of preference. Everything else (RSA key exchange, CBC, SHA-1 MACs, TLS 1.1
+// and older) fails the handshake.
+inline constexpr std::string_view kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+inline constexpr std::string_view kTls13Ciphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 struct TlsConfig {
   std::string cert_file{};  // PEM certificate chain

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "api/text.hpp"
+
 namespace keyledger::api {
 namespace {
 
@@ -35,6 +37,12 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
     parts.push_back(path.substr(start, slash - start));
     start = slash + 1;
   }
+}
+
+std::vector<std::string> SplitDecodedSegments(std::string_view raw_path) {
+  std::vector<std::string> out;
+  for (std::string_view part : SplitPath(raw_path)) out.push_back(PercentDecode(part, false));
+  return out;
 }
 
 Status Router::Add(RouteSpec spec) {
@@ -81,13 +89,14 @@ Status Router::Add(RouteSpec spec) {
   return Status::Ok();
 }
 
-bool Router::PathMatches(const Entry& e, const std::vector<std::string_view>& parts,
+bool Router::PathMatches(const Entry& e, const std::vector<std::string>& parts,
                          std::vector<NameValue>* params) {
   if (e.segments.size() != parts.size()) return false;
   for (size_t i = 0; i < parts.size(); ++i) {
     const Segment& seg = e.segments[i];
     if (seg.param) {
-      if (parts[i].empty()) return false;
+      // A decoded '/' came from "%2F": one segment on the wire, never a parameter value.
+      if (parts[i].empty() || parts[i].find('/') != std::string::npos) return false;
     } else if (seg.text != parts[i]) {
       return false;
     }
@@ -95,7 +104,7 @@ bool Router::PathMatches(const Entry& e, const std::vector<std::string_view>& pa
   if (params != nullptr) {
     params->clear();
     for (size_t i = 0; i < parts.size(); ++i) {
-      if (e.segments[i].param) params->emplace_back(e.segments[i].text, std::string(parts[i]));
+      if (e.segments[i].param) params->emplace_back(e.segments[i].text, parts[i]);
     }
   }
   return true;
@@ -103,7 +112,7 @@ bool Router::PathMatches(const Entry& e, const std::vector<std::string_view>& pa
 
 RouteMatch Router::Match(std::string_view method, std::string_view path) const {
   RouteMatch match;
-  const std::vector<std::string_view> parts = SplitPath(path);
+  const std::vector<std::string> parts = SplitDecodedSegments(path);
   const std::string_view effective = method == "HEAD" ? std::string_view("GET") : method;
   std::vector<std::string> allowed;
   for (const auto& e : entries_) {
@@ -134,7 +143,7 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
     }
     // "//host" would be a protocol-relative Location pointing at another site.
     if (toggled.rfind("//", 0) != 0) {
-      const std::vector<std::string_view> toggled_parts = SplitPath(toggled);
+      const std::vector<std::string> toggled_parts = SplitDecodedSegments(toggled);
       for (const auto& e : entries_) {
         if (PathMatches(*e, toggled_parts, nullptr)) {
           match.kind = RouteMatch::Kind::kRedirect;

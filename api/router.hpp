@@ -10,7 +10,11 @@
 //     methods of every route matching the path;
 //   - nothing matches: if the path with its trailing slash toggled matches some route (any
 //     method), 307 to that path (FastAPI redirect_slashes); otherwise 404 {"detail":"Not Found"}.
-// Matching works on the percent-decoded path, as Starlette does.
+// Matching works on the raw path's segments: the path is split on '/' first, then each segment
+// is percent-decoded on its own, so an encoded separator ("%2F") stays inside its segment and can
+// never reach another route (a proxy rule written on raw paths cannot be bypassed that way). A
+// segment that decodes to text containing '/' matches no parameter, which is the 404 Starlette
+// gives for the same request. Literal segments compare with the decoded segment.
 //
 // Routes also carry the metadata the OpenAPI generator needs. Build the router completely before
 // the server starts; afterwards it is only read, from any thread, without locks.
@@ -60,7 +64,7 @@ struct RouteMatch {
   const RouteSpec* route = nullptr;  // kFound
   std::vector<NameValue> params;     // kFound: path parameters in pattern order
   std::string allow;                 // kMethodNotAllowed: "GET, HEAD, PUT"
-  std::string redirect_path;         // kRedirect: the decoded path with the slash toggled
+  std::string redirect_path;         // kRedirect: the raw path with the slash toggled
 };
 
 class Router {
@@ -76,8 +80,9 @@ class Router {
   // pair that is already registered.
   Status Add(RouteSpec spec);
 
-  // `path` is the percent-decoded path without the query string.
-  RouteMatch Match(std::string_view method, std::string_view path) const;
+  // `raw_path` is the request-target's path as sent (still percent-encoded), without the query
+  // string. Parameters come back decoded.
+  RouteMatch Match(std::string_view method, std::string_view raw_path) const;
 
   // Every route in registration order (for OpenAPI and tests).
   std::vector<const RouteSpec*> Routes() const;
@@ -91,7 +96,7 @@ class Router {
     RouteSpec spec;
     std::vector<Segment> segments;
   };
-  static bool PathMatches(const Entry& e, const std::vector<std::string_view>& parts,
+  static bool PathMatches(const Entry& e, const std::vector<std::string>& parts,
                           std::vector<NameValue>* params);
 
   std::vector<std::unique_ptr<Entry>> entries_;
@@ -99,5 +104,7 @@ class Router {
 
 // Splits "/a/b/" into {"", "a", "b", ""} (exposed for tests).
 std::vector<std::string_view> SplitPath(std::string_view path);
+// SplitPath, then each segment percent-decoded ("/a%2Fb/c" gives {"", "a/b", "c"}).
+std::vector<std::string> SplitDecodedSegments(std::string_view raw_path);
 
 }  // namespace keyledger::api

@@ -258,8 +258,51 @@ TestResponse Fetch(uint16_t port, std::string_view method, std::string_view targ
   return r ? *r : TestResponse{};
 }
 
-bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key_file) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
+std::string TlsHandshake(uint16_t port, const TlsOffer& offer) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string negotiated;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = nullptr;
+  bool ok = ctx != nullptr && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (ok) {
+    // Level 0, so that what the client offers is what the test says, not what the system's
+    // OpenSSL configuration allows.
+    SSL_CTX_set_security_level(ctx, 0);
+    if (offer.min_version != 0) SSL_CTX_set_min_proto_version(ctx, offer.min_version);
+    if (offer.max_version != 0) SSL_CTX_set_max_proto_version(ctx, offer.max_version);
+    if (!offer.ciphers.empty()) {
+      ok = SSL_CTX_set_cipher_list(ctx, (offer.ciphers + ":@SECLEVEL=0").c_str()) == 1;
+    }
+    if (ok && !offer.ciphersuites.empty()) {
+      ok = SSL_CTX_set_ciphersuites(ctx, offer.ciphersuites.c_str()) == 1;
+    }
+  }
+  if (ok) {
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      negotiated = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+      SSL_shutdown(ssl);
+    }
+  }
+  ERR_clear_error();
+  if (ssl != nullptr) SSL_free(ssl);
+  if (ctx != nullptr) SSL_CTX_free(ctx);
+  ::close(fd);
+  return negotiated;
+}
+
+bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key_file,
+                            CertKey key_type) {
+  EVP_PKEY* key = key_type == CertKey::kRsa2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
   if (key == nullptr) return false;
   X509* cert = X509_new();
   bool ok = cert != nullptr;

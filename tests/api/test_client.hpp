@@ -71,7 +71,23 @@ std::string BuildRequest(std::string_view method, std::string_view target,
 TestResponse Fetch(uint16_t port, std::string_view method, std::string_view target,
                    const Headers& headers = {}, std::string_view body = {});
 
-// Writes a fresh self-signed certificate (EC P-256, SAN IP 127.0.0.1) and its key as PEM.
-bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key_file);
+// Writes a fresh self-signed certificate (SAN IP 127.0.0.1) and its key as PEM: EC P-256, or
+// RSA 2048 (which also makes RSA key exchange possible, for tests that must see it refused).
+enum class CertKey { kEcP256, kRsa2048 };
+bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key_file,
+                            CertKey key_type = CertKey::kEcP256);
+
+// A client that offers only what it is told: TLS versions (0 = OpenSSL's default bound) and
+// the TLS 1.2 cipher list / TLS 1.3 suites (empty = OpenSSL's defaults).
+struct TlsOffer {
+  int min_version = 0;  // e.g. TLS1_2_VERSION (0x0303)
+  int max_version = 0;
+  std::string ciphers{};       // SSL_CTX_set_cipher_list syntax, at security level 0
+  std::string ciphersuites{};  // SSL_CTX_set_ciphersuites syntax
+};
+// Handshakes with 127.0.0.1:port (no certificate verification). The negotiated
+// "<version> <cipher>" (e.g. "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"), or "" when the handshake
+// fails.
+std::string TlsHandshake(uint16_t port, const TlsOffer& offer);
 
 }  // namespace keyledger::api::testing
