@@ -46,6 +46,11 @@ bool IsVisibleAscii(std::string_view s) {
 
 }  // namespace
 
+size_t ViewCache::size() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return views_.size();
+}
+
 std::shared_ptr<const std::string> ViewCache::Get(const projections::State& s,
                                                   const std::string& key,
                                                   const std::function<std::string()>& compute) {
@@ -207,22 +212,19 @@ Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
                                  .handler = [](const RequestPtr&, Responder respond) {
                                    respond(JsonOk(R"({"status":"ok"})"));
                                  }}));
-  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
-                                 .pattern = "/readyz",
-                                 .access = Access::kPublic,
-                                 .summary = "Recovered and accepting writes",
-                                 .tag = "Ops",
-                                 .handler = [&api](const RequestPtr&, Responder respond) {
-                                   const bool ready = api.ready.load();
-                                   json::Writer w;
-                                   w.BeginObject()
-                                       .Member("status", ready ? "ready" : "not_ready")
-                                       .Member("head_sequence", api.log.GetHead().sequence)
-                                       .Member("projection_sequence",
-                                               api.registry.Current()->sequence)
-                                       .EndObject();
-                                   respond(Response::Json(ready ? 200 : 503, w.Take()));
-                                 }}));
+  KL_RETURN_IF_ERROR(
+      router.Add({.method = "GET",
+                  .pattern = "/readyz",
+                  .access = Access::kPublic,
+                  .summary = "Recovered and accepting writes",
+                  .tag = "Ops",
+                  // Public, so it says nothing but ready or not: figures such as
+                  // the head sequence are on /metrics, for auditors.
+                  .handler = [&api](const RequestPtr&, Responder respond) {
+                    const bool ready = api.ready.load();
+                    respond(Response::Json(ready ? 200 : 503, ready ? R"({"status":"ready"})"
+                                                                    : R"({"status":"not_ready"})"));
+                  }}));
   KL_RETURN_IF_ERROR(router.Add({.method = "GET",
                                  .pattern = "/api/capabilities",
                                  .access = Access::kPublic,
@@ -240,9 +242,11 @@ Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
                                    respond(JsonOk(CapabilitiesJson(true)));
                                  }}));
   if (api.metrics != nullptr) {
+    // Key counts, open breakers and authentication failures are for auditors (or for a
+    // separate --metrics-listen address, see main), not for anyone who can reach the port.
     KL_RETURN_IF_ERROR(router.Add({.method = "GET",
                                    .pattern = "/metrics",
-                                   .access = Access::kPublic,
+                                   .access = Access::kAuditor,
                                    .summary = "Prometheus metrics",
                                    .tag = "Ops",
                                    .handler = MetricsHandler(*api.metrics)}));
@@ -273,6 +277,8 @@ Status AdminApi::Register(Router& router) {
 }
 
 void AdminApi::SetReady(bool ready) { impl_->ready = ready; }
+
+void AdminApi::OnTokensReloaded() { RecheckStreams(*impl_); }
 
 void AdminApi::Shutdown() {
   ShutdownStreams(*impl_);

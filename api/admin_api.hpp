@@ -23,6 +23,10 @@
 
 namespace keyledger::api {
 
+class Authenticator;
+
+inline constexpr size_t kDefaultMaxAuditStreams = 64;
+
 struct AdminApiOptions {
   // Worker threads for long reads (time travel, audit queries, history). Default 2.
   int workers = 2;
@@ -30,6 +34,11 @@ struct AdminApiOptions {
   size_t max_audit_scan = 100'000;
   // Events an SSE subscriber may ask to replay with ?after= before live delivery. Default 10,000.
   size_t max_stream_backlog = 10'000;
+  // Audit streams (SSE) open at once; one more is refused with 429. Default 64.
+  size_t max_streams = kDefaultMaxAuditStreams;
+  // Re-checks each open stream's token before every delivery and on OnTokensReloaded(), and
+  // ends the stream when it no longer grants the auditor role. Borrowed; null: never re-checked.
+  Authenticator* authenticator = nullptr;
 };
 
 class AdminApi {
@@ -44,6 +53,8 @@ class AdminApi {
   Status Register(Router& router);
   // True once recovery finished and the store accepts writes (GET /readyz).
   void SetReady(bool ready);
+  // The tokens file was reloaded (SIGHUP): end the audit streams whose token was revoked.
+  void OnTokensReloaded();
   void Shutdown();
 
   struct Impl;

@@ -25,6 +25,7 @@ class ViewCache {
   static constexpr size_t kMaxEntries = 256;
   std::shared_ptr<const std::string> Get(const projections::State& s, const std::string& key,
                                          const std::function<std::string()>& compute);
+  size_t size();
 
  private:
   std::mutex mu_;
@@ -71,5 +72,6 @@ Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api);
 Status RegisterProviderRoutes(Router& router, AdminApi::Impl& api);
 Status RegisterAuditRoutes(Router& router, AdminApi::Impl& api);
 void ShutdownStreams(AdminApi::Impl& api);
+void RecheckStreams(AdminApi::Impl& api);
 
 }  // namespace keyledger::api

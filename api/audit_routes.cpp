@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "api/admin_api_internal.hpp"
+#include "api/auth.hpp"
 #include "events/append_planner.hpp"
 #include "events/json_writer.hpp"
 #include "events/time_format.hpp"
@@ -22,17 +23,39 @@ class StreamHub {
     });
   }
 
+  // Who a stream was opened for: checked again before every delivery and after every tokens
+  // reload (Authenticator::Recheck), so a stream ends with its token.
+  struct Credentials {
+    std::string authorization;
+    std::string client_ip;
+  };
+
+  // True when one more stream may open (at most AdminApiOptions::max_streams at once).
+  bool HasRoom() {
+    std::lock_guard lock(core_->mu);
+    std::erase_if(core_->subs, [](const Sub& s) { return !s.stream->IsOpen(); });
+    return core_->subs.size() < core_->api.options.max_streams;
+  }
+
   // Starts delivering events after `after` (clamped to the last max_stream_backlog events).
-  void Add(std::shared_ptr<EventStream> stream, uint64_t after) {
+  void Add(std::shared_ptr<EventStream> stream, uint64_t after, Credentials credentials) {
     const uint64_t head = core_->api.log.GetHead().sequence;
     const uint64_t backlog = core_->api.options.max_stream_backlog;
     after = std::min(after, head);
     if (head - after > backlog) after = head - backlog;
     {
       std::lock_guard lock(core_->mu);
-      core_->subs.push_back({std::move(stream), after});
+      core_->subs.push_back({std::move(stream), after, std::move(credentials)});
     }
     core_->Schedule(core_);
+  }
+
+  // The tokens file was reloaded: check every open stream's token now, events or not.
+  void Recheck() { core_->Schedule(core_); }
+
+  size_t open_streams() {
+    std::lock_guard lock(core_->mu);
+    return core_->subs.size();
   }
 
   void Shutdown() {
@@ -49,6 +72,7 @@ class StreamHub {
   struct Sub {
     std::shared_ptr<EventStream> stream;
     uint64_t cursor;  // last sequence delivered
+    Credentials credentials;
   };
   struct Core {
     explicit Core(AdminApi::Impl& a) : api(a) {}
@@ -83,6 +107,7 @@ class StreamHub {
           std::erase_if(subs, [](const Sub& s) { return !s.stream->IsOpen(); });
           batch = subs;
         }
+        std::erase_if(batch, [this](const Sub& s) { return EndIfRevoked(s); });
         if (batch.empty()) return;
         uint64_t from = UINT64_MAX;
         for (const Sub& s : batch) from = std::min(from, s.cursor);
@@ -109,6 +134,25 @@ class StreamHub {
         if (records->size() < kBatch) return;
       }
     }
+
+    // Ends a stream whose token no longer grants the auditor role (revoked, expired, narrowed),
+    // with a last event saying why. True when it did.
+    bool EndIfRevoked(const Sub& s) {
+      if (api.options.authenticator == nullptr) return false;
+      const std::string_view reason = api.options.authenticator->Recheck(
+          s.credentials.authorization, s.credentials.client_ip, Access::kAuditor);
+      if (reason.empty()) return false;
+      json::Writer w;
+      w.BeginObject()
+          .Member("reason", reason)
+          .Member("message", "the stream's token is no longer valid for this route")
+          .EndObject();
+      s.stream->Send("stream-closed", w.str());
+      s.stream->Close();
+      api.logger.Log(LogLevel::kInfo, "audit stream closed: its token is no longer valid",
+                     {{"reason", reason}, {"client_ip", s.credentials.client_ip}});
+      return true;
+    }
   };
 
   std::shared_ptr<Core> core_;
@@ -116,6 +160,10 @@ class StreamHub {
 
 void ShutdownStreams(AdminApi::Impl& api) {
   if (api.hub) api.hub->Shutdown();
+}
+
+void RecheckStreams(AdminApi::Impl& api) {
+  if (api.hub) api.hub->Recheck();
 }
 
 namespace {
@@ -261,9 +309,16 @@ Status RegisterAuditRoutes(Router& router, AdminApi::Impl& api) {
            auto [p, ec] = std::from_chars(last->data(), last->data() + last->size(), v);
            if (ec == std::errc() && p == last->data() + last->size()) from = v;
          }
+         if (!api.hub->HasRoom()) {
+           return respond(ErrorResponse(
+               MakeError(ErrorCode::kRateLimited, "too many open audit streams (at most " +
+                                                      std::to_string(api.options.max_streams) +
+                                                      "); retry later")));
+         }
          auto stream = respond.StartEventStream({{"Cache-Control", "no-store"}});
          if (!stream) return;
-         api.hub->Add(std::move(stream), from);
+         api.hub->Add(std::move(stream), from,
+                      {std::string(req->Header("authorization").value_or("")), req->client_ip});
        }}));
 
   KL_RETURN_IF_ERROR(router.Add(

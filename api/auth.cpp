@@ -351,30 +351,26 @@ AuthFailureLimiter::AuthFailureLimiter(Options options, Clock clock)
     : options_(options),
       clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
 
-void AuthFailureLimiter::MakeRoomLocked(std::chrono::steady_clock::time_point now) {
-  for (auto it = windows_.begin(); it != windows_.end();) {
-    if (now - it->second.start >= options_.window) {
-      it = windows_.erase(it);
-    } else {
-      ++it;
-    }
+// Windows are kept in order of their start (`order_`, oldest first), so making room is O(1) per
+// address however many are tracked: an attacker with many addresses must not make each failure
+// cost a scan of the whole table.
+void AuthFailureLimiter::MakeRoomLocked(std::chrono::steady_clock::time_point now, bool inserting) {
+  while (!order_.empty() && (now - windows_.at(order_.front()).start >= options_.window ||
+                             (inserting && windows_.size() >= options_.max_tracked_ips))) {
+    windows_.erase(order_.front());
+    order_.pop_front();
   }
-  if (windows_.size() < options_.max_tracked_ips) return;
-  auto oldest = std::min_element(
-      windows_.begin(), windows_.end(),
-      [](const auto& a, const auto& b) { return a.second.start < b.second.start; });
-  if (oldest != windows_.end()) windows_.erase(oldest);
 }
 
 bool AuthFailureLimiter::RecordFailure(std::string_view ip) {
   const auto now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
+  MakeRoomLocked(now, false);  // an expired window is gone, so a found one is current
   auto it = windows_.find(std::string(ip));
   if (it == windows_.end()) {
-    if (windows_.size() >= options_.max_tracked_ips) MakeRoomLocked(now);
-    it = windows_.emplace(std::string(ip), Window{now, 0}).first;
-  } else if (now - it->second.start >= options_.window) {
-    it->second = Window{now, 0};
+    MakeRoomLocked(now, true);
+    order_.emplace_back(ip);
+    it = windows_.emplace(order_.back(), Window{now, 0}).first;
   }
   ++it->second.failures;
   return it->second.failures > options_.limit;
@@ -637,13 +633,30 @@ Authenticator::Outcome Authenticator::Fail(int status, std::string_view message,
 
 Authenticator::Outcome Authenticator::Authenticate(std::optional<std::string_view> authorization,
                                                    std::string_view client_ip, Access access) {
-  if (access == Access::kPublic) {
-    Outcome out;
-    out.principal = Principal{};
-    return out;
-  }
+  Check check = Verify(authorization, client_ip, access);
+  if (check.status != 0) return Fail(check.status, check.message, check.reason, client_ip);
+  Outcome out;
+  out.principal = std::move(check.principal);
+  return out;
+}
+
+std::string_view Authenticator::Recheck(std::string_view authorization, std::string_view client_ip,
+                                        Access access) const {
+  return Verify(authorization, client_ip, access).reason;
+}
+
+Authenticator::Check Authenticator::Verify(std::optional<std::string_view> authorization,
+                                           std::string_view client_ip, Access access) const {
+  auto refuse = [](int status, std::string_view message, std::string_view reason) {
+    Check c;
+    c.status = status;
+    c.message = std::string(message);
+    c.reason = reason;
+    return c;
+  };
+  if (access == Access::kPublic) return Check{};
   if (!authorization || AsciiLower(authorization->substr(0, 7)) != "bearer ") {
-    return Fail(401, kMsgMissingCredentials, "missing_credentials", client_ip);
+    return refuse(401, kMsgMissingCredentials, "missing_credentials");
   }
   const std::string_view token = StripAsciiWhitespace(authorization->substr(7));
   const int64_t now = config_.now_unix();
@@ -662,15 +675,15 @@ Authenticator::Outcome Authenticator::Authenticate(std::optional<std::string_vie
       if (equal && found == nullptr) found = &e;
     }
     if (found == nullptr) {
-      return Fail(401, kMsgInvalidManagementToken, "invalid_token", client_ip);
+      return refuse(401, kMsgInvalidManagementToken, "invalid_token");
     }
     if (found->expires_at && now >= *found->expires_at) {
-      return Fail(401, kMsgInvalidManagementToken, "expired_token", client_ip);
+      return refuse(401, kMsgInvalidManagementToken, "expired_token");
     }
     if (!found->cidrs.empty() &&
         std::none_of(found->cidrs.begin(), found->cidrs.end(),
                      [&](const Cidr& c) { return CidrContains(c, client_ip); })) {
-      return Fail(401, kMsgInvalidManagementToken, "ip_not_allowed", client_ip);
+      return refuse(401, kMsgInvalidManagementToken, "ip_not_allowed");
     }
     principal.name = found->name;
     principal.role = found->role;
@@ -687,7 +700,7 @@ Authenticator::Outcome Authenticator::Authenticate(std::optional<std::string_vie
       } else if (m.rfind(kMsgJwtWrongTypePrefix, 0) == 0) {
         reason = "jwt_wrong_type";
       }
-      return Fail(401, m, reason, client_ip);
+      return refuse(401, m, reason);
     }
     principal.name = "jwt:" + claims->user_id;
     principal.kind = PrincipalKind::kJwt;
@@ -700,10 +713,8 @@ Authenticator::Outcome Authenticator::Authenticate(std::optional<std::string_vie
     }
   }
 
-  if (!RoleAllows(principal.role, access)) {
-    return Fail(403, kMsgNeedAdmin, "forbidden", client_ip);
-  }
-  Outcome out;
+  if (!RoleAllows(principal.role, access)) return refuse(403, kMsgNeedAdmin, "forbidden");
+  Check out;
   out.principal = std::move(principal);
   return out;
 }

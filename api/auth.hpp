@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -101,8 +102,8 @@ std::string TokenSha256Hex(std::string_view token);
 // ---- Failure rate limiting ---------------------------------------------------------------------
 
 // Counts authentication failures per client IP in fixed windows. Memory is bounded: at most
-// `max_tracked_ips` addresses are remembered; when full, expired windows are dropped first and
-// then the oldest window.
+// `max_tracked_ips` addresses are remembered (default 65,536, about 10 MB at most); expired
+// windows are dropped, and when full the oldest window, each in constant time.
 class AuthFailureLimiter {
  public:
   struct Options {
@@ -127,12 +128,14 @@ class AuthFailureLimiter {
     std::chrono::steady_clock::time_point start;
     int failures = 0;
   };
-  void MakeRoomLocked(std::chrono::steady_clock::time_point now);
+  // Drops expired windows, and when `inserting` into a full table the oldest ones.
+  void MakeRoomLocked(std::chrono::steady_clock::time_point now, bool inserting);
 
   Options options_;
   Clock clock_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Window> windows_;
+  std::list<std::string> order_;  // the addresses in windows_, oldest window first
 };
 
 // ---- JWT ---------------------------------------------------------------------------------------
@@ -190,6 +193,13 @@ class Authenticator {
   Outcome Authenticate(std::optional<std::string_view> authorization, std::string_view client_ip,
                        Access access);
 
+  // Checks again, for a long-lived request (an SSE stream), the credentials it was admitted with:
+  // "" while they still grant `access`, else the reason (the failure label: "invalid_token" for a
+  // revoked token, "expired_token", "jwt_expired", "forbidden", ...). No side effects: nothing is
+  // counted and the failure limiter is not touched.
+  std::string_view Recheck(std::string_view authorization, std::string_view client_ip,
+                           Access access) const;
+
   // Re-reads the tokens file. On any error the current tokens stay in force, the error is logged
   // and returned.
   Status Reload();
@@ -199,6 +209,16 @@ class Authenticator {
  private:
   struct TokenEntry;
   struct TokenSet;
+  // The verdict on credentials, before any side effect: status 0 and a principal, or the
+  // status (401/403), client-visible message and failure label.
+  struct Check {
+    int status = 0;
+    std::string message;
+    std::string_view reason;
+    Principal principal;
+  };
+  Check Verify(std::optional<std::string_view> authorization, std::string_view client_ip,
+               Access access) const;
   Authenticator(AuthConfig config, Logger* logger, MetricsRegistry* metrics);
   static Result<std::shared_ptr<const TokenSet>> LoadSet(const std::string& path);
   Outcome Fail(int status, std::string_view message, std::string_view reason,

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/admin_api.hpp"
@@ -190,8 +191,34 @@ int Serve(const ServerConfig& cfg) {
 
   // 4. Routes and the server.
   api::Router router;
-  api::AdminApi admin(registry, **log, **keyring, logger, &metrics);
+  api::AdminApiOptions admin_options;
+  admin_options.authenticator = auth->get();
+  api::AdminApi admin(registry, **log, **keyring, logger, &metrics, admin_options);
   if (Status s = admin.Register(router); !s.ok()) return Fail(logger, "bad route table", s);
+  // --metrics-listen: /metrics without a token, on an address the operator keeps private (as
+  // Vault's and etcd's separate metrics listeners). Nothing else is served there.
+  api::Router metrics_router;
+  std::optional<api::HttpServer> metrics_server;
+  if (!cfg.metrics_host.empty()) {
+    Status s = metrics_router.Add({.method = "GET",
+                                   .pattern = "/metrics",
+                                   .access = api::Access::kPublic,
+                                   .summary = "Prometheus metrics",
+                                   .tag = "Ops",
+                                   .handler = api::MetricsHandler(metrics)});
+    if (!s.ok()) return Fail(logger, "bad metrics route", s);
+    api::ServerConfig metrics_config;
+    metrics_config.address = cfg.metrics_host;
+    metrics_config.port = cfg.metrics_port;
+    metrics_config.threads = 1;
+    metrics_config.max_connections = 64;
+    metrics_server.emplace(metrics_config, metrics_router, nullptr, logger, nullptr);
+    if (Status st = metrics_server->Start(); !st.ok()) {
+      return Fail(logger, "cannot start the metrics listener", st);
+    }
+    logger.Log(LogLevel::kInfo, "metrics listener ready",
+               {{"metrics_url", metrics_server->base_url() + "/metrics"}});
+  }
   api::ServerConfig server_config;
   server_config.address = cfg.host;
   server_config.port = cfg.port;
@@ -223,6 +250,8 @@ int Serve(const ServerConfig& cfg) {
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       Status s = (*auth)->Reload();
+      // Streams opened with a token that is now revoked end here, without waiting for an event.
+      if (s.ok()) admin.OnTokensReloaded();
       logger.Log(s.ok() ? LogLevel::kInfo : LogLevel::kError, "tokens file reloaded",
                  {{"status", s.ToString()}});
       continue;
@@ -235,6 +264,7 @@ int Serve(const ServerConfig& cfg) {
   admin.SetReady(false);
   admin.Shutdown();
   server.Stop();
+  if (metrics_server) metrics_server->Stop();
   int code = 0;
   if (Status s = registry.Close(); !s.ok()) code = Fail(logger, "final snapshot failed", s);
   reg->reset();

@@ -64,7 +64,10 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
       po::value(&c.echo_plaintext_on_create)->default_value(false)->implicit_value(true),
       "answer api_key_plain on create, as Aether does (off: null)")(
       "log-level", po::value(&c.log_level)->default_value(c.log_level),
-      "debug, info, warning or error");
+      "debug, info, warning or error")(
+      "metrics-listen", po::value(&c.metrics_listen),
+      "also serve GET /metrics without a token on this HOST:PORT, plain HTTP (default: none; "
+      "/metrics on --listen needs an auditor token)");
 
   po::variables_map vm;
   try {
@@ -97,6 +100,13 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
     return out;
   }
   KL_RETURN_IF_ERROR(SplitListen(c.listen, c.host, c.port));
+  if (!c.metrics_listen.empty()) {
+    Status s = SplitListen(c.metrics_listen, c.metrics_host, c.metrics_port);
+    if (!s.ok()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--metrics-listen must be HOST:PORT, got '" + c.metrics_listen + "'");
+    }
+  }
   if (c.threads < 1 || c.threads > 256) {
     return MakeError(ErrorCode::kInvalidArgument, "--threads must be between 1 and 256");
   }

@@ -25,9 +25,12 @@ struct ServerConfig {
   bool require_reveal_reason = false;     // --require-reveal-reason
   bool echo_plaintext_on_create = false;  // --echo-plaintext-on-create (Aether's behaviour)
   std::string log_level = "info";         // --log-level: debug|info|warning|error
+  std::string metrics_listen;             // --metrics-listen: public /metrics on HOST:PORT
 
   std::string host;  // parsed from listen
   uint16_t port = 0;
+  std::string metrics_host;  // parsed from metrics_listen (empty: not served)
+  uint16_t metrics_port = 0;
 };
 
 struct ParsedServerArgs {

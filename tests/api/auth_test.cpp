@@ -76,6 +76,24 @@ TEST(AuthFailureLimiterTest, MemoryIsBounded) {
   EXPECT_TRUE(limiter.RecordFailure("10.0.0.99"));
 }
 
+TEST(AuthFailureLimiterTest, HundredThousandAddressesStayWithinTheBound) {
+  auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  AuthFailureLimiter limiter(
+      {.limit = 1, .window = std::chrono::seconds(60), .max_tracked_ips = kDefaultMaxTrackedIps},
+      [&] { return now; });
+  for (int i = 0; i < 100'000; ++i) {
+    (void)limiter.RecordFailure("2001:db8::" + std::to_string(i));
+  }
+  EXPECT_EQ(limiter.tracked_ips(), kDefaultMaxTrackedIps);
+  // The newest are remembered, the oldest forgotten.
+  EXPECT_TRUE(limiter.IsLimited("2001:db8::99999"));
+  EXPECT_FALSE(limiter.IsLimited("2001:db8::0"));
+  // Expired windows go once the window has passed.
+  now += std::chrono::seconds(61);
+  (void)limiter.RecordFailure("192.0.2.1");
+  EXPECT_EQ(limiter.tracked_ips(), 1u);
+}
+
 TEST(TokensFileTest, RoundTrip) {
   TokenRecord a{"ops", std::string(64, 'a'),  Role::kAdmin, std::nullopt,
                 {},    "2026-01-13T05:00:00Z"};
@@ -373,6 +391,50 @@ TEST_F(AuthenticatorTest, ReloadPicksUpChangesAndSurvivesBrokenFiles) {
   ASSERT_FALSE(log_lines_.empty());
   EXPECT_NE(log_lines_.back().find("reload failed"), std::string::npos);
   EXPECT_NE(log_lines_.back().find(tokens_file_), std::string::npos);
+}
+
+TEST_F(AuthenticatorTest, RecheckHasNoSideEffects) {
+  EXPECT_EQ(auth_->Recheck("Bearer " + auditor_, "127.0.0.1", Access::kAuditor), "");
+  EXPECT_EQ(auth_->Recheck("Bearer " + admin_, "127.0.0.1", Access::kAuditor), "");
+  EXPECT_EQ(auth_->Recheck("Bearer " + expired_, "127.0.0.1", Access::kAuditor), "expired_token");
+  EXPECT_EQ(auth_->Recheck("Bearer " + fenced_, "127.0.0.1", Access::kAuditor), "ip_not_allowed");
+  EXPECT_EQ(auth_->Recheck("Bearer " + auditor_, "127.0.0.1", Access::kAdmin), "forbidden");
+  for (int i = 0; i < 2 * kDefaultAuthFailureLimit; ++i) {
+    EXPECT_EQ(auth_->Recheck("Bearer kl_bad", "192.0.2.9", Access::kAuditor), "invalid_token");
+  }
+  // Nothing was counted or rate-limited.
+  EXPECT_EQ(auth_->limiter().tracked_ips(), 0u);
+  EXPECT_EQ(metrics_.Render().find("keyledger_auth_failures_total{"), std::string::npos);
+  // A revoked token fails the recheck after the reload.
+  ASSERT_OK(WriteTokensFileAtomic(
+      tokens_file_, {{"ops", TokenSha256Hex(admin_), Role::kAdmin, std::nullopt, {}, ""}}));
+  ASSERT_OK(auth_->Reload());
+  EXPECT_EQ(auth_->Recheck("Bearer " + auditor_, "127.0.0.1", Access::kAuditor), "invalid_token");
+  EXPECT_EQ(auth_->Recheck("Bearer " + admin_, "127.0.0.1", Access::kAuditor), "");
+}
+
+TEST(AuthenticatorRecheckTest, ExpiryIsCheckedAgainstTheClockNow) {
+  TempDir dir;
+  const std::string token = GenerateManagementToken();
+  ASSERT_OK(WriteTokensFileAtomic(
+      dir.Sub("t.json"), {{"temp", TokenSha256Hex(token), Role::kAuditor, kNow + 60, {}, ""}}));
+  int64_t now = kNow;
+  AuthConfig config;
+  config.tokens_file = dir.Sub("t.json");
+  config.jwt_secret = std::string(kSecret);
+  config.now_unix = [&now] { return now; };
+  ASSERT_OK_AND_ASSIGN(auto auth, Authenticator::Create(config, nullptr, nullptr));
+  const std::string jwt =
+      SignJwtHs256(R"({"type":"access","user_id":"u1","role":"auditor","exp":)" +
+                       std::to_string(kNow + 30) + "}",
+                   kSecret);
+  EXPECT_EQ(auth->Recheck("Bearer " + token, "127.0.0.1", Access::kAuditor), "");
+  EXPECT_EQ(auth->Recheck("Bearer " + jwt, "127.0.0.1", Access::kAuditor), "");
+  now = kNow + 30;
+  EXPECT_EQ(auth->Recheck("Bearer " + jwt, "127.0.0.1", Access::kAuditor), "jwt_expired");
+  EXPECT_EQ(auth->Recheck("Bearer " + token, "127.0.0.1", Access::kAuditor), "");
+  now = kNow + 60;
+  EXPECT_EQ(auth->Recheck("Bearer " + token, "127.0.0.1", Access::kAuditor), "expired_token");
 }
 
 TEST(AuthenticatorCreateTest, MissingFileIsNotFound) {

@@ -59,5 +59,17 @@ TEST(ViewCacheTest, StaysBoundedAndKeepsAnswering) {
   EXPECT_EQ(*cache.Get(s, last, [] { return std::string("recomputed"); }), last);
 }
 
+TEST(ViewCacheTest, HundredThousandClientChosenKeysStayWithinTheBound) {
+  ViewCache cache;
+  projections::State s;
+  s.sequence = 1;
+  for (int i = 0; i < 100'000; ++i) {
+    const std::string key = "keys/provider-" + std::to_string(i) + "?0,100";
+    (void)cache.Get(s, key, [] { return std::string(64, 'v'); });
+    ASSERT_LE(cache.size(), ViewCache::kMaxEntries);
+  }
+  EXPECT_GT(cache.size(), 0u);
+}
+
 }  // namespace
 }  // namespace keyledger::api
