@@ -171,7 +171,7 @@ class E2eTest : public ::testing::Test {
   // Signals SIGHUP and waits for one more "tokens file reloaded" line.
   void ReloadTokens();
 
-  // GET /readyz -> head_sequence (0 on failure, with a test failure).
+  // The log's head sequence, from the signed checkpoint (0 on failure, with a test failure).
   uint64_t HeadSequence();
 
   // Domain helpers over HTTP (admin); each EXPECTs success and returns the new id ("" on error).
