@@ -240,7 +240,8 @@ TEST_F(HealthRoutesTest, AdaptiveRoutesWriteAuditedEventsThatRebuildReproduces) 
                                R"(","is_adaptive":false,"rpm_limit":40,"effective_limit":40})");
   EXPECT_EQ(to_fixed.Header("ETag"), "\"2\"");
   // The key views agree: K1 shows the fixed limit, the ETag moved.
-  auto k1 = Items(Json(admin.Get(KeysOf(provider)).body).root()).at(0);
+  Json k1_list(admin.Get(KeysOf(provider)).body);
+  auto k1 = Items(k1_list.root()).at(0);
   EXPECT_EQ(Int(k1, "rpm_limit"), 40);
   EXPECT_EQ(Bool(k1, "is_adaptive"), false);
   EXPECT_EQ(Int(k1, "effective_limit"), 40);

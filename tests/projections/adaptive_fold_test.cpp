@@ -24,7 +24,8 @@ NewEvent Ev(EventType t, std::string payload) {
   return e;
 }
 
-void WriteProviderAndKey(events::EventLog& log) {
+// Events at `time_us` (0: the log's clock).
+void WriteProviderAndKey(events::EventLog& log, int64_t time_us = 0) {
   ProviderState p;
   p.id = "p1";
   p.name = "anthropic";
@@ -32,7 +33,9 @@ void WriteProviderAndKey(events::EventLog& log) {
   pw.BeginObject().Key("provider");
   WriteProvider(pw, p, FieldSet::kConfig);
   pw.EndObject();
-  ASSERT_OK(log.Append("provider-p1", 0, {Ev(EventType::kProviderCreated, pw.Take())}));
+  NewEvent provider = Ev(EventType::kProviderCreated, pw.Take());
+  provider.time_us = time_us;
+  ASSERT_OK(log.Append("provider-p1", 0, {provider}));
   KeyState k;
   k.id = "k1";
   k.provider_id = "p1";
@@ -48,7 +51,9 @@ void WriteProviderAndKey(events::EventLog& log) {
   kw.BeginObject().Key("key");
   WriteKey(kw, k, FieldSet::kConfig);
   kw.EndObject();
-  ASSERT_OK(log.Append("key-k1", 0, {Ev(EventType::kKeyCreated, kw.Take())}));
+  NewEvent key = Ev(EventType::kKeyCreated, kw.Take());
+  key.time_us = time_us;
+  ASSERT_OK(log.Append("key-k1", 0, {key}));
 }
 
 TEST(AdaptiveFoldTest, ModeLimitAndLearningEventsFoldAndSurviveSnapshots) {
@@ -201,6 +206,79 @@ TEST(HealthViewsTest, KeyHealthPerFormatAndSummary) {
   EXPECT_EQ(HealthSummaryJson(s),
             R"({"endpoints":{"total":0,"active":0,"unhealthy":0},)"
             R"("keys":{"total":2,"active":1,"unhealthy":1,"circuit_open":1}})");
+}
+
+// H5/H6 read the health reports of the lookback window from the log, per reported format.
+TEST(HealthViewsTest, TimelinesComeFromTheReportsOfTheWindow) {
+  const int64_t hour = int64_t{3600} * 1'000'000;
+  const int64_t now = 1'768'280'000'000'000;
+  events::MemoryEventLog log;
+  WriteProviderAndKey(log, now - 4 * hour);  // k1 serves CLAUDE and OPENAI
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  EndpointState e;
+  e.id = "e1";
+  e.provider_id = "p1";
+  e.api_format = "CLAUDE";
+  e.base_url = "https://c.example";
+  json::Writer ew;
+  ew.BeginObject().Key("endpoint");
+  WriteEndpoint(ew, e, FieldSet::kConfig);
+  ew.EndObject();
+  NewEvent created = Ev(EventType::kEndpointCreated, ew.Take());
+  created.time_us = now - 3 * hour;
+  ASSERT_OK(log.Append("endpoint-e1", 0, {created}));
+  auto report = [&](const char* format, int successes, int failures, int64_t at) {
+    NewEvent r = Ev(EventType::kKeyHealthReported,
+                    std::string(R"({"key_id":"k1","api_format":")") + format + R"(","successes":)" +
+                        std::to_string(successes) + R"(,"failures":)" + std::to_string(failures) +
+                        R"(,"total_response_time_ms":)" + std::to_string(successes * 100) +
+                        R"(,"last_error":null,"at":)" + std::to_string(at) +
+                        R"(,"health":{"health_score":1.0,"consecutive_failures":0,)"
+                        R"("last_failure_at":null,"request_results_window":[]},)"
+                        R"("breaker":{"open":false,"open_at":null,"next_probe_at":null,)"
+                        R"("half_open_until":null,"half_open_successes":0,)"
+                        R"("half_open_failures":0,"recovery_seconds":0}})");
+    r.time_us = at;
+    return r;
+  };
+  ASSERT_OK(log.Append("key-k1", events::kAnyVersion,
+                       {report("CLAUDE", 10, 0, now - 2 * hour),     // outside a 1 h window
+                        report("CLAUDE", 19, 1, now - hour / 2),     // healthy (0.95)
+                        report("OPENAI", 0, 5, now - hour / 2 + 1),  // another format
+                        report("CLAUDE", 3, 1, now - hour / 4)}));   // warning (0.75)
+  State s;
+  ASSERT_OK(Replay(log, s, log.GetHead().sequence));
+
+  ASSERT_OK_AND_ASSIGN(std::string status, HealthStatusJson(s, log, 1, now));
+  // Segments of 36 s: the reports at -30 min and -15 min fall into segments 50 and 75.
+  std::string timeline;
+  for (int i = 0; i < kTimelineSegments; ++i) {
+    if (!timeline.empty()) timeline += ",";
+    timeline += i == 50 ? "\"healthy\"" : i == 75 ? "\"warning\"" : "\"unknown\"";
+  }
+  EXPECT_EQ(
+      status,
+      R"([{"api_format":"CLAUDE","display_name":"Claude API","health_score":0.9,"timeline":[)" +
+          timeline +
+          R"(],"time_range_start":"2026-01-13T04:23:20+00:00","time_range_end":"2026-01-13T04:38:20+00:00",)"
+          R"("total_endpoints":1,"total_keys":1,"active_keys":1,"provider_count":1}])");
+
+  ASSERT_OK_AND_ASSIGN(std::string formats, ApiFormatHealthJson(s, log, 1, 10, now));
+  EXPECT_EQ(
+      formats,
+      R"({"generated_at":"2026-01-13T04:53:20Z","formats":[{"api_format":"CLAUDE","total_attempts":24,)"
+      R"("success_count":22,"failed_count":2,"skipped_count":0,"success_rate":0.9166666666666666,)"
+      R"("provider_count":1,"key_count":1,"last_event_at":"2026-01-13T04:38:20Z","events":[)"
+      R"({"timestamp":"2026-01-13T04:23:20Z","status":"failed","status_code":null,"latency_ms":100,)"
+      R"("error_type":null,"error_message":null},{"timestamp":"2026-01-13T04:38:20Z","status":"failed",)"
+      R"("status_code":null,"latency_ms":100,"error_type":null,"error_message":null}],"timeline":[)" +
+          timeline +
+          R"(],"time_range_start":"2026-01-13T04:23:20Z","time_range_end":"2026-01-13T04:38:20Z"}]})");
+
+  // Without endpoints there is nothing to report on.
+  State empty;
+  ASSERT_OK_AND_ASSIGN(std::string none, HealthStatusJson(empty, log, 1, now));
+  EXPECT_EQ(none, "[]");
 }
 
 }  // namespace
