@@ -176,6 +176,30 @@ TEST_F(HealthRoutesTest, HealthAndRpmReadsHaveAethersShapes) {
   EXPECT_EQ(star.status, 404);
   EXPECT_EQ(star.body, NotFoundBody("*"));
   EXPECT_EQ(HeadSequence(), head);  // nothing to reset, nothing written
+
+  // H3 and H2 answer Aether's bodies; each reset is a KeyHealthReset event with its request id.
+  EXPECT_EQ(auditor.Patch(Health("keys"), "").status, 403);
+  TestResponse h3 = admin.Patch(Health("keys"), "", {{"X-Request-Id", "req-h3"}});
+  ASSERT_EQ(h3.status, 200) << h3.body;
+  EXPECT_EQ(h3.body, R"({"message":"已恢复 1 个 Key","recovered_count":1,"recovered_keys":[)"
+                     R"({"key_id":")" +
+                         key.id + R"(","key_name":"h","provider_id":")" + provider +
+                         R"(","api_formats":["CLAUDE","OPENAI"]}]})");
+  EXPECT_EQ(admin.Patch(Health("keys"), "").body,
+            R"({"message":"没有需要恢复的 Key","recovered_count":0,"recovered_keys":[]})");
+  TestResponse h2 = admin.Patch(Health("keys/" + key.id + "?api_format=openai"), "");
+  ASSERT_EQ(h2.status, 200) << h2.body;
+  EXPECT_EQ(h2.body, R"({"message":"Key 的 OPENAI 格式已恢复","details":{"api_format":"OPENAI",)"
+                     R"("health_score":1.0,"circuit_breaker_open":false,"is_active":true}})");
+  // A key switched off on purpose stays off (Aether's H2 re-enabled it).
+  ASSERT_EQ(admin.Put(KeyPath(key.id), R"({"is_active":false})").status, 200);
+  EXPECT_EQ(admin.Patch(Health("keys/" + key.id), "").body,
+            R"({"message":"Key 所有格式已恢复","details":{"health_score":1.0,)"
+            R"("circuit_breaker_open":false,"is_active":false}})");
+  EXPECT_EQ(Bool(Json(auditor.Get(Health("key/" + key.id)).body).root(), "key_is_active"), false);
+  Json resets(auditor.Get("/api/admin/audit/events?type=KeyHealthReset").body);
+  ASSERT_EQ(Items(resets["events"]).size(), 3u);
+  EXPECT_EQ(Str(Items(resets["events"]).at(0), "request_id"), "req-h3");
 }
 
 TEST_F(HealthRoutesTest, AdaptiveRoutesWriteAuditedEventsThatRebuildReproduces) {
