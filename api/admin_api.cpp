@@ -271,6 +271,9 @@ Status AdminApi::Register(Router& router) {
   // Aether's /api/admin/endpoints router includes the endpoint CRUD routes first, then keys and
   // health (aether-spec.md §1.2); Starlette tries routes in that order.
   KL_RETURN_IF_ERROR(RegisterProviderRoutes(router, *impl_));
+  // The health, RPM and adaptive routes share no path with the key routes, so their place does
+  // not change matching; before the keys, their DELETEs on a key are listed before K6's.
+  KL_RETURN_IF_ERROR(RegisterHealthRoutes(router, *impl_));
   KL_RETURN_IF_ERROR(RegisterKeyRoutes(router, *impl_));
   KL_RETURN_IF_ERROR(RegisterAuditRoutes(router, *impl_));
   return RegisterOpsRoutes(router, *impl_);

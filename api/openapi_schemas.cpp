@@ -1,6 +1,8 @@
 #include "api/openapi_schemas.hpp"
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "events/json_writer.hpp"
 
@@ -402,6 +404,113 @@ std::string HealthReportBatch() {
       "rejected on its own");
 }
 
+// ---- Health, RPM and adaptive RPM (aether-spec.md §11.1-§11.3) --------------------------
+
+std::string Props(std::initializer_list<std::pair<const char*, const char*>> props) {
+  std::string out;
+  for (const auto& [name, schema] : props) {
+    if (!out.empty()) out += ",";
+    out += P(name, schema);
+  }
+  return out;
+}
+
+constexpr const char* kNullStr = R"({"type":["string","null"]})";
+constexpr const char* kNullInt = R"({"type":["integer","null"]})";
+constexpr const char* kInt = R"({"type":"integer"})";
+
+std::string FormatHealthData() {
+  return Object(Props(
+      {{"health_score", R"({"type":"number"})"},
+       {"error_rate", R"({"type":"number"})"},
+       {"window_size", kInt},
+       {"consecutive_failures", kInt},
+       {"last_failure_at", kNullStr},
+       {"circuit_breaker",
+        R"({"type":"object","properties":{"state":{"type":"string","enum":["closed","open","half_open"]},"open":{"type":"boolean"},"open_at":{"type":["string","null"]},"next_probe_at":{"type":["string","null"]},"half_open_until":{"type":["string","null"]},"half_open_successes":{"type":"integer"},"half_open_failures":{"type":"integer"}}})"}}));
+}
+
+std::string HealthStatusResponse() {
+  return Object(
+      Props(
+          {{"key_id", R"({"type":"string"})"},
+           {"key_is_active", R"({"type":"boolean"})"},
+           {"key_statistics",
+            R"({"type":"object","properties":{"request_count":{"type":"integer"},"success_count":{"type":"integer"},"error_count":{"type":"integer"},"success_rate":{"type":"number"},"avg_response_time_ms":{"type":"number"}}})"},
+           {"key_health_score", R"({"type":"number"})"},
+           {"any_circuit_open", R"({"type":"boolean"})"},
+           {"health_by_format",
+            R"({"type":["object","null"],"additionalProperties":{"$ref":"#/components/schemas/FormatHealthData"}})"},
+           {"api_format", kNullStr},
+           {"key_consecutive_failures", kNullInt},
+           {"key_last_failure_at", kNullStr},
+           {"circuit_breaker_open", R"({"type":"boolean"})"},
+           {"circuit_breaker_open_at", kNullStr},
+           {"next_probe_at", kNullStr},
+           {"half_open_until", kNullStr},
+           {"half_open_successes", kInt},
+           {"half_open_failures", kInt}}),
+      "", "GET /api/admin/endpoints/health/key/{key_id}");
+}
+
+std::string HealthSummaryResponse() {
+  return Object(Props(
+      {{"endpoints",
+        R"({"type":"object","properties":{"total":{"type":"integer"},"active":{"type":"integer"},"unhealthy":{"type":"integer"}}})"},
+       {"keys",
+        R"({"type":"object","properties":{"total":{"type":"integer"},"active":{"type":"integer"},"unhealthy":{"type":"integer"},"circuit_open":{"type":"integer"}}})"}}));
+}
+
+std::string ApiFormatHealthMonitorResponse() {
+  return Object(Props(
+      {{"generated_at", R"({"type":"string","format":"date-time"})"},
+       {"formats",
+        R"({"type":"array","items":{"type":"object","properties":{"api_format":{"type":"string"},"total_attempts":{"type":"integer"},"success_count":{"type":"integer"},"failed_count":{"type":"integer"},"skipped_count":{"type":"integer"},"success_rate":{"type":"number"},"provider_count":{"type":"integer"},"key_count":{"type":"integer"},"last_event_at":{"type":["string","null"]},"events":{"type":"array","items":{"type":"object"}},"timeline":{"type":"array","items":{"type":"string","enum":["healthy","warning","unhealthy","unknown"]}},"time_range_start":{"type":["string","null"]},"time_range_end":{"type":["string","null"]}}}})"}}));
+}
+
+std::string KeyRpmStatusResponse() {
+  return Object(
+      Props({{"key_id", R"({"type":"string"})"},
+             {"current_rpm",
+              R"({"type":"integer","description":"Always 0: keyledger keeps no RPM counter"})"},
+             {"rpm_limit", kNullInt}}));
+}
+
+std::string KeyListItem() {
+  return Object(Props({{"id", R"({"type":"string"})"},
+                       {"name", kNullStr},
+                       {"provider_id", R"({"type":"string"})"},
+                       {"api_formats", R"({"type":"array","items":{"type":"string"}})"},
+                       {"is_adaptive", R"({"type":"boolean"})"},
+                       {"rpm_limit", kNullInt},
+                       {"effective_limit", kNullInt},
+                       {"learned_rpm_limit", kNullInt},
+                       {"concurrent_429_count", kInt},
+                       {"rpm_429_count", kInt}}));
+}
+
+std::string AdaptiveStatsResponse() {
+  return Object(Props({{"adaptive_mode", R"({"type":"boolean"})"},
+                       {"rpm_limit", kNullInt},
+                       {"effective_limit", kNullInt},
+                       {"learned_limit", kNullInt},
+                       {"concurrent_429_count", kInt},
+                       {"rpm_429_count", kInt},
+                       {"last_429_at", kNullStr},
+                       {"last_429_type", kNullStr},
+                       {"adjustment_count", kInt},
+                       {"recent_adjustments", R"({"type":"array","items":{"type":"object"}})"}}));
+}
+
+std::string EnableAdaptiveRequest() {
+  return Object(
+      Props(
+          {{"enabled", R"({"type":"boolean"})"},
+           {"fixed_limit",
+            R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"Required when enabled is false; ignored otherwise"})"}}),
+      R"("enabled")", "Body of PATCH /api/admin/adaptive/keys/{key_id}/mode");
+}
+
 }  // namespace
 
 std::vector<SchemaComponent> AdminApiSchemas() {
@@ -419,6 +528,14 @@ std::vector<SchemaComponent> AdminApiSchemas() {
       {"HealthReportBatch", HealthReportBatch()},
       {"HealthReport", HealthReport()},
       {"ProxyConfig", ProxyConfig()},
+      {"HealthStatusResponse", HealthStatusResponse()},
+      {"FormatHealthData", FormatHealthData()},
+      {"HealthSummaryResponse", HealthSummaryResponse()},
+      {"ApiFormatHealthMonitorResponse", ApiFormatHealthMonitorResponse()},
+      {"KeyRpmStatusResponse", KeyRpmStatusResponse()},
+      {"KeyListItem", KeyListItem()},
+      {"AdaptiveStatsResponse", AdaptiveStatsResponse()},
+      {"EnableAdaptiveRequest", EnableAdaptiveRequest()},
   };
 }
 

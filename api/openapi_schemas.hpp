@@ -14,7 +14,9 @@
 // Names: EndpointAPIKeyCreate, EndpointAPIKeyUpdate, EndpointAPIKeyResponse,
 // CreateProviderRequest, UpdateProviderRequest, ProviderUpdateRequest,
 // ProviderWithEndpointsSummary, ProviderEndpointCreate, ProviderEndpointUpdate,
-// ProviderEndpointResponse, HealthReportBatch, plus the shared ProxyConfig and HealthReport.
+// ProviderEndpointResponse, HealthReportBatch, HealthStatusResponse, FormatHealthData,
+// HealthSummaryResponse, ApiFormatHealthMonitorResponse, KeyRpmStatusResponse, KeyListItem,
+// AdaptiveStatsResponse, EnableAdaptiveRequest, plus the shared ProxyConfig and HealthReport.
 //
 // Pure; thread-safe.
 

@@ -6,7 +6,7 @@
 namespace keyledger::events {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 13> kNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 16> kNames{{
     {EventType::kProviderCreated, "ProviderCreated"},
     {EventType::kProviderUpdated, "ProviderUpdated"},
     {EventType::kProviderDeleted, "ProviderDeleted"},
@@ -19,6 +19,9 @@ constexpr std::array<std::pair<EventType, std::string_view>, 13> kNames{{
     {EventType::kKeyRevealed, "KeyRevealed"},
     {EventType::kKeyHealthReported, "KeyHealthReported"},
     {EventType::kKeyHealthReset, "KeyHealthReset"},
+    {EventType::kKeyAdaptiveModeChanged, "KeyAdaptiveModeChanged"},
+    {EventType::kKeyRpmLimitSet, "KeyRpmLimitSet"},
+    {EventType::kKeyLearningReset, "KeyLearningReset"},
     {EventType::kMasterKeyRotated, "MasterKeyRotated"},
 }};
 

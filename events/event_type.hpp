@@ -23,6 +23,9 @@ enum class EventType : uint16_t {
   kKeyRevealed = 203,
   kKeyHealthReported = 204,
   kKeyHealthReset = 205,
+  kKeyAdaptiveModeChanged = 206,  // PATCH /api/admin/adaptive/keys/{id}/mode
+  kKeyRpmLimitSet = 207,          // PATCH /api/admin/adaptive/keys/{id}/limit
+  kKeyLearningReset = 208,        // DELETE /api/admin/adaptive/keys/{id}/learning
 
   kMasterKeyRotated = 300,
 };

@@ -200,13 +200,19 @@ std::string KeyFieldValue(const KeyState& k, std::string_view name) {
 
 Status ComputeChanges(simdjson::dom::parser& parser, const EventRecord& r, const KeyState& before,
                       const KeyState& after, std::vector<FieldChange>& out) {
-  element doc;
-  object set;
-  if (parser.parse(r.payload).get(doc) || doc["set"].get_object().get(set)) {
-    return Corrupt("KeyUpdated payload of event " + std::to_string(r.sequence));
-  }
   std::vector<std::string> names;
-  for (auto field : set) names.emplace_back(field.key);
+  if (r.type == EventType::kKeyUpdated) {
+    element doc;
+    object set;
+    if (parser.parse(r.payload).get(doc) || doc["set"].get_object().get(set)) {
+      return Corrupt("KeyUpdated payload of event " + std::to_string(r.sequence));
+    }
+    for (auto field : set) names.emplace_back(field.key);
+  } else {
+    // The adaptive-RPM events (spec §11.3) change the RPM mode and the learner's fields.
+    names = {"rpm_limit",   "learned_rpm_limit", "concurrent_429_count", "rpm_429_count",
+             "last_429_at", "last_429_type",     "utilization_samples",  "last_probe_increase_at"};
+  }
   for (const std::string& name : names) {
     if (!IsKeyField(name)) return Corrupt("key field " + name);
     std::string b = KeyFieldValue(before, name);
@@ -256,7 +262,8 @@ Result<KeyHistory> BuildKeyHistory(const events::EventReader& log, std::string_v
       if (limited) continue;  // only the totals are still needed
 
       std::optional<KeyState> before;
-      if (r.type == EventType::kKeyUpdated) {
+      if (r.type == EventType::kKeyUpdated || r.type == EventType::kKeyAdaptiveModeChanged ||
+          r.type == EventType::kKeyRpmLimitSet || r.type == EventType::kKeyLearningReset) {
         if (const KeyState* k = state.keys.Find(key_id)) before = *k;
       }
       KL_RETURN_IF_ERROR(folder.Apply(state, r));

@@ -67,8 +67,10 @@ struct FieldChange {
 };
 
 struct KeyHistoryEntry {
-  events::EventRecord record;        // payload already redacted (RedactPayload)
-  std::vector<FieldChange> changes;  // KeyUpdated: the fields it set whose value changed
+  events::EventRecord record;  // payload already redacted (RedactPayload)
+  // KeyUpdated: the fields it set whose value changed; KeyAdaptiveModeChanged, KeyRpmLimitSet,
+  // KeyLearningReset: the RPM and learner fields they changed.
+  std::vector<FieldChange> changes;
 };
 
 struct KeyHistory {
@@ -99,7 +101,7 @@ Result<KeyHistory> BuildKeyHistory(const events::EventReader& log, std::string_v
                                    const KeyHistoryOptions& options = {});
 // {"key_id","provider_id","deleted","stream_version","events":[<WriteEventJson members>,
 //  "changes":[{"field","before","after"}...]],"next_after_version":n|null}
-// ("changes" is present on every event, empty except on KeyUpdated).
+// ("changes" is present on every event, empty except on KeyUpdated and the adaptive-RPM events).
 void WriteKeyHistoryJson(json::Writer& w, const KeyHistory& h);
 // One element of "events" above (keyledger-audit history --format jsonl prints one per line).
 void WriteKeyHistoryEntryJson(json::Writer& w, const KeyHistoryEntry& e);

@@ -56,6 +56,20 @@ Status MemberObject(object obj, std::string_view name, object& out) {
   return Status::Ok();
 }
 
+// An integer or null member.
+Status MemberOptInt(object obj, std::string_view name, std::optional<int64_t>& out) {
+  element v;
+  KL_RETURN_IF_ERROR(Member(obj, name, v));
+  if (v.is_null()) {
+    out.reset();
+    return Status::Ok();
+  }
+  int64_t n = 0;
+  KL_RETURN_IF_ERROR(GetInt(v, n, name));
+  out = n;
+  return Status::Ok();
+}
+
 Error Missing(std::string_view what, std::string_view id) {
   return MakeError(ErrorCode::kCorruption,
                    "event refers to unknown " + std::string(what) + " " + std::string(id));
@@ -254,6 +268,42 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
         Upsert(k->circuit_breaker_by_format, name) = FormatBreaker{};
       }
       k->stream_version = r.stream_version;
+      return Status::Ok();
+    }
+    case EventType::kKeyAdaptiveModeChanged:
+    case EventType::kKeyRpmLimitSet: {
+      // The payload carries the resulting values (rpm_limit, and for a mode change the
+      // learned limit too), so replay never re-decides anything. Both are configuration: the
+      // key's version (ETag) moves.
+      std::string id;
+      KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
+      KeyState* k = s.keys.Mutable(id);
+      if (!k) return Missing("key", id);
+      KL_RETURN_IF_ERROR(MemberOptInt(payload, "rpm_limit", k->rpm_limit));
+      if (r.type == EventType::kKeyAdaptiveModeChanged) {
+        KL_RETURN_IF_ERROR(MemberOptInt(payload, "learned_rpm_limit", k->learned_rpm_limit));
+      }
+      k->version++;
+      k->stream_version = r.stream_version;
+      k->updated_at = r.time_us;
+      return Status::Ok();
+    }
+    case EventType::kKeyLearningReset: {
+      // Aether's reset_learning_state (spec §11.3.5): the learner's columns return to their
+      // defaults; rpm_limit is untouched. Learner state, not configuration: the version stays.
+      std::string id;
+      KL_RETURN_IF_ERROR(MemberString(payload, "key_id", id));
+      KeyState* k = s.keys.Mutable(id);
+      if (!k) return Missing("key", id);
+      k->learned_rpm_limit.reset();
+      k->last_429_at.reset();
+      k->last_429_type.reset();
+      k->last_probe_increase_at.reset();
+      k->concurrent_429_count = 0;
+      k->rpm_429_count = 0;
+      k->utilization_samples = RawJson{"[]"};
+      k->stream_version = r.stream_version;
+      k->updated_at = r.time_us;
       return Status::Ok();
     }
     case EventType::kMasterKeyRotated:

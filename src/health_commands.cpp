@@ -157,22 +157,26 @@ class ResetKeyHealth final : public Command {
         format_ ? std::vector<std::string>{*format_} : FormatsWithState(*k);
     Decision d;
     d.streams.push_back(ResetEvent(*k, format_, formats, ctx.request));
+    // Aether's body (spec §11.1.3). Its details are constants there because H2 re-enables the
+    // key; keyledger never does (README), so is_active is the key's own.
     d.respond = [id = key_id_, format = format_](const State& after) -> Result<PreparedResponse> {
+      const KeyState* reset = after.keys.Find(id);
+      if (reset == nullptr) return MakeError(ErrorCode::kInternal, "key vanished");
       PreparedResponse r;
       json::Writer w;
       w.BeginObject()
-          .Member("message", format ? "Key " + id + " 的 " + *format + " 格式健康状态已重置"
-                                    : "Key " + id + " 的健康状态已重置")
-          .Member("key_id", id)
-          .Key("api_format");
-      if (format) {
-        w.String(*format);
-      } else {
-        w.Null();
-      }
-      w.EndObject();
+          .Member("message",
+                  format ? "Key 的 " + *format + " 格式已恢复" : std::string("Key 所有格式已恢复"))
+          .Key("details")
+          .BeginObject();
+      if (format) w.Member("api_format", *format);
+      w.Member("health_score", 1.0)
+          .Member("circuit_breaker_open", false)
+          .Member("is_active", reset->is_active)
+          .EndObject()
+          .EndObject();
       r.body = w.Take();
-      r.etag = after.keys.Find(id)->version;
+      r.etag = reset->version;
       return r;
     };
     return d;
@@ -189,6 +193,8 @@ class RecoverAllKeys final : public Command {
 
   Result<Decision> Decide(DecideContext& ctx) override {
     Decision d;
+    json::Writer keys;
+    keys.BeginArray();
     int64_t recovered = 0;
     for (const std::string& id : ctx.state.keys.SortedKeys()) {
       const KeyState& k = *ctx.state.keys.Find(id);
@@ -198,14 +204,27 @@ class RecoverAllKeys final : public Command {
       }
       if (open.empty()) continue;
       d.streams.push_back(ResetEvent(k, std::nullopt, open, ctx.request));
+      keys.BeginObject()
+          .Member("key_id", k.id)
+          .Member("key_name", k.name)
+          .Member("provider_id", k.provider_id)
+          .Key("api_formats")
+          .BeginArray();
+      for (const auto& f : k.api_formats) keys.String(f);
+      keys.EndArray().EndObject();
       ++recovered;
     }
-    d.respond = [recovered](const State&) -> Result<PreparedResponse> {
+    keys.EndArray();
+    // Aether's body (spec §11.1.4), recovered keys by id.
+    d.respond = [recovered, list = keys.Take()](const State&) -> Result<PreparedResponse> {
       PreparedResponse r;
       json::Writer w;
       w.BeginObject()
-          .Member("message", "已恢复 " + std::to_string(recovered) + " 个 Key 的熔断状态")
-          .Member("recovered_keys", recovered)
+          .Member("message", recovered == 0 ? std::string("没有需要恢复的 Key")
+                                            : "已恢复 " + std::to_string(recovered) + " 个 Key")
+          .Member("recovered_count", recovered)
+          .Key("recovered_keys")
+          .Raw(list)
           .EndObject();
       r.body = w.Take();
       return r;

@@ -99,6 +99,13 @@ TEST(RecordTest, EventTypeNamesRoundTrip) {
   // Stored numbers are part of the on-disk format and never change.
   EXPECT_EQ(static_cast<uint16_t>(EventType::kKeyCreated), 200);
   EXPECT_EQ(static_cast<uint16_t>(EventType::kMasterKeyRotated), 300);
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kKeyAdaptiveModeChanged), 206);
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kKeyRpmLimitSet), 207);
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kKeyLearningReset), 208);
+  for (auto t : {EventType::kKeyAdaptiveModeChanged, EventType::kKeyRpmLimitSet,
+                 EventType::kKeyLearningReset}) {
+    EXPECT_EQ(EventTypeFromName(EventTypeName(t)), t);
+  }
 }
 
 }  // namespace

@@ -70,6 +70,22 @@ int64_t Int(simdjson::dom::element v, std::string_view member) {
   return n;
 }
 
+bool Bool(simdjson::dom::element v, std::string_view member) {
+  bool b = false;
+  if (v[member].get_bool().get(b)) return false;
+  return b;
+}
+
+// "12", or "adaptive" for null (an RPM limit of null means adaptive mode), "?" when missing.
+std::string OptIntText(simdjson::dom::element v, std::string_view member) {
+  simdjson::dom::element e;
+  if (v[member].get(e)) return "?";
+  if (e.is_null()) return "null";
+  int64_t n = 0;
+  if (e.get_int64().get(n)) return "?";
+  return std::to_string(n);
+}
+
 std::string Joined(simdjson::dom::element v, std::string_view member) {
   std::string out;
   simdjson::dom::array arr;
@@ -164,6 +180,19 @@ std::string EventSummarizer::Summary(const EventRecord& r) {
     case EventType::kKeyHealthReset:
       out = "health reset: " + Joined(p, "formats");
       break;
+    case EventType::kKeyAdaptiveModeChanged:
+      out = Bool(p, "adaptive") ? std::string("adaptive RPM mode")
+                                : "fixed RPM mode, limit " + std::to_string(Int(p, "rpm_limit"));
+      out += " (was " + OptIntText(p, "previous_rpm_limit") + ")";
+      break;
+    case EventType::kKeyRpmLimitSet:
+      out = "RPM limit " + std::to_string(Int(p, "rpm_limit")) + " (was " +
+            OptIntText(p, "previous_rpm_limit") + ")";
+      break;
+    case EventType::kKeyLearningReset:
+      out = "adaptive learning reset (learned limit was " +
+            OptIntText(p, "previous_learned_rpm_limit") + ")";
+      break;
     case EventType::kMasterKeyRotated:
       out = "master key rotated: KEK v" + std::to_string(Int(p, "from_kek_version")) + " -> v" +
             std::to_string(Int(p, "to_kek_version")) + ", " +
@@ -192,10 +221,13 @@ std::string_view EventColor(EventType type) {
       return "33";  // yellow
     case EventType::kKeyHealthReported:
     case EventType::kKeyHealthReset:
+    case EventType::kKeyLearningReset:
       return "2";  // dim
     case EventType::kProviderUpdated:
     case EventType::kEndpointUpdated:
     case EventType::kKeyUpdated:
+    case EventType::kKeyAdaptiveModeChanged:
+    case EventType::kKeyRpmLimitSet:
       return "36";  // cyan
   }
   return "";
