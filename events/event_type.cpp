@@ -6,7 +6,7 @@
 namespace keyledger::events {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 13> kNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 14> kNames{{
     {EventType::kProviderCreated, "ProviderCreated"},
     {EventType::kProviderUpdated, "ProviderUpdated"},
     {EventType::kProviderDeleted, "ProviderDeleted"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 13> kNames{{
     {EventType::kKeyHealthReported, "KeyHealthReported"},
     {EventType::kKeyHealthReset, "KeyHealthReset"},
     {EventType::kMasterKeyRotated, "MasterKeyRotated"},
+    {EventType::kSystemConfigSet, "SystemConfigSet"},
 }};
 
 }  // namespace

@@ -25,6 +25,8 @@ enum class EventType : uint16_t {
   kKeyHealthReset = 205,
 
   kMasterKeyRotated = 300,
+
+  kSystemConfigSet = 400,
 };
 
 // "KeyCreated" etc.; "Unknown" for a number this build does not know.
