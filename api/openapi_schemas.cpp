@@ -19,9 +19,11 @@ std::string DateTimeSchema() { return R"({"type":"string","format":"date-time"})
 std::string NullableDateTimeSchema() {
   return R"({"type":["string","null"],"format":"date-time"})";
 }
-std::string PrioritySchema() { return R"({"type":"integer","minimum":0,"maximum":1000000})"; }
+std::string PrioritySchema() {
+  return R"({"type":"integer","minimum":-2147483648,"maximum":2147483647,"description":"lower is preferred; any 32-bit integer (Aether's column), negative values included"})";
+}
 std::string NullablePrioritySchema() {
-  return R"({"type":["integer","null"],"minimum":0,"maximum":1000000})";
+  return R"({"type":["integer","null"],"minimum":-2147483648,"maximum":2147483647,"description":"lower is preferred; any 32-bit integer (Aether's column), negative values included"})";
 }
 std::string RateMultipliersSchema() {
   return R"({"type":["object","null"],"description":"API format -> multiplier; takes precedence over rate_multiplier","additionalProperties":{"type":"number","minimum":0.01}})";
@@ -90,7 +92,7 @@ std::string KeyCreate() {
           P("rate_multiplier", R"({"type":"number","minimum":0.01,"default":1.0})") + "," +
           P("rate_multipliers", RateMultipliersSchema()) + "," +
           P("internal_priority",
-            R"({"type":"integer","minimum":0,"maximum":1000000,"default":50})") +
+            R"({"type":"integer","minimum":-2147483648,"maximum":2147483647,"default":50})") +
           "," + P("global_priority", NullablePrioritySchema()) + "," +
           P("rpm_limit",
             R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"null: adaptive mode"})") +
