@@ -70,6 +70,7 @@ Response ResultResponse(const Result<registry::CommandResult>& r);
 Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api);
 Status RegisterProviderRoutes(Router& router, AdminApi::Impl& api);
 Status RegisterAuditRoutes(Router& router, AdminApi::Impl& api);
+Status RegisterSystemRoutes(Router& router, AdminApi::Impl& api);
 void ShutdownStreams(AdminApi::Impl& api);
 
 }  // namespace keyledger::api

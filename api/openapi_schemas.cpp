@@ -404,6 +404,44 @@ std::string HealthReportBatch() {
       "rejected on its own");
 }
 
+std::string SystemConfigUpdate() {
+  return Object(
+      P("value",
+        R"({"description":"provider_priority_mode: provider | global_key; scheduling_mode: fixed_order | cache_affinity | load_balance. Trimmed and lower-cased; anything else is a 400"})") +
+          "," + P("description", DescriptionSchema()),
+      R"("value")", "Body of PUT /api/admin/system/configs/{key}");
+}
+
+std::string SystemConfigValue() {
+  return Object(P("key", R"({"type":"string"})") + "," +
+                    P("value", R"({"description":"the stored value, or the built-in default"})"),
+                R"("key","value")", "Answer of GET /api/admin/system/configs/{key}");
+}
+
+std::string SystemConfigResponse() {
+  return Object(P("key", R"({"type":"string"})") + "," + P("value", "{}") + "," +
+                    P("description", NullableStringSchema()) + "," +
+                    P("updated_at", DateTimeSchema()),
+                R"("key","value","description","updated_at")",
+                "Answer of PUT /api/admin/system/configs/{key}");
+}
+
+std::string ApiFormatList() {
+  return Object(
+      P("formats",
+        R"({"type":"array","items":{"type":"object","properties":{"value":{"type":"string"},"label":{"type":"string"},"default_path":{"type":"string"},"aliases":{"type":"array","items":{"type":"string"}}},"required":["value","label","default_path","aliases"]}})"),
+      R"("formats")", "The API formats in declaration order (static metadata)");
+}
+
+std::string ModelCapabilities() {
+  return Object(P("model", R"({"type":"string"})") + "," +
+                    P("supported_capabilities", ModelListSchema()) + "," +
+                    P("capability_details", R"({"type":"array","items":{"type":"object"}})") + "," +
+                    P("error", R"({"type":"string"})"),
+                R"("model","supported_capabilities","capability_details")",
+                "keyledger has no model catalogue: every model answers Aether's not-found shape");
+}
+
 }  // namespace
 
 std::vector<SchemaComponent> AdminApiSchemas() {
@@ -421,6 +459,11 @@ std::vector<SchemaComponent> AdminApiSchemas() {
       {"HealthReportBatch", HealthReportBatch()},
       {"HealthReport", HealthReport()},
       {"ProxyConfig", ProxyConfig()},
+      {"SystemConfigUpdate", SystemConfigUpdate()},
+      {"SystemConfigValue", SystemConfigValue()},
+      {"SystemConfigResponse", SystemConfigResponse()},
+      {"ApiFormatList", ApiFormatList()},
+      {"ModelCapabilities", ModelCapabilities()},
   };
 }
 
