@@ -423,70 +423,70 @@ TEST_F(RoutesTest, StatusCodesAndErrorShapes) {
       R"({"provider_id":"other","api_formats":["CLAUDE"],"api_key":"sk-mm","name":"n"})");
   EXPECT_EQ(mismatch.status, 400);
   // Stricter than Aether (which ignores the body's provider_id); the message says why.
-  EXPECT_EQ(mismatch.body,
-            R"({"error":{"type":"invalid_request","message":"provider_id 不匹配 (the body's provider_id differs from the path's; Aether ignores it, keyledger refuses the request so that a secret is never stored under a provider the client did not name)"
-}
-})");
+  EXPECT_EQ(
+      mismatch.body,
+      R"j({"error":{"type":"invalid_request","message":"provider_id 不匹配 (the body's provider_id differs from the path's; Aether ignores it, keyledger refuses the request so that a secret is never stored under a provider the client did not name)"}})j");
   TestResponse endpoint_mismatch =
       admin.Post(std::string(kEndpointsBase) + "/providers/" + provider + "/endpoints",
                  R"({"provider_id":"other","api_format":"CLAUDE","base_url":"https://x.example"})");
-EXPECT_EQ(endpoint_mismatch.body,
-          R"({"error":{"type":"invalid_request","message":"provider_id 不匹配"}})");
-CreateEndpoint(admin, provider, "CLAUDE", "https://x.example");
-TestResponse endpoint_dup =
-    admin.Post(std::string(kEndpointsBase) + "/providers/" + provider + "/endpoints",
-               R"({"provider_id":")" + provider +
-                   R"(","api_format":"claude","base_url":"https://y.example"})");
-EXPECT_EQ(endpoint_dup.status, 400);
-EXPECT_EQ(Str(Json(endpoint_dup.body)["error"], "message"),
-          "Provider status 已存在 CLAUDE 格式的 Endpoint");
-// The same secret twice in one provider (spec §14.20 fixed).
-const std::string twice = NewSecret("twice");
-CreateKey(admin, provider, R"(["CLAUDE"])", twice, "once");
-TestResponse again = admin.Post(KeysOf(provider), R"({"api_formats":["CLAUDE"],"api_key":)" +
-                                                      Quote(twice) + R"(,"name":"twice"})");
-EXPECT_EQ(again.status, 400) << again.body;
-EXPECT_EQ(Str(Json(again.body)["error"], "type"), "invalid_request");
-EXPECT_EQ(admin.Put(KeyPath(key.id), R"({"note":"x"})", {{"If-Match", "soon"}}).status, 400);
+  EXPECT_EQ(endpoint_mismatch.body,
+            R"({"error":{"type":"invalid_request","message":"provider_id 不匹配"}})");
+  CreateEndpoint(admin, provider, "CLAUDE", "https://x.example");
+  TestResponse endpoint_dup =
+      admin.Post(std::string(kEndpointsBase) + "/providers/" + provider + "/endpoints",
+                 R"({"provider_id":")" + provider +
+                     R"(","api_format":"claude","base_url":"https://y.example"})");
+  EXPECT_EQ(endpoint_dup.status, 400);
+  EXPECT_EQ(Str(Json(endpoint_dup.body)["error"], "message"),
+            "Provider status 已存在 CLAUDE 格式的 Endpoint");
+  // The same secret twice in one provider (spec §14.20 fixed).
+  const std::string twice = NewSecret("twice");
+  CreateKey(admin, provider, R"(["CLAUDE"])", twice, "once");
+  TestResponse again = admin.Post(KeysOf(provider), R"({"api_formats":["CLAUDE"],"api_key":)" +
+                                                        Quote(twice) + R"(,"name":"twice"})");
+  EXPECT_EQ(again.status, 400) << again.body;
+  EXPECT_EQ(Str(Json(again.body)["error"], "type"), "invalid_request");
+  EXPECT_EQ(admin.Put(KeyPath(key.id), R"({"note":"x"})", {{"If-Match", "soon"}}).status, 400);
 
-// 422 on a query.
-TestResponse bad_limit = admin.Get(KeysOf(provider) + "?limit=5000&skip=-1");
-EXPECT_EQ(bad_limit.status, 422);
-Json bl(bad_limit.body);
-auto details = Items(bl["detail"]);
-ASSERT_EQ(details.size(), 2u) << bad_limit.body;
-EXPECT_EQ(ToJson(details[0]["loc"]), R"(["query","skip"])");
-EXPECT_EQ(Str(details[0], "input"), "-1");
-EXPECT_EQ(ToJson(details[1]["loc"]), R"(["query","limit"])");
-EXPECT_EQ(Str(details[1], "input"), "5000");
+  // 422 on a query.
+  TestResponse bad_limit = admin.Get(KeysOf(provider) + "?limit=5000&skip=-1");
+  EXPECT_EQ(bad_limit.status, 422);
+  Json bl(bad_limit.body);
+  auto details = Items(bl["detail"]);
+  ASSERT_EQ(details.size(), 2u) << bad_limit.body;
+  EXPECT_EQ(ToJson(details[0]["loc"]), R"(["query","skip"])");
+  EXPECT_EQ(Str(details[0], "input"), "-1");
+  EXPECT_EQ(ToJson(details[1]["loc"]), R"(["query","limit"])");
+  EXPECT_EQ(Str(details[1], "input"), "5000");
 
-// 413: over 1 MiB, announced or sent.
-std::string huge = R"({"note":")" + std::string((1 << 20) + 10, 'n') + R"("})";
-TestResponse too_large = admin.Put(KeyPath(key.id), huge);
-EXPECT_EQ(too_large.status, 413);
-EXPECT_EQ(too_large.body, R"({"error":{"type":"http_error","message":"Request body too large"}})");
-EXPECT_FALSE(too_large.keep_alive);
+  // 413: over 1 MiB, announced or sent.
+  std::string huge = R"({"note":")" + std::string((1 << 20) + 10, 'n') + R"("})";
+  TestResponse too_large = admin.Put(KeyPath(key.id), huge);
+  EXPECT_EQ(too_large.status, 413);
+  EXPECT_EQ(too_large.body,
+            R"({"error":{"type":"http_error","message":"Request body too large"}})");
+  EXPECT_FALSE(too_large.keep_alive);
 
-// 431: a header section over 16 KiB.
-TestResponse too_many = admin.Get(KeysOf(provider), {{"X-Big", std::string(20'000, 'h')}});
-EXPECT_EQ(too_many.status, 431);
-EXPECT_EQ(too_many.body,
-          R"({"error":{"type":"http_error","message":"Request header fields too large"}})");
+  // 431: a header section over 16 KiB.
+  TestResponse too_many = admin.Get(KeysOf(provider), {{"X-Big", std::string(20'000, 'h')}});
+  EXPECT_EQ(too_many.status, 431);
+  EXPECT_EQ(too_many.body,
+            R"({"error":{"type":"http_error","message":"Request header fields too large"}})");
 
-// 400 for a request that is not HTTP, then the connection closes.
-auto raw = Connection::Open(port());
-ASSERT_NE(raw, nullptr);
-ASSERT_TRUE(raw->Send("THIS IS NOT HTTP\r\n\r\n"));
-auto garbage = raw->ReadResponse();
-ASSERT_TRUE(garbage.has_value());
-EXPECT_EQ(garbage->status, 400);
-EXPECT_EQ(garbage->body, R"({"error":{"type":"http_error","message":"Invalid HTTP request"}})");
-EXPECT_TRUE(raw->WaitClosed(std::chrono::seconds(10)));
+  // 400 for a request that is not HTTP, then the connection closes.
+  auto raw = Connection::Open(port());
+  ASSERT_NE(raw, nullptr);
+  ASSERT_TRUE(raw->Send("THIS IS NOT HTTP\r\n\r\n"));
+  auto garbage = raw->ReadResponse();
+  ASSERT_TRUE(garbage.has_value());
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_EQ(garbage->body, R"({"error":{"type":"http_error","message":"Invalid HTTP request"}})");
+  EXPECT_TRUE(raw->WaitClosed(std::chrono::seconds(10)));
 
-// Every response carries an X-Request-Id; a valid one sent is echoed.
-TestResponse with_id = admin.Get("/healthz", {{"X-Request-Id", "trace-123"}});
-EXPECT_EQ(with_id.Header("X-Request-Id"), "trace-123");
-EXPECT_FALSE(admin.Get("/healthz").Header("X-Request-Id").empty());
+  // Every response carries an X-Request-Id; a valid one sent is echoed.
+  TestResponse with_id = admin.Get("/healthz", {{"X-Request-Id", "trace-123"}});
+  EXPECT_EQ(with_id.Header("X-Request-Id"), "trace-123");
+  EXPECT_FALSE(admin.Get("/healthz").Header("X-Request-Id").empty());
 }
 
 TEST_F(RoutesTest, EtagAndIfMatch) {
