@@ -125,7 +125,9 @@ TEST(CorsOriginsFlagTest, ParsesLikeAethersCorsOrigins) {
         "ftp://x.example", "https://", "https://a.example/path", "null"}) {
     auto r = ParseCorsOrigins(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.error().message.find("--cors-origins"), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.error().message.find("--cors-origins"), std::string::npos);
+    }
   }
   std::string many;
   for (size_t i = 0; i <= kMaxCorsOrigins; ++i)
