@@ -342,7 +342,8 @@ TEST_F(SystemRoutesTest, ThePriorityDialogsSaveSequenceSucceeds) {
 
   // Every key holds one of the priorities sent to it; the configs read back as saved.
   for (const std::string& p : providers) {
-    for (auto k : Items(Json(admin.Get(KeysOf(p)).body).root())) {
+    const Json list(admin.Get(KeysOf(p)).body);
+    for (auto k : Items(list.root())) {
       const std::string id = Str(k, "id").value_or("");
       ASSERT_TRUE(sent.count(id)) << id;
       EXPECT_TRUE(sent[id].count(Int(k, "global_priority").value_or(-1))) << id;
