@@ -99,6 +99,9 @@ TEST(RecordTest, EventTypeNamesRoundTrip) {
   // Stored numbers are part of the on-disk format and never change.
   EXPECT_EQ(static_cast<uint16_t>(EventType::kKeyCreated), 200);
   EXPECT_EQ(static_cast<uint16_t>(EventType::kMasterKeyRotated), 300);
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kSystemConfigSet), 400);
+  EXPECT_EQ(EventTypeName(EventType::kSystemConfigSet), "SystemConfigSet");
+  EXPECT_EQ(EventTypeFromName("SystemConfigSet"), EventType::kSystemConfigSet);
 }
 
 }  // namespace
