@@ -276,6 +276,7 @@ Status AdminApi::Register(Router& router) {
   KL_RETURN_IF_ERROR(RegisterHealthRoutes(router, *impl_));
   KL_RETURN_IF_ERROR(RegisterKeyRoutes(router, *impl_));
   KL_RETURN_IF_ERROR(RegisterAuditRoutes(router, *impl_));
+  KL_RETURN_IF_ERROR(RegisterSystemRoutes(router, *impl_));
   return RegisterOpsRoutes(router, *impl_);
 }
 

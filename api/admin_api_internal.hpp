@@ -73,6 +73,7 @@ Status RegisterProviderRoutes(Router& router, AdminApi::Impl& api);
 Status RegisterAuditRoutes(Router& router, AdminApi::Impl& api);
 // Health reads H1, H4-H6, RPM R1-R2 and adaptive RPM A1-A6 (health_routes.cpp).
 Status RegisterHealthRoutes(Router& router, AdminApi::Impl& api);
+Status RegisterSystemRoutes(Router& router, AdminApi::Impl& api);
 void ShutdownStreams(AdminApi::Impl& api);
 void RecheckStreams(AdminApi::Impl& api);
 

@@ -39,6 +39,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "api/auth.hpp"
+#include "api/cors.hpp"
 #include "api/errors.hpp"
 #include "api/http_framing.hpp"
 #include "api/logger.hpp"
@@ -146,6 +147,7 @@ struct RequestInfo {
   std::string route;  // matched pattern, or "unmatched" / "invalid"
   std::string request_id;
   std::string actor;
+  std::optional<std::string> origin;  // the Origin header, for CORS
   Clock::time_point start = Clock::now();
 };
 
@@ -658,6 +660,9 @@ class Session final : public SessionBase,
         slot.info.path = PercentDecode(PathOf(SV(msg.target())), false);
         slot.version = msg.version() == 10 ? 10 : 11;
         slot.info.request_id = RequestIdFor(msg);
+        if (auto it = msg.find(http::field::origin); it != msg.end()) {
+          slot.info.origin = std::string(SV(it->value()));
+        }
       }
     }
     if (slot.info.request_id.empty()) slot.info.request_id = crypto::RandomUuid();
@@ -715,8 +720,10 @@ class Session final : public SessionBase,
     slot.info.method = SanitizeUtf8(req->method);
     slot.info.path = req->path;
     slot.info.request_id = req->request_id;
+    if (auto origin = req->Header("origin")) slot.info.origin = std::string(*origin);
     const uint64_t seq = slot.seq;
     if (slot.close) close_after_ = true;
+    if (AnswerCorsPreflight(*req, slot)) return;
 
     if (raw_path.empty() || raw_path.front() != '/') {
       slot.info.route = "invalid";
@@ -834,6 +841,25 @@ class Session final : public SessionBase,
     shared_->logger->LogRequest(entry);
   }
 
+  // ---- CORS (api/cors.hpp); nothing happens unless ServerConfig::cors is set ----
+
+  // A preflight is answered before routing and authentication; true when `req` was one.
+  bool AnswerCorsPreflight(const Request& req, Slot& slot) {
+    if (shared_->config.cors == nullptr) return false;
+    std::optional<Response> answer = shared_->config.cors->Preflight(req);
+    if (!answer) return false;
+    slot.info.route = "cors-preflight";
+    slot.info.origin.reset();  // the preflight answer carries its own CORS headers
+    Deliver(slot.seq, std::move(*answer));
+    return true;
+  }
+
+  // Every other answer to a request with an Origin, errors and 500s included.
+  void AddCorsHeaders(const RequestInfo& info, std::vector<NameValue>& headers) const {
+    if (shared_->config.cors == nullptr || !info.origin) return;
+    shared_->config.cors->AddResponseHeaders(*info.origin, headers);
+  }
+
   // In the strand: the handler's answer for `seq` (or an error the session produced).
   void Deliver(uint64_t seq, Response response) {
     Slot* slot = FindSlot(seq);
@@ -842,6 +868,7 @@ class Session final : public SessionBase,
       response =
           SystemErrorResponse("handler answered with status " + std::to_string(response.status));
     }
+    AddCorsHeaders(slot->info, response.headers);
     auto& res = slot->res;
     res.version(slot->version);
     res.result(static_cast<unsigned>(response.status));
@@ -973,6 +1000,7 @@ class Session final : public SessionBase,
     head += "Content-Type: text/event-stream; charset=utf-8\r\n";
     head += "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
     head += "X-Request-Id: " + slot.info.request_id + "\r\n";
+    AddCorsHeaders(slot.info, slot.stream_headers);
     for (const auto& [name, value] : slot.stream_headers) {
       if (name.empty() || !IsSafeHeaderText(name) || !IsSafeHeaderText(value)) continue;
       head += name + ": " + value + "\r\n";

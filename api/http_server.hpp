@@ -7,6 +7,7 @@
 //   connection closes after a lingering drain so the client can read the answer)
 //   → X-Request-Id (accepted if 1-128 token characters, else a fresh UUID; echoed on every
 //     response)
+//   → CORS preflight, when configured (answered here; api/cors.hpp)
 //   → route (404/405/307, see router.hpp) → auth (401/403/429, see auth.hpp) → handler.
 // Handlers answer through a Responder from any thread; responses are written in request order.
 // While `pipeline_limit` requests await their answers the connection stops reading. Exceptions
@@ -35,6 +36,7 @@ namespace keyledger::api {
 
 class Router;
 class Authenticator;
+class CorsPolicy;
 class Logger;
 class MetricsRegistry;
 
@@ -94,6 +96,9 @@ struct ServerConfig {
   // Connections beyond this are closed right after accept.
   size_t max_connections = kDefaultMaxConnections;
   std::optional<TlsConfig> tls{};  // set: every connection is HTTPS
+  // Set: preflights are answered before routing and responses to requests with an Origin carry
+  // CORS headers (api/cors.hpp). Null (default): no CORS headers at all.
+  std::shared_ptr<const CorsPolicy> cors{};
   std::string server_header = "keyledger";
 };
 

@@ -21,9 +21,11 @@ std::string DateTimeSchema() { return R"({"type":"string","format":"date-time"})
 std::string NullableDateTimeSchema() {
   return R"({"type":["string","null"],"format":"date-time"})";
 }
-std::string PrioritySchema() { return R"({"type":"integer","minimum":0,"maximum":1000000})"; }
+std::string PrioritySchema() {
+  return R"({"type":"integer","minimum":-2147483648,"maximum":2147483647,"description":"lower is preferred; any 32-bit integer (Aether's column), negative values included"})";
+}
 std::string NullablePrioritySchema() {
-  return R"({"type":["integer","null"],"minimum":0,"maximum":1000000})";
+  return R"({"type":["integer","null"],"minimum":-2147483648,"maximum":2147483647,"description":"lower is preferred; any 32-bit integer (Aether's column), negative values included"})";
 }
 std::string RateMultipliersSchema() {
   return R"({"type":["object","null"],"description":"API format -> multiplier; takes precedence over rate_multiplier","additionalProperties":{"type":"number","minimum":0.01}})";
@@ -92,7 +94,7 @@ std::string KeyCreate() {
           P("rate_multiplier", R"({"type":"number","minimum":0.01,"default":1.0})") + "," +
           P("rate_multipliers", RateMultipliersSchema()) + "," +
           P("internal_priority",
-            R"({"type":"integer","minimum":0,"maximum":1000000,"default":50})") +
+            R"({"type":"integer","minimum":-2147483648,"maximum":2147483647,"default":50})") +
           "," + P("global_priority", NullablePrioritySchema()) + "," +
           P("rpm_limit",
             R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"null: adaptive mode"})") +
@@ -511,6 +513,44 @@ std::string EnableAdaptiveRequest() {
       R"("enabled")", "Body of PATCH /api/admin/adaptive/keys/{key_id}/mode");
 }
 
+std::string SystemConfigUpdate() {
+  return Object(
+      P("value",
+        R"({"description":"provider_priority_mode: provider | global_key; scheduling_mode: fixed_order | cache_affinity | load_balance. Trimmed and lower-cased; anything else is a 400"})") +
+          "," + P("description", DescriptionSchema()),
+      R"("value")", "Body of PUT /api/admin/system/configs/{key}");
+}
+
+std::string SystemConfigValue() {
+  return Object(P("key", R"({"type":"string"})") + "," +
+                    P("value", R"({"description":"the stored value, or the built-in default"})"),
+                R"("key","value")", "Answer of GET /api/admin/system/configs/{key}");
+}
+
+std::string SystemConfigResponse() {
+  return Object(P("key", R"({"type":"string"})") + "," + P("value", "{}") + "," +
+                    P("description", NullableStringSchema()) + "," +
+                    P("updated_at", DateTimeSchema()),
+                R"("key","value","description","updated_at")",
+                "Answer of PUT /api/admin/system/configs/{key}");
+}
+
+std::string ApiFormatList() {
+  return Object(
+      P("formats",
+        R"({"type":"array","items":{"type":"object","properties":{"value":{"type":"string"},"label":{"type":"string"},"default_path":{"type":"string"},"aliases":{"type":"array","items":{"type":"string"}}},"required":["value","label","default_path","aliases"]}})"),
+      R"("formats")", "The API formats in declaration order (static metadata)");
+}
+
+std::string ModelCapabilities() {
+  return Object(P("model", R"({"type":"string"})") + "," +
+                    P("supported_capabilities", ModelListSchema()) + "," +
+                    P("capability_details", R"({"type":"array","items":{"type":"object"}})") + "," +
+                    P("error", R"({"type":"string"})"),
+                R"("model","supported_capabilities","capability_details")",
+                "keyledger has no model catalogue: every model answers Aether's not-found shape");
+}
+
 }  // namespace
 
 std::vector<SchemaComponent> AdminApiSchemas() {
@@ -536,6 +576,11 @@ std::vector<SchemaComponent> AdminApiSchemas() {
       {"KeyListItem", KeyListItem()},
       {"AdaptiveStatsResponse", AdaptiveStatsResponse()},
       {"EnableAdaptiveRequest", EnableAdaptiveRequest()},
+      {"SystemConfigUpdate", SystemConfigUpdate()},
+      {"SystemConfigValue", SystemConfigValue()},
+      {"SystemConfigResponse", SystemConfigResponse()},
+      {"ApiFormatList", ApiFormatList()},
+      {"ModelCapabilities", ModelCapabilities()},
   };
 }
 

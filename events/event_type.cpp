@@ -6,7 +6,7 @@
 namespace keyledger::events {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 16> kNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 17> kNames{{
     {EventType::kProviderCreated, "ProviderCreated"},
     {EventType::kProviderUpdated, "ProviderUpdated"},
     {EventType::kProviderDeleted, "ProviderDeleted"},
@@ -23,6 +23,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 16> kNames{{
     {EventType::kKeyRpmLimitSet, "KeyRpmLimitSet"},
     {EventType::kKeyLearningReset, "KeyLearningReset"},
     {EventType::kMasterKeyRotated, "MasterKeyRotated"},
+    {EventType::kSystemConfigSet, "SystemConfigSet"},
 }};
 
 }  // namespace

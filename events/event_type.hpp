@@ -28,6 +28,8 @@ enum class EventType : uint16_t {
   kKeyLearningReset = 208,        // DELETE /api/admin/adaptive/keys/{id}/learning
 
   kMasterKeyRotated = 300,
+
+  kSystemConfigSet = 400,
 };
 
 // "KeyCreated" etc.; "Unknown" for a number this build does not know.

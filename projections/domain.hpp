@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace keyledger::domain {
 
@@ -44,6 +45,30 @@ inline const CapabilityDefinition* FindCapability(std::string_view name) {
     if (c.name == name) return &c;
   }
   return nullptr;
+}
+
+// Metadata of each API format (aether-spec.md §4.5, src/core/api_format_metadata.py), in the
+// enumeration's declaration order: what GET /api/admin/system/api-formats answers (§11.4.5).
+// The aliases are metadata only; the key validators do not accept them.
+struct ApiFormatMetadata {
+  std::string_view value;
+  std::string_view default_path;
+  std::vector<std::string_view> aliases;
+};
+
+inline const std::array<ApiFormatMetadata, 6>& ApiFormatMetadataTable() {
+  static const std::array<ApiFormatMetadata, 6> kTable = {{
+      {"CLAUDE", "/v1/messages", {"claude", "anthropic", "claude_compatible"}},
+      {"CLAUDE_CLI", "/v1/messages", {"claude_cli", "claude-cli"}},
+      {"OPENAI",
+       "/v1/chat/completions",
+       {"openai", "deepseek", "grok", "moonshot", "zhipu", "qwen", "baichuan", "minimax",
+        "openai_compatible"}},
+      {"OPENAI_CLI", "/responses", {"openai_cli", "responses"}},
+      {"GEMINI", "/v1beta/models/{model}:{action}", {"gemini", "google", "vertex"}},
+      {"GEMINI_CLI", "/v1beta/models/{model}:{action}", {"gemini_cli", "gemini-cli"}},
+  }};
+  return kTable;
 }
 
 namespace rpm {

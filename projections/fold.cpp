@@ -20,12 +20,14 @@ State State::Fork() const {
   s.keys = keys.Fork();
   s.provider_names = provider_names.Fork();
   s.keyring_version = keyring_version;
+  s.system_configs = system_configs;
   return s;
 }
 
 std::string ProviderStream(std::string_view id) { return "provider-" + std::string(id); }
 std::string EndpointStream(std::string_view id) { return "endpoint-" + std::string(id); }
 std::string KeyStream(std::string_view id) { return "key-" + std::string(id); }
+std::string SystemConfigStream(std::string_view key) { return "system-config-" + std::string(key); }
 
 struct Folder::Impl {
   simdjson::dom::parser parser;
@@ -309,6 +311,32 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
     case EventType::kMasterKeyRotated:
       s.keyring_version = r.stream_version;
       return Status::Ok();
+    case EventType::kSystemConfigSet: {
+      // {"key":k,"value":<JSON>,"description":text|null}: the config as it stands after the set
+      // (the command already decided which description to keep).
+      std::string key;
+      element value, description;
+      KL_RETURN_IF_ERROR(MemberString(payload, "key", key));
+      KL_RETURN_IF_ERROR(Member(payload, "value", value));
+      KL_RETURN_IF_ERROR(Member(payload, "description", description));
+      auto [it, inserted] = s.system_configs.try_emplace(key);
+      SystemConfigState& c = it->second;
+      if (inserted) {
+        c.key = key;
+        c.created_at = r.time_us;
+      }
+      c.value = ToJsonText(value);
+      if (description.is_null()) {
+        c.description.reset();
+      } else {
+        std::string text;
+        KL_RETURN_IF_ERROR(GetString(description, text, "description"));
+        c.description = std::move(text);
+      }
+      c.version = r.stream_version;
+      c.updated_at = r.time_us;
+      return Status::Ok();
+    }
   }
   return MakeError(
       ErrorCode::kUnsupported,

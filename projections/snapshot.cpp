@@ -34,12 +34,60 @@ std::string EntityDigest(const std::string& json) {
   return crypto::HexEncode(crypto::AsBytes(crypto::Sha256(json)));
 }
 
+void WriteSystemConfig(json::Writer& w, const SystemConfigState& c) {
+  w.BeginObject()
+      .Member("key", c.key)
+      .Member("version", c.version)
+      .Key("value")
+      .Raw(c.value)
+      .Key("description");
+  if (c.description) {
+    w.String(*c.description);
+  } else {
+    w.Null();
+  }
+  w.Member("created_at", c.created_at).Member("updated_at", c.updated_at).EndObject();
+}
+
+Status ReadSystemConfig(simdjson::dom::object obj, SystemConfigState& c) {
+  for (auto member : obj) {
+    std::string_view k = member.key;
+    if (k == "key") {
+      KL_RETURN_IF_ERROR(GetString(member.value, c.key, k));
+    } else if (k == "version") {
+      KL_RETURN_IF_ERROR(GetUint(member.value, c.version, k));
+    } else if (k == "value") {
+      c.value = ToJsonText(member.value);
+    } else if (k == "description") {
+      if (member.value.is_null()) {
+        c.description.reset();
+      } else {
+        std::string text;
+        KL_RETURN_IF_ERROR(GetString(member.value, text, k));
+        c.description = std::move(text);
+      }
+    } else if (k == "created_at") {
+      KL_RETURN_IF_ERROR(GetInt(member.value, c.created_at, k));
+    } else if (k == "updated_at") {
+      KL_RETURN_IF_ERROR(GetInt(member.value, c.updated_at, k));
+    } else {
+      return Corrupt("system config member " + std::string(k));
+    }
+  }
+  if (c.key.empty() || c.value.empty()) return Corrupt("system config");
+  return Status::Ok();
+}
+
 }  // namespace
+
+uint32_t SnapshotFormatOf(const State& s) {
+  return s.system_configs.empty() ? kSnapshotFormatV1 : kSnapshotFormat;
+}
 
 std::string SerializeState(const State& s) {
   json::Writer w(1 << 16);
   w.BeginObject();
-  w.Member("format", int64_t{kSnapshotFormat});
+  w.Member("format", int64_t{SnapshotFormatOf(s)});
   w.Member("sequence", s.sequence);
   w.Member("time_us", s.time_us);
   w.Member("keyring_version", s.keyring_version);
@@ -49,6 +97,11 @@ std::string SerializeState(const State& s) {
   WriteSorted(w, s.endpoints, &WriteEndpoint);
   w.Key("keys");
   WriteSorted(w, s.keys, &WriteKey);
+  if (!s.system_configs.empty()) {
+    w.Key("system_configs").BeginArray();
+    for (const auto& [key, config] : s.system_configs) WriteSystemConfig(w, config);
+    w.EndArray();
+  }
   w.EndObject();
   return w.Take();
 }
@@ -65,7 +118,7 @@ Result<State> DeserializeState(std::string_view text) {
     if (k == "format") {
       int64_t format = 0;
       KL_RETURN_IF_ERROR(GetInt(member.value, format, "format"));
-      if (format != kSnapshotFormat) {
+      if (format != kSnapshotFormatV1 && format != kSnapshotFormat) {
         return MakeError(ErrorCode::kUnsupported, "unknown snapshot format");
       }
     } else if (k == "sequence") {
@@ -98,6 +151,19 @@ Result<State> DeserializeState(std::string_view text) {
           s.keys.Set(id, std::move(key));
         }
       }
+    } else if (k == "system_configs") {
+      simdjson::dom::array arr;
+      if (member.value.get_array().get(arr)) return Corrupt(k);
+      for (simdjson::dom::element item : arr) {
+        simdjson::dom::object obj;
+        if (item.get_object().get(obj)) return Corrupt(k);
+        SystemConfigState c;
+        KL_RETURN_IF_ERROR(ReadSystemConfig(obj, c));
+        std::string key = c.key;
+        if (!s.system_configs.emplace(std::move(key), std::move(c)).second) {
+          return Corrupt("duplicate system config");
+        }
+      }
     } else {
       return Corrupt("snapshot member " + std::string(k));
     }
@@ -125,6 +191,11 @@ std::vector<std::pair<std::string, std::string>> EntityDigests(const State& s) {
     json::Writer w;
     WriteKey(w, *s.keys.Find(id), FieldSet::kAll);
     out.emplace_back("key:" + id, EntityDigest(w.str()));
+  }
+  for (const auto& [key, config] : s.system_configs) {
+    json::Writer w;
+    WriteSystemConfig(w, config);
+    out.emplace_back("system-config:" + key, EntityDigest(w.str()));
   }
   return out;
 }
@@ -163,7 +234,7 @@ std::vector<events::AuxWrite> SnapshotStore::SnapshotWrites(const State& s) {
   }
   json::Writer m;
   m.BeginObject()
-      .Member("format", int64_t{kSnapshotFormat})
+      .Member("format", int64_t{SnapshotFormatOf(s)})
       .Member("sequence", s.sequence)
       .Member("time_us", s.time_us)
       .Member("digest", digest)

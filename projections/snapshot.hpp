@@ -19,14 +19,22 @@
 
 namespace keyledger::projections {
 
-inline constexpr uint32_t kSnapshotFormat = 1;
+// Snapshot body formats. 1: providers, endpoints and keys. 2: the same plus "system_configs".
+// A state with no system config set is written in format 1, byte for byte as before, so its
+// digest and every existing snapshot stay valid; builds that know only format 1 skip a format 2
+// snapshot ("unknown snapshot format") and replay instead of misreading it. Both are read.
+inline constexpr uint32_t kSnapshotFormatV1 = 1;
+inline constexpr uint32_t kSnapshotFormat = 2;  // the newest format this build reads and writes
+// The format SerializeState(s) writes for `s`.
+uint32_t SnapshotFormatOf(const State& s);
 inline constexpr size_t kSnapshotChunkBytes = 4 << 20;
 inline constexpr size_t kSnapshotsKept = 4;
 
 std::string SerializeState(const State& s);
 Result<State> DeserializeState(std::string_view text);
 std::string StateDigestHex(const State& s);
-// One digest per entity ("provider:<id>", "endpoint:<id>", "key:<id>"), in that order, to name
+// One digest per entity ("provider:<id>", "endpoint:<id>", "key:<id>", "system-config:<key>"),
+// in that order, to name
 // the first entity on which two states differ.
 std::vector<std::pair<std::string, std::string>> EntityDigests(const State& s);
 // The first entity whose digest differs (or that only one side has); empty when equal.

@@ -8,6 +8,8 @@
 // pairs; free-form JSON (config, utilization_samples) is kept as canonical JSON text.
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -175,6 +177,22 @@ struct KeyState {
   friend bool operator==(const KeyState&, const KeyState&) = default;
 };
 
+// One system config set through PUT /api/admin/system/configs/{key} (aether-spec.md §11.4). Only
+// keys of the registry's catalogue (src/system_config.hpp) are ever set, so the map in State is
+// bounded by construction; a key never set is absent and reads answer its built-in default.
+struct SystemConfigState {
+  std::string key;
+  // Sets so far: the version of the stream system-config-<key> (only SystemConfigSet events live
+  // there) and the ETag of the config.
+  uint64_t version = 0;
+  std::string value;  // canonical JSON text
+  std::optional<std::string> description;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+
+  friend bool operator==(const SystemConfigState&, const SystemConfigState&) = default;
+};
+
 struct State {
   uint64_t sequence = 0;  // last event folded in
   int64_t time_us = 0;    // its time
@@ -185,6 +203,8 @@ struct State {
   PersistentMap<std::string> provider_names;
   // Number of rotations seen on the "keyring" stream.
   uint64_t keyring_version = 0;
+  // System configs that were set, by key (a handful at most; copied by Fork).
+  std::map<std::string, SystemConfigState, std::less<>> system_configs;
 
   State() = default;
   State(State&&) noexcept = default;
@@ -216,6 +236,7 @@ T& Upsert(OrderedMap<T>& m, std::string_view key) {
 std::string ProviderStream(std::string_view id);
 std::string EndpointStream(std::string_view id);
 std::string KeyStream(std::string_view id);
+std::string SystemConfigStream(std::string_view key);  // "system-config-<key>"
 inline constexpr std::string_view kKeyringStream = "keyring";
 
 }  // namespace keyledger::projections

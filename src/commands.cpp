@@ -24,7 +24,7 @@ constexpr size_t kMaxCustomPathChars = 200;
 constexpr size_t kMaxProxyUsernameChars = 255;
 constexpr size_t kMaxProxyPasswordChars = 500;
 
-constexpr IntRange kPriorityRange{0, limits::kMaxPriority};
+constexpr IntRange kPriorityRange{limits::kMinPriority, limits::kMaxPriority};
 constexpr IntRange kRpmRange{1, domain::rpm::kMaxRpmLimit};
 constexpr IntRange kCacheTtlRange{0, 60};
 constexpr IntRange kProbeIntervalRange{2, 32};
@@ -222,6 +222,12 @@ std::optional<RateMultipliers> RateMultipliersField(const JsonValue& v, const Lo
   return out;
 }
 
+// A deliberate difference from Aether, which stores any name (README "Deliberate differences").
+constexpr std::string_view kUnknownCapabilityReason =
+    " (keyledger accepts only the capabilities of GET /api/capabilities: Aether stores an unknown "
+    "name, which no scheduler rule ever matches, so a misspelt capability would look configured "
+    "and do nothing)";
+
 // dict[str, bool]; names from the capability catalogue.
 std::optional<Capabilities> CapabilitiesField(const JsonValue& v, const Loc& loc,
                                               ErrorList& errors) {
@@ -235,9 +241,10 @@ std::optional<Capabilities> CapabilitiesField(const JsonValue& v, const Loc& loc
   if (errors.size() != before) return std::nullopt;
   for (const auto& [name, enabled] : out) {
     if (domain::FindCapability(name) == nullptr) {
-      errors.Add(ValueError(
-          loc, "capabilities 的 key 必须是 " + CapabilityNames() + " 之一，当前值: " + name,
-          EchoInput(v)));
+      errors.Add(ValueError(loc,
+                            "capabilities 的 key 必须是 " + CapabilityNames() +
+                                " 之一，当前值: " + name + std::string(kUnknownCapabilityReason),
+                            EchoInput(v)));
       return std::nullopt;
     }
   }

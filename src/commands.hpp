@@ -126,7 +126,10 @@ struct ProxyConfig {
 // limits are written where they are applied, in commands.cpp.
 
 namespace limits {
-inline constexpr int64_t kMaxPriority = 1'000'000;          // internal_priority, global_priority
+// internal_priority, global_priority: any value of Aether's integer column (PostgreSQL
+// `integer`), negative ones included; Aether itself answers 500 beyond it.
+inline constexpr int64_t kMinPriority = -2'147'483'648;
+inline constexpr int64_t kMaxPriority = 2'147'483'647;
 inline constexpr int64_t kMaxConcurrentLimit = 1'000'000;   // provider concurrent_limit
 inline constexpr size_t kMaxHealthReports = 1000;           // reports per batch
 inline constexpr int64_t kMaxReportedRequests = 1'000'000;  // successes, failures per report

@@ -15,6 +15,13 @@ using events::EventType;
 using projections::KeyState;
 using projections::State;
 
+// A deliberate difference from Aether, which ignores the body's provider_id (README "Deliberate
+// differences"); the endpoint route answers Aether's own "provider_id 不匹配".
+constexpr std::string_view kKeyProviderMismatch =
+    "provider_id 不匹配 (the body's provider_id differs from the path's; Aether ignores it, "
+    "keyledger refuses the request so that a secret is never stored under a provider the client "
+    "did not name)";
+
 Error KeyNotFound(std::string_view id) { return NotFound("Key " + std::string(id) + " 不存在"); }
 
 // Another key of the provider already holds this secret (spec §14.20).
@@ -69,7 +76,7 @@ class CreateKey final : public Command {
       return NotFound("Provider " + in_.provider_id + " 不存在");
     }
     if (in_.body_provider_id && *in_.body_provider_id != in_.provider_id) {
-      return InvalidRequest("provider_id 不匹配");
+      return InvalidRequest(std::string(kKeyProviderMismatch));
     }
     if (in_.api_formats_missing) return InvalidRequest("api_formats 为必填字段");
 

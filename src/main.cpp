@@ -15,6 +15,7 @@
 
 #include "api/admin_api.hpp"
 #include "api/auth.hpp"
+#include "api/cors.hpp"
 #include "api/http_server.hpp"
 #include "api/logger.hpp"
 #include "api/metrics.hpp"
@@ -224,6 +225,10 @@ int Serve(const ServerConfig& cfg) {
   server_config.port = cfg.port;
   server_config.threads = cfg.threads;
   if (!cfg.tls_cert.empty()) server_config.tls = api::TlsConfig{cfg.tls_cert, cfg.tls_key};
+  if (!cfg.cors_origins.empty()) {
+    server_config.cors = std::make_shared<const api::CorsPolicy>(cfg.cors_origins);
+    logger.Log(LogLevel::kInfo, "CORS enabled", {{"origins", cfg.cors_origins_text}});
+  }
   api::HttpServer server(server_config, router, auth->get(), logger, &metrics);
   if (Status s = server.Start(); !s.ok()) return Fail(logger, "cannot start the HTTP server", s);
   admin.SetReady(true);

@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <sstream>
 
@@ -30,6 +31,53 @@ Status SplitListen(std::string_view listen, std::string& host, uint16_t& port) {
   host = h == "localhost" ? "127.0.0.1" : std::string(h);
   port = static_cast<uint16_t>(value);
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> ParseCorsOrigins(std::string_view text) {
+  std::vector<std::string> out;
+  while (true) {
+    const size_t comma = text.find(',');
+    std::string_view entry = text.substr(0, comma);
+    while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front()))) {
+      entry.remove_prefix(1);
+    }
+    while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.back()))) {
+      entry.remove_suffix(1);
+    }
+    if (!entry.empty()) {
+      auto bad = [&] {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "--cors-origins: '" + std::string(entry) +
+                             "' is not an origin such as https://admin.example.com or "
+                             "http://localhost:5173 (scheme and host in lower case, an optional "
+                             "port, no path or trailing '/'), nor '*'");
+      };
+      if (entry != "*") {
+        std::string_view rest = entry;
+        if (rest.starts_with("https://")) {
+          rest.remove_prefix(8);
+        } else if (rest.starts_with("http://")) {
+          rest.remove_prefix(7);
+        } else {
+          return bad();
+        }
+        if (rest.empty()) return bad();
+        for (char ch : rest) {
+          const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                          ch == '-' || ch == ':' || ch == '[' || ch == ']';
+          if (!ok) return bad();
+        }
+      }
+      if (out.size() >= kMaxCorsOrigins) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "--cors-origins: at most " + std::to_string(kMaxCorsOrigins) + " origins");
+      }
+      out.emplace_back(entry);
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, const GetEnv& getenv) {
@@ -67,7 +115,11 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
       "debug, info, warning or error")(
       "metrics-listen", po::value(&c.metrics_listen),
       "also serve GET /metrics without a token on this HOST:PORT, plain HTTP (default: none; "
-      "/metrics on --listen needs an auditor token)");
+      "/metrics on --listen needs an auditor token)")(
+      "cors-origins", po::value(&c.cors_origins_text),
+      "comma-separated origins whose browser pages may call the API (CORS), e.g. "
+      "https://admin.example.com,http://localhost:5173; '*' for any origin, without "
+      "credentials (default: none, no CORS headers)");
 
   po::variables_map vm;
   try {
@@ -118,6 +170,7 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
     return MakeError(ErrorCode::kInvalidArgument,
                      "--log-level must be debug, info, warning or error");
   }
+  KL_ASSIGN_OR_RETURN(c.cors_origins, ParseCorsOrigins(c.cors_origins_text));
   if (c.tokens_file.empty()) c.tokens_file = c.data_dir + "/tokens.json";
   return out;
 }

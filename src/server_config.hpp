@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "events/status.hpp"
 
@@ -26,6 +27,11 @@ struct ServerConfig {
   bool echo_plaintext_on_create = false;  // --echo-plaintext-on-create (Aether's behaviour)
   std::string log_level = "info";         // --log-level: debug|info|warning|error
   std::string metrics_listen;             // --metrics-listen: public /metrics on HOST:PORT
+  // --cors-origins: comma-separated origins allowed to call the API from a browser
+  // ("https://admin.example.com,http://localhost:5173", or "*" for any origin, then without
+  // credentials). Empty (default): no CORS headers at all.
+  std::string cors_origins_text;
+  std::vector<std::string> cors_origins;  // parsed from cors_origins_text
 
   std::string host;  // parsed from listen
   uint16_t port = 0;
@@ -43,6 +49,13 @@ using GetEnv = std::function<const char*(const char*)>;
 
 // kInvalidArgument with a message naming the bad flag or variable.
 Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, const GetEnv& getenv);
+
+// --cors-origins: entries split on ',', stripped, empty ones dropped (Aether's CORS_ORIGINS).
+// Each must be "*" or an origin exactly as browsers send it: http or https, "://", a lower-case
+// host and an optional port, nothing else (no path, no trailing '/'), since any other spelling
+// would never match. kInvalidArgument naming the entry otherwise.
+inline constexpr size_t kMaxCorsOrigins = 64;
+Result<std::vector<std::string>> ParseCorsOrigins(std::string_view text);
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0".
 Status SplitListen(std::string_view listen, std::string& host, uint16_t& port);

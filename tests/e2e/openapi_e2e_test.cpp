@@ -97,7 +97,8 @@ TEST_F(OpenApiTest, TheLiveDocumentDescribesTheLiveRoutes) {
        {"EndpointAPIKeyCreate", "EndpointAPIKeyUpdate", "EndpointAPIKeyResponse",
         "CreateProviderRequest", "UpdateProviderRequest", "ProviderUpdateRequest",
         "ProviderWithEndpointsSummary", "ProviderEndpointCreate", "ProviderEndpointUpdate",
-        "ProviderEndpointResponse", "HealthReportBatch"}) {
+        "ProviderEndpointResponse", "HealthReportBatch", "SystemConfigUpdate", "SystemConfigValue",
+        "SystemConfigResponse", "ApiFormatList", "ModelCapabilities"}) {
     EXPECT_TRUE(used.count(name)) << name;
   }
 
@@ -129,8 +130,12 @@ TEST_F(OpenApiTest, TheLiveDocumentDescribesTheLiveRoutes) {
   std::stable_sort(ops.begin(), ops.end(),
                    [&](const Op& a, const Op& b) { return rank(a) < rank(b); });
   auto concrete = [&](std::string path) {
-    for (const auto& [param, value] : std::vector<std::pair<std::string, std::string>>{
-             {"{provider_id}", provider}, {"{endpoint_id}", endpoint}, {"{key_id}", key.id}}) {
+    for (const auto& [param, value] :
+         std::vector<std::pair<std::string, std::string>>{{"{provider_id}", provider},
+                                                          {"{endpoint_id}", endpoint},
+                                                          {"{key_id}", key.id},
+                                                          {"{key}", "scheduling_mode"},
+                                                          {"{model_name}", "claude-sonnet-4"}}) {
       for (size_t at = path.find(param); at != std::string::npos; at = path.find(param)) {
         path.replace(at, param.size(), value);
       }

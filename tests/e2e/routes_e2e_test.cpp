@@ -422,8 +422,10 @@ TEST_F(RoutesTest, StatusCodesAndErrorShapes) {
       KeysOf(provider),
       R"({"provider_id":"other","api_formats":["CLAUDE"],"api_key":"sk-mm","name":"n"})");
   EXPECT_EQ(mismatch.status, 400);
-  EXPECT_EQ(mismatch.body,
-            R"({"error":{"type":"invalid_request","message":"provider_id 不匹配"}})");
+  // Stricter than Aether (which ignores the body's provider_id); the message says why.
+  EXPECT_EQ(
+      mismatch.body,
+      R"j({"error":{"type":"invalid_request","message":"provider_id 不匹配 (the body's provider_id differs from the path's; Aether ignores it, keyledger refuses the request so that a secret is never stored under a provider the client did not name)"}})j");
   TestResponse endpoint_mismatch =
       admin.Post(std::string(kEndpointsBase) + "/providers/" + provider + "/endpoints",
                  R"({"provider_id":"other","api_format":"CLAUDE","base_url":"https://x.example"})");

@@ -106,6 +106,9 @@ TEST(RecordTest, EventTypeNamesRoundTrip) {
                  EventType::kKeyLearningReset}) {
     EXPECT_EQ(EventTypeFromName(EventTypeName(t)), t);
   }
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kSystemConfigSet), 400);
+  EXPECT_EQ(EventTypeName(EventType::kSystemConfigSet), "SystemConfigSet");
+  EXPECT_EQ(EventTypeFromName("SystemConfigSet"), EventType::kSystemConfigSet);
 }
 
 }  // namespace

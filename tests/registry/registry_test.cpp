@@ -152,7 +152,7 @@ TEST(RegistryTest, FailedCommandsAppendNothing) {
   KeyCreateIntent mismatch = missing_provider;
   mismatch.provider_id = pid;
   mismatch.body_provider_id = "other";
-  EXPECT_EQ(h.Run(MakeCreateKey(mismatch)).error().message, "provider_id 不匹配");
+  EXPECT_EQ(h.Run(MakeCreateKey(mismatch)).error().message.rfind("provider_id 不匹配 (", 0), 0u);
 
   KeyCreateIntent duplicate = missing_provider;
   duplicate.provider_id = pid;

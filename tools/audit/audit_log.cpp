@@ -198,6 +198,12 @@ std::string EventSummarizer::Summary(const EventRecord& r) {
             std::to_string(Int(p, "to_kek_version")) + ", " +
             std::to_string(Int(p, "rewrapped_deks")) + " data keys rewrapped";
       break;
+    case EventType::kSystemConfigSet: {
+      std::string value = "?";
+      if (simdjson::dom::element v; !p["value"].get(v)) value = simdjson::minify(v);
+      out = "system config " + Str(p, "key") + " = " + value;
+      break;
+    }
   }
   // Reveals name their reason above; every other event with one says it at the end.
   if (r.metadata.reason && r.type != EventType::kKeyRevealed) {
@@ -228,6 +234,7 @@ std::string_view EventColor(EventType type) {
     case EventType::kKeyUpdated:
     case EventType::kKeyAdaptiveModeChanged:
     case EventType::kKeyRpmLimitSet:
+    case EventType::kSystemConfigSet:
       return "36";  // cyan
   }
   return "";
