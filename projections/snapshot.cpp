@@ -66,7 +66,9 @@ Result<State> DeserializeState(std::string_view text) {
       int64_t format = 0;
       KL_RETURN_IF_ERROR(GetInt(member.value, format, "format"));
       if (format != kSnapshotFormat) {
-        return MakeError(ErrorCode::kUnsupported, "unknown snapshot format");
+        return MakeError(ErrorCode::kUnsupported,
+                         "snapshot format " + std::to_string(format) + " (this build reads " +
+                             std::to_string(kSnapshotFormat) + "; the log is replayed instead)");
       }
     } else if (k == "sequence") {
       KL_RETURN_IF_ERROR(GetUint(member.value, s.sequence, k));

@@ -19,7 +19,9 @@
 
 namespace keyledger::projections {
 
-inline constexpr uint32_t kSnapshotFormat = 1;
+// 2: providers and endpoints carry `config_secrets` (and endpoints `header_secrets`). A snapshot of
+// another format is skipped with a warning and the state is rebuilt from the log.
+inline constexpr uint32_t kSnapshotFormat = 2;
 inline constexpr size_t kSnapshotChunkBytes = 4 << 20;
 inline constexpr size_t kSnapshotsKept = 4;
 
