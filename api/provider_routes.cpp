@@ -22,6 +22,20 @@ std::string Id(const RequestPtr& req, std::string_view name) {
   return std::string(*req->PathParam(name));
 }
 
+// The router answers HEAD with GET routes; a HEAD must never reveal (nor leak the values'
+// length through Content-Length) nor be recorded as a reveal. As for a key's reveal.
+bool RefuseHeadReveal(const RequestPtr& req, Responder& respond) {
+  if (req->method != "HEAD") return false;
+  Response r = Response::Json(405, R"({"detail":"Method Not Allowed"})");
+  r.headers.emplace_back("Allow", "GET");
+  respond(std::move(r));
+  return true;
+}
+
+constexpr std::string_view kRevealDescription =
+    "Send X-Audit-Reason to record why; it can be made mandatory (--require-reveal-reason). Every "
+    "other response shows these values masked.";
+
 }  // namespace
 
 Status RegisterProviderRoutes(Router& router, AdminApi::Impl& api) {
@@ -103,6 +117,20 @@ Status RegisterProviderRoutes(Router& router, AdminApi::Impl& api) {
                   .handler = [&api](const RequestPtr& req, Responder respond) {
                     api.Submit(req, respond, registry::MakeDeleteEndpoint(Id(req, "endpoint_id")));
                   }}));
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = endpoints + "/{endpoint_id}/credentials/reveal",
+       .access = Access::kAdmin,
+       .summary = "Reveal an endpoint's headers and config with their sealed credentials "
+                  "(recorded as an EndpointCredentialsRevealed audit event)",
+       .tag = "Endpoints",
+       .description = std::string(kRevealDescription),
+       .response_schema =
+           R"({"type":"object","properties":{"endpoint_id":{"type":"string"},"headers":{"type":["object","null"],"additionalProperties":{"type":"string"}},"config":{"type":["object","null"]}}})",
+       .handler = [&api](const RequestPtr& req, Responder respond) {
+         if (RefuseHeadReveal(req, respond)) return;
+         api.Submit(req, respond, registry::MakeRevealEndpointCredentials(Id(req, "endpoint_id")));
+       }}));
 
   // ---- providers ----
   const std::string providers = "/api/admin/providers";
@@ -203,6 +231,20 @@ Status RegisterProviderRoutes(Router& router, AdminApi::Impl& api) {
                                        registry::MakeUpdateProvider(registry::ToIntent(
                                            Id(req, "provider_id"), std::move(dto).value(), true)));
                                  }}));
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = providers + "/{provider_id}/credentials/reveal",
+       .access = Access::kAdmin,
+       .summary = "Reveal a provider's config with its sealed credentials (recorded as a "
+                  "ProviderCredentialsRevealed audit event)",
+       .tag = "Providers",
+       .description = std::string(kRevealDescription),
+       .response_schema =
+           R"({"type":"object","properties":{"provider_id":{"type":"string"},"config":{"type":["object","null"]}}})",
+       .handler = [&api](const RequestPtr& req, Responder respond) {
+         if (RefuseHeadReveal(req, respond)) return;
+         api.Submit(req, respond, registry::MakeRevealProviderCredentials(Id(req, "provider_id")));
+       }}));
   return router.Add(
       {.method = "DELETE",
        .pattern = providers + "/{provider_id}",

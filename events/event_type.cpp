@@ -6,13 +6,15 @@
 namespace keyledger::events {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 17> kNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 19> kNames{{
     {EventType::kProviderCreated, "ProviderCreated"},
     {EventType::kProviderUpdated, "ProviderUpdated"},
     {EventType::kProviderDeleted, "ProviderDeleted"},
+    {EventType::kProviderCredentialsRevealed, "ProviderCredentialsRevealed"},
     {EventType::kEndpointCreated, "EndpointCreated"},
     {EventType::kEndpointUpdated, "EndpointUpdated"},
     {EventType::kEndpointDeleted, "EndpointDeleted"},
+    {EventType::kEndpointCredentialsRevealed, "EndpointCredentialsRevealed"},
     {EventType::kKeyCreated, "KeyCreated"},
     {EventType::kKeyUpdated, "KeyUpdated"},
     {EventType::kKeyDeleted, "KeyDeleted"},
@@ -47,6 +49,18 @@ bool IsKnownEventType(uint16_t value) {
     if (static_cast<uint16_t>(entry.first) == value) return true;
   }
   return false;
+}
+
+uint16_t CurrentSchemaVersion(EventType type) {
+  switch (type) {
+    case EventType::kProviderCreated:
+    case EventType::kProviderUpdated:
+    case EventType::kEndpointCreated:
+    case EventType::kEndpointUpdated:
+      return 2;
+    default:
+      return 1;
+  }
 }
 
 }  // namespace keyledger::events

@@ -12,10 +12,12 @@ enum class EventType : uint16_t {
   kProviderCreated = 1,
   kProviderUpdated = 2,
   kProviderDeleted = 3,
+  kProviderCredentialsRevealed = 4,
 
   kEndpointCreated = 100,
   kEndpointUpdated = 101,
   kEndpointDeleted = 102,
+  kEndpointCredentialsRevealed = 103,
 
   kKeyCreated = 200,
   kKeyUpdated = 201,
@@ -36,5 +38,10 @@ enum class EventType : uint16_t {
 std::string_view EventTypeName(EventType type);
 std::optional<EventType> EventTypeFromName(std::string_view name);
 bool IsKnownEventType(uint16_t value);
+
+// The schema version this build writes for `type` (events/FORMAT.md "Payloads"), which is also
+// the newest it reads: 2 for ProviderCreated/Updated and EndpointCreated/Updated (credentials in
+// headers and config are sealed), 1 for every other type.
+uint16_t CurrentSchemaVersion(EventType type);
 
 }  // namespace keyledger::events

@@ -5,8 +5,10 @@
 #include <unordered_map>
 
 #include "events/crypto.hpp"
+#include "events/secret_names.hpp"
 #include "events/time_format.hpp"
 #include "projections/codec_internal.hpp"
+#include "projections/credentials.hpp"
 #include "projections/fold.hpp"
 #include "projections/snapshot.hpp"
 
@@ -173,9 +175,34 @@ std::string RedactPayload(std::string_view payload_json) {
   return RedactWith(parser, payload_json);
 }
 
+std::string RedactRecordPayload(const EventRecord& r) {
+  std::string redacted = RedactPayload(r.payload);
+  const bool legacy_entity =
+      r.schema_version == 1 &&
+      (r.type == EventType::kProviderCreated || r.type == EventType::kProviderUpdated ||
+       r.type == EventType::kEndpointCreated || r.type == EventType::kEndpointUpdated);
+  if (!legacy_entity || !events::IsSecretMemberName(redacted)) return redacted;
+  auto masked =
+      RewriteStrings(redacted,
+                     [](const std::string& pointer, std::string_view name,
+                        std::string_view value) -> Result<std::optional<std::string>> {
+                       static constexpr std::string_view kCredentialParents[] = {
+                           "/provider/config/", "/endpoint/config/", "/endpoint/headers/",
+                           "/set/config/", "/set/headers/"};
+                       bool inside = false;
+                       for (std::string_view prefix : kCredentialParents)
+                         inside |= pointer.starts_with(prefix);
+                       if (!inside || value.empty() || !events::IsSecretMemberName(name)) {
+                         return std::optional<std::string>();
+                       }
+                       return std::optional<std::string>(events::MaskSecret(value));
+                     });
+  return masked.ok() ? std::move(masked).value() : redacted;
+}
+
 void WriteEventJson(json::Writer& w, const EventRecord& r) {
   w.BeginObject();
-  WriteEventMembers(w, r, RedactPayload(r.payload));
+  WriteEventMembers(w, r, RedactRecordPayload(r));
   w.EndObject();
 }
 

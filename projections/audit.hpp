@@ -57,6 +57,12 @@ std::string EventJson(const events::EventRecord& r);
 // Idempotent. A payload that is not valid JSON becomes {"undecodable_payload_bytes":N}.
 std::string RedactPayload(std::string_view payload_json);
 
+// RedactPayload, and for a schema-version-1 ProviderCreated/Updated or EndpointCreated/Updated
+// (written before credentials in headers and config were sealed) every plaintext string under a
+// credential name (events::IsSecretMemberName) inside its "headers" or "config" replaced by its
+// mask (events::MaskSecret). What every audit view (events, stream, `keyledger-audit log`) shows.
+std::string RedactRecordPayload(const events::EventRecord& r);
+
 // ---------------------------------------------------------------------------------------------
 // A key's history.
 

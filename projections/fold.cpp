@@ -72,6 +72,11 @@ Status MemberOptInt(object obj, std::string_view name, std::optional<int64_t>& o
   return Status::Ok();
 }
 
+bool HasMember(object obj, std::string_view name) {
+  element v;
+  return !obj[name].get(v);
+}
+
 Error Missing(std::string_view what, std::string_view id) {
   return MakeError(ErrorCode::kCorruption,
                    "event refers to unknown " + std::string(what) + " " + std::string(id));
@@ -80,10 +85,18 @@ Error Missing(std::string_view what, std::string_view id) {
 }  // namespace
 
 Status Folder::Apply(State& state, const EventRecord& record) {
-  if (record.schema_version != 1) {
+  // Every type reads schema version 1; the types whose payloads changed also read the versions
+  // this build writes (events::CurrentSchemaVersion). Older versions are upcast by the readers
+  // below (a version-1 payload is a version-2 payload without sealed credentials).
+  if (record.schema_version < 1 ||
+      record.schema_version > events::CurrentSchemaVersion(record.type)) {
     return MakeError(ErrorCode::kUnsupported,
-                     "event " + std::to_string(record.sequence) + " has schema version " +
-                         std::to_string(record.schema_version) + ", unknown to this build");
+                     "event " + std::to_string(record.sequence) + " (" +
+                         std::string(events::EventTypeName(record.type)) + ") has schema version " +
+                         std::to_string(record.schema_version) +
+                         ", unknown to this build (it reads " +
+                         std::string(events::EventTypeName(record.type)) + " up to version " +
+                         std::to_string(events::CurrentSchemaVersion(record.type)) + ")");
   }
   element doc;
   if (impl_->parser.parse(record.payload).get(doc)) {
@@ -120,6 +133,8 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       ProviderState* p = s.providers.Mutable(id);
       if (!p) return Missing("provider", id);
       const std::string old_name = p->name;
+      // A new config replaces its sealed values too (a version-1 update carries none).
+      if (HasMember(fields, "config")) p->config_secrets.clear();
       KL_RETURN_IF_ERROR(ReadProviderObject(fields, *p));
       if (p->name != old_name) {
         s.provider_names.Erase(old_name);
@@ -137,6 +152,14 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       if (p == nullptr) return Missing("provider", id);
       s.provider_names.Erase(p->name);
       s.providers.Erase(id);
+      return Status::Ok();
+    }
+    case EventType::kProviderCredentialsRevealed: {
+      std::string id;
+      KL_RETURN_IF_ERROR(MemberString(payload, "provider_id", id));
+      ProviderState* p = s.providers.Mutable(id);
+      if (!p) return Missing("provider", id);
+      p->stream_version = r.stream_version;
       return Status::Ok();
     }
     case EventType::kEndpointCreated: {
@@ -161,6 +184,8 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
       KL_RETURN_IF_ERROR(MemberObject(payload, "set", fields));
       EndpointState* e = s.endpoints.Mutable(id);
       if (!e) return Missing("endpoint", id);
+      if (HasMember(fields, "headers")) e->header_secrets.clear();
+      if (HasMember(fields, "config")) e->config_secrets.clear();
       KL_RETURN_IF_ERROR(ReadEndpointObject(fields, *e));
       e->version++;
       e->stream_version = r.stream_version;
@@ -176,6 +201,14 @@ Status Folder::Impl::Fold(State& s, const EventRecord& r, object payload) {
         p->endpoint_ids.Erase(id);
       }
       s.endpoints.Erase(id);
+      return Status::Ok();
+    }
+    case EventType::kEndpointCredentialsRevealed: {
+      std::string id;
+      KL_RETURN_IF_ERROR(MemberString(payload, "endpoint_id", id));
+      EndpointState* e = s.endpoints.Mutable(id);
+      if (!e) return Missing("endpoint", id);
+      e->stream_version = r.stream_version;
       return Status::Ok();
     }
     case EventType::kKeyCreated: {

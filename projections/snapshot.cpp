@@ -80,14 +80,10 @@ Status ReadSystemConfig(simdjson::dom::object obj, SystemConfigState& c) {
 
 }  // namespace
 
-uint32_t SnapshotFormatOf(const State& s) {
-  return s.system_configs.empty() ? kSnapshotFormatV1 : kSnapshotFormat;
-}
-
 std::string SerializeState(const State& s) {
   json::Writer w(1 << 16);
   w.BeginObject();
-  w.Member("format", int64_t{SnapshotFormatOf(s)});
+  w.Member("format", int64_t{kSnapshotFormat});
   w.Member("sequence", s.sequence);
   w.Member("time_us", s.time_us);
   w.Member("keyring_version", s.keyring_version);
@@ -118,8 +114,10 @@ Result<State> DeserializeState(std::string_view text) {
     if (k == "format") {
       int64_t format = 0;
       KL_RETURN_IF_ERROR(GetInt(member.value, format, "format"));
-      if (format != kSnapshotFormatV1 && format != kSnapshotFormat) {
-        return MakeError(ErrorCode::kUnsupported, "unknown snapshot format");
+      if (format != kSnapshotFormat) {
+        return MakeError(ErrorCode::kUnsupported,
+                         "snapshot format " + std::to_string(format) + " (this build reads " +
+                             std::to_string(kSnapshotFormat) + "; the log is replayed instead)");
       }
     } else if (k == "sequence") {
       KL_RETURN_IF_ERROR(GetUint(member.value, s.sequence, k));
@@ -234,7 +232,7 @@ std::vector<events::AuxWrite> SnapshotStore::SnapshotWrites(const State& s) {
   }
   json::Writer m;
   m.BeginObject()
-      .Member("format", int64_t{SnapshotFormatOf(s)})
+      .Member("format", int64_t{kSnapshotFormat})
       .Member("sequence", s.sequence)
       .Member("time_us", s.time_us)
       .Member("digest", digest)

@@ -19,14 +19,11 @@
 
 namespace keyledger::projections {
 
-// Snapshot body formats. 1: providers, endpoints and keys. 2: the same plus "system_configs".
-// A state with no system config set is written in format 1, byte for byte as before, so its
-// digest and every existing snapshot stay valid; builds that know only format 1 skip a format 2
-// snapshot ("unknown snapshot format") and replay instead of misreading it. Both are read.
-inline constexpr uint32_t kSnapshotFormatV1 = 1;
-inline constexpr uint32_t kSnapshotFormat = 2;  // the newest format this build reads and writes
-// The format SerializeState(s) writes for `s`.
-uint32_t SnapshotFormatOf(const State& s);
+// Snapshot body format 3: providers and endpoints carry `config_secrets` (and endpoints
+// `header_secrets`), and a state with system configs set has a "system_configs" member. A snapshot
+// of another format (1 and 2, written by older builds) is skipped with a warning and the state is
+// rebuilt from the log.
+inline constexpr uint32_t kSnapshotFormat = 3;
 inline constexpr size_t kSnapshotChunkBytes = 4 << 20;
 inline constexpr size_t kSnapshotsKept = 4;
 

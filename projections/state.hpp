@@ -78,7 +78,11 @@ struct ProviderState {
   std::optional<int64_t> timeout = 300;
   std::optional<int64_t> max_retries = 2;
   std::optional<Proxy> proxy;
+  // `config` as shown: every credential member (events/secret_names.hpp) holds its mask; the
+  // sealed values are in `config_secrets`, keyed by their JSON pointer (RFC 6901, "/a/b").
+  // Events of schema version 1 carry plaintext there and no secrets (events/FORMAT.md).
   std::optional<RawJson> config;
+  OrderedMap<StoredSecret> config_secrets;
   int64_t created_at = 0;
   int64_t updated_at = 0;
   // Indexes maintained by the fold.
@@ -96,11 +100,15 @@ struct EndpointState {
   std::string api_format;
   std::string base_url;
   std::optional<std::string> custom_path;
+  // As shown: a credential header holds its mask, its sealed value is in `header_secrets` under
+  // the same name. `config` and `config_secrets` as in ProviderState.
   std::optional<OrderedMap<std::string>> headers;
+  OrderedMap<StoredSecret> header_secrets;
   std::optional<int64_t> timeout = 300;
   std::optional<int64_t> max_retries = 2;
   bool is_active = true;
   std::optional<RawJson> config;
+  OrderedMap<StoredSecret> config_secrets;
   std::optional<Proxy> proxy;
   int64_t created_at = 0;
   int64_t updated_at = 0;

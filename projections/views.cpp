@@ -7,6 +7,7 @@
 
 #include "events/time_format.hpp"
 #include "projections/codec.hpp"
+#include "projections/credentials.hpp"
 #include "projections/domain.hpp"
 
 namespace keyledger::projections {
@@ -571,7 +572,7 @@ void WriteEndpointResponse(json::Writer& w, const State& s, const EndpointState&
   w.Key("headers");
   if (e.headers) {
     w.BeginObject();
-    for (const auto& [k, v] : *e.headers) w.Member(k, v);
+    for (const auto& [k, v] : *e.headers) w.Member(k, ShownHeaderValue(k, v, e.header_secrets));
     w.EndObject();
   } else {
     w.Null();
@@ -583,7 +584,7 @@ void WriteEndpointResponse(json::Writer& w, const State& s, const EndpointState&
   w.Member("is_active", e.is_active);
   w.Key("config");
   if (e.config) {
-    w.Raw(e.config->text);
+    w.Raw(ShownConfig(*e.config, e.config_secrets));
   } else {
     w.Null();
   }

@@ -1,6 +1,8 @@
 #include "src/command_support.hpp"
 
+#include "events/crypto.hpp"
 #include "events/secrets.hpp"
+#include "projections/credentials.hpp"
 
 namespace keyledger::registry {
 
@@ -44,6 +46,7 @@ events::StreamAppend OneEvent(std::string stream, uint64_t current_version,
   sa.metadata = Metadata(request);
   events::NewEvent e;
   e.type = type;
+  e.schema_version = events::CurrentSchemaVersion(type);
   e.payload = std::move(payload);
   sa.events.push_back(std::move(e));
   return sa;
@@ -88,6 +91,118 @@ Result<std::optional<projections::Proxy>> ResolveProxy(
     proxy.password = previous->password;  // a proxy without a password keeps the old one
   }
   return std::optional<projections::Proxy>(std::move(proxy));
+}
+
+namespace {
+
+using projections::OrderedMap;
+using projections::StoredSecret;
+
+// Shreds each previous sealed value whose DEK `kept` does not hold.
+void ShredReplaced(Decision& decision, const OrderedMap<StoredSecret>& previous,
+                   const OrderedMap<StoredSecret>& kept) {
+  for (const auto& [name, old] : previous) {
+    bool still_used = false;
+    for (const auto& [k, v] : kept) still_used |= v.sealed.dek_id == old.sealed.dek_id;
+    if (!still_used) ShredInto(decision, old);
+  }
+}
+
+Result<StoredSecret> SealCredential(Decision& decision, events::Keyring& keyring,
+                                    const std::string& owner, uint64_t version,
+                                    std::string_view plaintext) {
+  KL_ASSIGN_OR_RETURN(StoredSecret stored,
+                      SealInto(decision, keyring, owner, version, plaintext, false));
+  stored.mask = events::MaskSecret(plaintext);
+  return stored;
+}
+
+}  // namespace
+
+std::string HeaderSecretOwner(std::string_view stream, std::string_view name) {
+  return std::string(stream) + projections::ChildPointer("/headers", name);
+}
+
+std::string ConfigSecretOwner(std::string_view stream, std::string_view pointer) {
+  return std::string(stream) + "/config" + std::string(pointer);
+}
+
+void ShredAllInto(Decision& decision, const OrderedMap<StoredSecret>& secrets) {
+  for (const auto& [name, secret] : secrets) ShredInto(decision, secret);
+}
+
+Result<OrderedMap<StoredSecret>> SealHeaders(Decision& decision, const DecideContext& ctx,
+                                             std::string_view stream, uint64_t version,
+                                             std::optional<OrderedMap<std::string>>& headers,
+                                             const std::optional<OrderedMap<std::string>>& previous,
+                                             const OrderedMap<StoredSecret>& previous_secrets) {
+  OrderedMap<StoredSecret> sealed;
+  if (headers) {
+    for (auto& [name, value] : *headers) {
+      const StoredSecret* old = projections::FindIn(previous_secrets, name);
+      if (old != nullptr && value == old->mask) {
+        sealed.emplace_back(name, *old);
+        continue;
+      }
+      if (value.empty() || !ctx.options.secret_names.Matches(name)) continue;
+      std::string_view plaintext = value;
+      const std::string* legacy = previous ? projections::FindIn(*previous, name) : nullptr;
+      if (old == nullptr && legacy != nullptr && !legacy->empty() &&
+          value == events::MaskSecret(*legacy)) {
+        plaintext = *legacy;
+      }
+      KL_ASSIGN_OR_RETURN(StoredSecret stored,
+                          SealCredential(decision, ctx.keyring, HeaderSecretOwner(stream, name),
+                                         version, plaintext));
+      value = stored.mask;
+      sealed.emplace_back(name, std::move(stored));
+    }
+  }
+  ShredReplaced(decision, previous_secrets, sealed);
+  return sealed;
+}
+
+Result<OrderedMap<StoredSecret>> SealConfig(Decision& decision, const DecideContext& ctx,
+                                            std::string_view stream, uint64_t version,
+                                            std::optional<projections::RawJson>& config,
+                                            const std::optional<projections::RawJson>& previous,
+                                            const OrderedMap<StoredSecret>& previous_secrets) {
+  OrderedMap<StoredSecret> sealed;
+  if (config) {
+    KL_ASSIGN_OR_RETURN(
+        config->text,
+        projections::RewriteStrings(
+            config->text,
+            [&](const std::string& pointer, std::string_view name,
+                std::string_view value) -> Result<std::optional<std::string>> {
+              const StoredSecret* old = projections::FindIn(previous_secrets, pointer);
+              if (old != nullptr && value == old->mask) {
+                sealed.emplace_back(pointer, *old);
+                return std::optional<std::string>();
+              }
+              if (value.empty() || !ctx.options.secret_names.Matches(name)) {
+                return std::optional<std::string>();
+              }
+              std::string plaintext(value);
+              if (old == nullptr && previous) {
+                std::optional<std::string> legacy =
+                    projections::StringAtPointer(previous->text, pointer);
+                if (legacy && !legacy->empty() && value == events::MaskSecret(*legacy)) {
+                  plaintext = std::move(*legacy);
+                }
+              }
+              KL_ASSIGN_OR_RETURN(
+                  StoredSecret stored,
+                  SealCredential(decision, ctx.keyring, ConfigSecretOwner(stream, pointer), version,
+                                 plaintext));
+              crypto::SecureWipe(plaintext);
+              std::string mask = stored.mask;
+              sealed.emplace_back(pointer, std::move(stored));
+              return std::optional<std::string>(std::move(mask));
+            }));
+  }
+  ShredReplaced(decision, previous_secrets, sealed);
+  return sealed;
 }
 
 std::string MessageBody(std::string_view message) {

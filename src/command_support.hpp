@@ -53,6 +53,31 @@ Result<std::optional<projections::Proxy>> ResolveProxy(
     Decision& decision, events::Keyring& keyring, std::string_view owner, uint64_t version,
     const std::optional<ProxyInput>& input, const std::optional<projections::Proxy>& previous);
 
+// Credentials in headers and config (events/FORMAT.md "Credentials in headers and config").
+// Each value under a credential name (`ctx.options.secret_names`) is sealed under a fresh DEK
+// for "<stream>/headers/<name>" or "<stream>/config<JSON pointer>" at `version`, and replaced in
+// place by its mask (events::MaskSecret); the sealed values are returned keyed by header name or
+// JSON pointer. A submitted value equal to the stored mask of the same header or pointer keeps
+// the stored sealed value (an admin UI sends back what it was shown); equal to the mask of a
+// plaintext value of an old (schema version 1) event, it seals that plaintext. Every previous
+// sealed value not kept is shredded in `decision`.
+Result<projections::OrderedMap<projections::StoredSecret>> SealHeaders(
+    Decision& decision, const DecideContext& ctx, std::string_view stream, uint64_t version,
+    std::optional<projections::OrderedMap<std::string>>& headers,
+    const std::optional<projections::OrderedMap<std::string>>& previous,
+    const projections::OrderedMap<projections::StoredSecret>& previous_secrets);
+Result<projections::OrderedMap<projections::StoredSecret>> SealConfig(
+    Decision& decision, const DecideContext& ctx, std::string_view stream, uint64_t version,
+    std::optional<projections::RawJson>& config,
+    const std::optional<projections::RawJson>& previous,
+    const projections::OrderedMap<projections::StoredSecret>& previous_secrets);
+// Shreds every sealed value of `secrets`.
+void ShredAllInto(Decision& decision,
+                  const projections::OrderedMap<projections::StoredSecret>& secrets);
+// What the associated data of a sealed header or config value names.
+std::string HeaderSecretOwner(std::string_view stream, std::string_view name);
+std::string ConfigSecretOwner(std::string_view stream, std::string_view pointer);
+
 std::string MessageBody(std::string_view message);
 
 // Copies the named fields from `from` to `to` through an entity codec's writer and reader, so

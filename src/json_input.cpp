@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "events/json_writer.hpp"
+#include "events/secret_names.hpp"
 #include "events/time_format.hpp"
 
 namespace keyledger::registry {
@@ -213,22 +214,9 @@ std::string CanonicalIntText(std::string_view text) {
   return out;
 }
 
-// Members whose values are (or may well be) credentials: our own secret fields, and the usual
-// names of credentials in headers and config objects. Matching is by case-insensitive
-// substring, so it over-redacts ("max_tokens") rather than leaks; it only affects echoes.
-bool IsSecretMemberName(std::string_view key) {
-  static constexpr std::string_view kMarkers[] = {
-      "api_key", "apikey",        "api-key", "password", "passwd",
-      "secret",  "authorization", "cookie",  "token",    "credential"};
-  std::string lower(key);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  for (std::string_view marker : kMarkers) {
-    if (lower.find(marker) != std::string::npos) return true;
-  }
-  return false;
-}
+// Members whose values are (or may well be) credentials (events/secret_names.hpp): their
+// values are never echoed.
+using events::IsSecretMemberName;
 
 void AppendEcho(std::string& out, const JsonValue& v) {
   switch (v.kind()) {

@@ -141,6 +141,7 @@ int Serve(const ServerConfig& cfg) {
   reg_options.snapshot_every = cfg.snapshot_every;
   reg_options.require_reveal_reason = cfg.require_reveal_reason;
   reg_options.echo_plaintext_on_create = cfg.echo_plaintext_on_create;
+  reg_options.secret_names = events::SecretNames::FromList(cfg.secret_field_names);
   reg_options.log_sink = sink;
   reg_options.on_group = [&commit_metrics](size_t commands, size_t, int64_t) {
     commit_metrics.commands.Observe(static_cast<double>(commands));

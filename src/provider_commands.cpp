@@ -3,6 +3,7 @@
 
 #include "events/crypto.hpp"
 #include "projections/codec.hpp"
+#include "projections/credentials.hpp"
 #include "projections/views.hpp"
 #include "src/command_support.hpp"
 #include "src/registry_commands.hpp"
@@ -43,6 +44,8 @@ class CreateProvider final : public Command {
     Decision d;
     const std::string stream = projections::ProviderStream(p.id);
     KL_ASSIGN_OR_RETURN(p.proxy, ResolveProxy(d, ctx.keyring, stream, 1, in_.proxy, std::nullopt));
+    KL_ASSIGN_OR_RETURN(p.config_secrets,
+                        SealConfig(d, ctx, stream, 1, p.config, std::nullopt, {}));
     d.streams.push_back(
         OneEvent(stream, 0, ctx.request, EventType::kProviderCreated, ProviderCreatedPayload(p)));
     d.respond = [id = p.id, name = p.name](const State& after) -> Result<PreparedResponse> {
@@ -77,7 +80,7 @@ class UpdateProvider final : public Command {
     std::vector<std::string> fields;
     for (const std::string& f : in_.fields) {
       if (f == "proxy") continue;
-      if (!projections::IsProviderField(f)) {
+      if (!projections::IsProviderField(f) || f == "config_secrets") {
         return MakeError(ErrorCode::kInternal, "unknown provider field " + f);
       }
       fields.push_back(f);
@@ -97,6 +100,12 @@ class UpdateProvider final : public Command {
           next.proxy, ResolveProxy(d, ctx.keyring, stream, current->stream_version + 1, in_.proxy,
                                    current->proxy));
       fields.push_back("proxy");
+    }
+    if (std::find(fields.begin(), fields.end(), "config") != fields.end()) {
+      KL_ASSIGN_OR_RETURN(next.config_secrets,
+                          SealConfig(d, ctx, stream, current->stream_version + 1, next.config,
+                                     current->config, current->config_secrets));
+      fields.push_back("config_secrets");
     }
     std::vector<std::string_view> views(fields.begin(), fields.end());
     std::string payload = UpdatePayload("provider_id", next.id, [&](json::Writer& w) {
@@ -141,6 +150,8 @@ void DeleteEndpointInto(Decision& d, const EndpointState& e, const RequestContex
   d.streams.push_back(OneEvent(projections::EndpointStream(e.id), e.stream_version, request,
                                EventType::kEndpointDeleted, w.Take()));
   if (e.proxy && e.proxy->password) ShredInto(d, *e.proxy->password);
+  ShredAllInto(d, e.header_secrets);
+  ShredAllInto(d, e.config_secrets);
 }
 
 class DeleteProvider final : public Command {
@@ -182,6 +193,7 @@ class DeleteProvider final : public Command {
     d.streams.push_back(OneEvent(projections::ProviderStream(id_), p->stream_version, ctx.request,
                                  EventType::kProviderDeleted, w.Take()));
     if (p->proxy && p->proxy->password) ShredInto(d, *p->proxy->password);
+    ShredAllInto(d, p->config_secrets);
     d.respond = [](const State&) -> Result<PreparedResponse> {
       PreparedResponse r;
       r.body = MessageBody("提供商已删除");
@@ -231,6 +243,10 @@ class CreateEndpoint final : public Command {
     Decision d;
     const std::string stream = projections::EndpointStream(e.id);
     KL_ASSIGN_OR_RETURN(e.proxy, ResolveProxy(d, ctx.keyring, stream, 1, in_.proxy, std::nullopt));
+    KL_ASSIGN_OR_RETURN(e.header_secrets,
+                        SealHeaders(d, ctx, stream, 1, e.headers, std::nullopt, {}));
+    KL_ASSIGN_OR_RETURN(e.config_secrets,
+                        SealConfig(d, ctx, stream, 1, e.config, std::nullopt, {}));
     json::Writer w(512);
     w.BeginObject().Key("endpoint");
     projections::WriteEndpoint(w, e, projections::FieldSet::kConfig);
@@ -259,7 +275,8 @@ class UpdateEndpoint final : public Command {
     std::vector<std::string> fields;
     for (const std::string& f : in_.fields) {
       if (f == "proxy") continue;
-      if (!projections::IsEndpointField(f) || f == "api_format" || f == "provider_id") {
+      if (!projections::IsEndpointField(f) || f == "api_format" || f == "provider_id" ||
+          f == "header_secrets" || f == "config_secrets") {
         return MakeError(ErrorCode::kInternal, "field " + f + " cannot be updated");
       }
       fields.push_back(f);
@@ -273,6 +290,19 @@ class UpdateEndpoint final : public Command {
           next.proxy, ResolveProxy(d, ctx.keyring, stream, current->stream_version + 1, in_.proxy,
                                    current->proxy));
       fields.push_back("proxy");
+    }
+    const uint64_t secret_version = current->stream_version + 1;
+    if (std::find(fields.begin(), fields.end(), "headers") != fields.end()) {
+      KL_ASSIGN_OR_RETURN(next.header_secrets,
+                          SealHeaders(d, ctx, stream, secret_version, next.headers,
+                                      current->headers, current->header_secrets));
+      fields.push_back("header_secrets");
+    }
+    if (std::find(fields.begin(), fields.end(), "config") != fields.end()) {
+      KL_ASSIGN_OR_RETURN(next.config_secrets,
+                          SealConfig(d, ctx, stream, secret_version, next.config, current->config,
+                                     current->config_secrets));
+      fields.push_back("config_secrets");
     }
     std::vector<std::string_view> views(fields.begin(), fields.end());
     std::string payload = UpdatePayload("endpoint_id", next.id, [&](json::Writer& w) {
@@ -329,7 +359,168 @@ class DeleteEndpoint final : public Command {
   std::string id_;
 };
 
+// Decrypts one sealed header or config value for a reveal. A store that cannot be read is a
+// retryable error; a shredded or unauthenticated value is reported without detail (the reason
+// reaches the log through the caller's error).
+Result<std::string> OpenCredential(const DecideContext& ctx, const projections::StoredSecret& s,
+                                   const std::string& owner) {
+  auto plain = ctx.keyring.Open(s.sealed, owner, s.version);
+  if (plain.ok()) return plain;
+  const ErrorCode code = plain.error().code;
+  if (code == ErrorCode::kIoError || code == ErrorCode::kUnavailable) return plain.error();
+  return InvalidRequest("无法解密凭据，可能是加密密钥已更改。请重新设置该值。");
+}
+
+// The config with every sealed value decrypted, and the pointers revealed.
+Result<std::optional<std::string>> RevealConfig(
+    const DecideContext& ctx, std::string_view stream,
+    const std::optional<projections::RawJson>& config,
+    const projections::OrderedMap<projections::StoredSecret>& secrets,
+    std::vector<std::string>& revealed) {
+  if (!config) return std::optional<std::string>();
+  KL_ASSIGN_OR_RETURN(
+      std::string text,
+      projections::RewriteStrings(
+          config->text,
+          [&](const std::string& pointer, std::string_view,
+              std::string_view) -> Result<std::optional<std::string>> {
+            const projections::StoredSecret* s = projections::FindIn(secrets, pointer);
+            if (s == nullptr) return std::optional<std::string>();
+            KL_ASSIGN_OR_RETURN(std::string plain,
+                                OpenCredential(ctx, *s, ConfigSecretOwner(stream, pointer)));
+            revealed.push_back("/config" + pointer);
+            return std::optional<std::string>(std::move(plain));
+          }));
+  return std::optional<std::string>(std::move(text));
+}
+
+Status CheckRevealReason(const DecideContext& ctx) {
+  if (ctx.options.require_reveal_reason && (!ctx.request.reason || ctx.request.reason->empty())) {
+    return InvalidRequest("an X-Audit-Reason header is required to reveal credentials");
+  }
+  return Status::Ok();
+}
+
+// {"<id_member>":id,["provider_id":id,]"revealed":[pointers],"dek_ids":[ids]}
+std::string RevealedPayload(std::string_view id_member, std::string_view id,
+                            const std::string* provider_id,
+                            const std::vector<std::string>& revealed,
+                            const std::vector<const projections::StoredSecret*>& secrets) {
+  json::Writer w;
+  w.BeginObject().Member(id_member, id);
+  if (provider_id) w.Member("provider_id", *provider_id);
+  w.Key("revealed").BeginArray();
+  for (const std::string& r : revealed) w.String(r);
+  w.EndArray();
+  w.Key("dek_ids").BeginArray();
+  for (const projections::StoredSecret* s : secrets) w.String(s->sealed.dek_id);
+  w.EndArray();
+  w.EndObject();
+  return w.Take();
+}
+
+class RevealProviderCredentials final : public Command {
+ public:
+  explicit RevealProviderCredentials(std::string id) : id_(std::move(id)) {}
+  std::string_view Name() const override { return "RevealProviderCredentials"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const ProviderState* p = ctx.state.providers.Find(id_);
+    if (p == nullptr) return ProviderMissing(false);
+    KL_RETURN_IF_ERROR(CheckRevealReason(ctx));
+    const std::string stream = projections::ProviderStream(id_);
+    std::vector<std::string> revealed;
+    KL_ASSIGN_OR_RETURN(std::optional<std::string> config,
+                        RevealConfig(ctx, stream, p->config, p->config_secrets, revealed));
+    std::vector<const projections::StoredSecret*> secrets;
+    for (const auto& [k, v] : p->config_secrets) secrets.push_back(&v);
+    Decision d;
+    d.streams.push_back(OneEvent(stream, p->stream_version, ctx.request,
+                                 EventType::kProviderCredentialsRevealed,
+                                 RevealedPayload("provider_id", id_, nullptr, revealed, secrets)));
+    json::Writer body;
+    body.BeginObject().Member("provider_id", id_).Key("config");
+    config ? body.Raw(*config) : body.Null();
+    body.EndObject();
+    if (config) crypto::SecureWipe(*config);
+    d.respond = [text = body.Take()](const State&) mutable -> Result<PreparedResponse> {
+      PreparedResponse r;
+      r.body = std::move(text);
+      r.not_replayable = true;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  std::string id_;
+};
+
+class RevealEndpointCredentials final : public Command {
+ public:
+  explicit RevealEndpointCredentials(std::string id) : id_(std::move(id)) {}
+  std::string_view Name() const override { return "RevealEndpointCredentials"; }
+
+  Result<Decision> Decide(DecideContext& ctx) override {
+    const EndpointState* e = ctx.state.endpoints.Find(id_);
+    if (e == nullptr) return EndpointMissing(id_);
+    KL_RETURN_IF_ERROR(CheckRevealReason(ctx));
+    const std::string stream = projections::EndpointStream(id_);
+    std::vector<std::string> revealed;
+    std::vector<const projections::StoredSecret*> secrets;
+    json::Writer body;
+    body.BeginObject().Member("endpoint_id", id_).Key("headers");
+    if (e->headers) {
+      body.BeginObject();
+      for (const auto& [name, value] : *e->headers) {
+        const projections::StoredSecret* s = projections::FindIn(e->header_secrets, name);
+        if (s == nullptr) {
+          body.Member(name, value);
+          continue;
+        }
+        KL_ASSIGN_OR_RETURN(std::string plain,
+                            OpenCredential(ctx, *s, HeaderSecretOwner(stream, name)));
+        body.Member(name, plain);
+        crypto::SecureWipe(plain);
+        revealed.push_back(projections::ChildPointer("/headers", name));
+        secrets.push_back(s);
+      }
+      body.EndObject();
+    } else {
+      body.Null();
+    }
+    KL_ASSIGN_OR_RETURN(std::optional<std::string> config,
+                        RevealConfig(ctx, stream, e->config, e->config_secrets, revealed));
+    for (const auto& [k, v] : e->config_secrets) secrets.push_back(&v);
+    body.Key("config");
+    config ? body.Raw(*config) : body.Null();
+    body.EndObject();
+    if (config) crypto::SecureWipe(*config);
+    Decision d;
+    d.streams.push_back(
+        OneEvent(stream, e->stream_version, ctx.request, EventType::kEndpointCredentialsRevealed,
+                 RevealedPayload("endpoint_id", id_, &e->provider_id, revealed, secrets)));
+    d.respond = [text = body.Take()](const State&) mutable -> Result<PreparedResponse> {
+      PreparedResponse r;
+      r.body = std::move(text);
+      r.not_replayable = true;
+      return r;
+    };
+    return d;
+  }
+
+ private:
+  std::string id_;
+};
+
 }  // namespace
+
+std::unique_ptr<Command> MakeRevealProviderCredentials(std::string provider_id) {
+  return std::make_unique<RevealProviderCredentials>(std::move(provider_id));
+}
+std::unique_ptr<Command> MakeRevealEndpointCredentials(std::string endpoint_id) {
+  return std::make_unique<RevealEndpointCredentials>(std::move(endpoint_id));
+}
 
 std::unique_ptr<Command> MakeCreateProvider(ProviderCreateIntent intent) {
   return std::make_unique<CreateProvider>(std::move(intent));

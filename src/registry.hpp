@@ -27,6 +27,7 @@
 
 #include "events/event_log.hpp"
 #include "events/log_sink.hpp"
+#include "events/secret_names.hpp"
 #include "events/secrets.hpp"
 #include "projections/snapshot.hpp"
 #include "projections/state.hpp"
@@ -116,6 +117,9 @@ struct RegistryOptions {
   bool echo_plaintext_on_create = false;
   // Refuse reveal without an X-Audit-Reason (default false).
   bool require_reveal_reason = false;
+  // Header and config member names whose values are sealed: the built-in rule plus the names
+  // of --secret-field-names (default: none added; events/secret_names.hpp).
+  events::SecretNames secret_names;
   // Idempotency records expire after this long (default 24 h).
   int64_t idempotency_ttl_us = int64_t{24} * 3600 * 1'000'000;
   // Crypto-shredding purges (flush every column family, compact the keyring) after deletes run

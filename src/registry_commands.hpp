@@ -58,4 +58,10 @@ std::unique_ptr<Command> MakeCreateEndpoint(EndpointCreateIntent intent);
 std::unique_ptr<Command> MakeUpdateEndpoint(EndpointUpdateIntent intent);
 std::unique_ptr<Command> MakeDeleteEndpoint(std::string endpoint_id);
 
+// Record a ProviderCredentialsRevealed / EndpointCredentialsRevealed event (actor, IP, request
+// id, reason), then answer the real values: {"provider_id":id,"config":{...}|null} and
+// {"endpoint_id":id,"headers":{...}|null,"config":{...}|null}. Honour require_reveal_reason.
+std::unique_ptr<Command> MakeRevealProviderCredentials(std::string provider_id);
+std::unique_ptr<Command> MakeRevealEndpointCredentials(std::string endpoint_id);
+
 }  // namespace keyledger::registry

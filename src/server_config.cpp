@@ -111,6 +111,10 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
       "echo-plaintext-on-create",
       po::value(&c.echo_plaintext_on_create)->default_value(false)->implicit_value(true),
       "answer api_key_plain on create, as Aether does (off: null)")(
+      "secret-field-names", po::value(&c.secret_field_names),
+      "comma-separated header and config member names (whole name, any case) whose values are "
+      "also sealed and masked, on top of the built-in rule (names containing authorization, "
+      "api_key, api-key, apikey, token, secret, password, passwd, cookie, credential)")(
       "log-level", po::value(&c.log_level)->default_value(c.log_level),
       "debug, info, warning or error")(
       "metrics-listen", po::value(&c.metrics_listen),

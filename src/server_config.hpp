@@ -25,6 +25,9 @@ struct ServerConfig {
   uint64_t snapshot_every = 10'000;       // --snapshot-every: events between snapshots
   bool require_reveal_reason = false;     // --require-reveal-reason
   bool echo_plaintext_on_create = false;  // --echo-plaintext-on-create (Aether's behaviour)
+  // --secret-field-names a,b: more header / config member names (whole name, any case) whose
+  // values are sealed, on top of the built-in rule (events/secret_names.hpp). Default: none.
+  std::string secret_field_names;
   std::string log_level = "info";         // --log-level: debug|info|warning|error
   std::string metrics_listen;             // --metrics-listen: public /metrics on HOST:PORT
   // --cors-origins: comma-separated origins allowed to call the API from a browser

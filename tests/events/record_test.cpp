@@ -89,13 +89,15 @@ TEST(RecordTest, StreamIdAndMetadataValidation) {
 }
 
 TEST(RecordTest, EventTypeNamesRoundTrip) {
-  for (auto t : {EventType::kProviderCreated, EventType::kKeyCreated, EventType::kKeyRevealed,
-                 EventType::kMasterKeyRotated}) {
+  for (auto t : {EventType::kProviderCreated, EventType::kProviderCredentialsRevealed,
+                 EventType::kEndpointCredentialsRevealed, EventType::kKeyCreated,
+                 EventType::kKeyRevealed, EventType::kMasterKeyRotated}) {
     EXPECT_EQ(EventTypeFromName(EventTypeName(t)), t);
     EXPECT_TRUE(IsKnownEventType(static_cast<uint16_t>(t)));
   }
-  EXPECT_FALSE(IsKnownEventType(4));
-  EXPECT_EQ(EventTypeName(static_cast<EventType>(4)), "Unknown");
+  // (4 was the unknown number here until it became ProviderCredentialsRevealed.)
+  EXPECT_FALSE(IsKnownEventType(999));
+  EXPECT_EQ(EventTypeName(static_cast<EventType>(999)), "Unknown");
   // Stored numbers are part of the on-disk format and never change.
   EXPECT_EQ(static_cast<uint16_t>(EventType::kKeyCreated), 200);
   EXPECT_EQ(static_cast<uint16_t>(EventType::kMasterKeyRotated), 300);
@@ -109,6 +111,8 @@ TEST(RecordTest, EventTypeNamesRoundTrip) {
   EXPECT_EQ(static_cast<uint16_t>(EventType::kSystemConfigSet), 400);
   EXPECT_EQ(EventTypeName(EventType::kSystemConfigSet), "SystemConfigSet");
   EXPECT_EQ(EventTypeFromName("SystemConfigSet"), EventType::kSystemConfigSet);
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kProviderCredentialsRevealed), 4);
+  EXPECT_EQ(static_cast<uint16_t>(EventType::kEndpointCredentialsRevealed), 103);
 }
 
 }  // namespace

@@ -128,8 +128,10 @@ TEST(FoldTest, UnknownSchemaVersionAndGarbageAreErrorsNotCrashes) {
   events::EventRecord r;
   r.sequence = 1;
   r.type = EventType::kProviderCreated;
-  r.schema_version = 2;
+  r.schema_version = 3;  // 2 is ProviderCreated's sealed-credentials layout (events/FORMAT.md)
   r.payload = ProviderPayload("p", "n");
+  EXPECT_EQ(folder.Apply(s, r).code(), ErrorCode::kUnsupported);
+  r.schema_version = 0;
   EXPECT_EQ(folder.Apply(s, r).code(), ErrorCode::kUnsupported);
   r.schema_version = 1;
   for (std::string bad : {"{", "[]", "{}", R"({"provider":{"nope":1}})", R"({"provider":{"id":5}})",

@@ -181,14 +181,14 @@ TEST(SystemConfigTest, SetRecordsAnEventAndKeepsAethersDescriptionRule) {
 TEST(SystemConfigTest, SurvivesReopenSnapshotAndFullReplay) {
   Harness h(Harness::Store::kRocks);
   const std::string before = projections::SerializeState(*h.registry().Current());
-  EXPECT_EQ(before.rfind(R"({"format":1,)", 0), 0u);  // no config set: format 1, as before
-  EXPECT_EQ(before.find("system_configs"), std::string::npos);
+  EXPECT_EQ(before.rfind(R"({"format":3,)", 0), 0u);
+  EXPECT_EQ(before.find("system_configs"), std::string::npos);  // only once a config is set
 
   ASSERT_TRUE(h.Run(Set("provider_priority_mode", R"("global_key")", "d")).ok());
   ASSERT_TRUE(h.Run(Set("scheduling_mode", R"("fixed_order")")).ok());
   projections::StatePtr live = h.registry().Current();
   const std::string body = projections::SerializeState(*live);
-  EXPECT_EQ(body.rfind(R"({"format":2,)", 0), 0u) << body;
+  EXPECT_EQ(body.rfind(R"({"format":3,)", 0), 0u) << body;
 
   // The snapshot codec round-trips the configs byte for byte.
   auto decoded = projections::DeserializeState(body);
@@ -225,7 +225,7 @@ TEST(SystemConfigTest, SurvivesReopenSnapshotAndFullReplay) {
 
 TEST(SystemConfigTest, SnapshotDecoderRefusesBrokenConfigs) {
   const std::string head =
-      R"({"format":2,"sequence":1,"time_us":1,"keyring_version":0,"providers":[],"endpoints":[],"keys":[],"system_configs":)";
+      R"({"format":3,"sequence":1,"time_us":1,"keyring_version":0,"providers":[],"endpoints":[],"keys":[],"system_configs":)";
   EXPECT_FALSE(projections::DeserializeState(head + R"([{"key":"a"}]})").ok());  // no value
   EXPECT_FALSE(
       projections::DeserializeState(head + R"([{"key":"a","value":"x","extra":1}]})").ok());
@@ -234,7 +234,7 @@ TEST(SystemConfigTest, SnapshotDecoderRefusesBrokenConfigs) {
           .ok());
   EXPECT_FALSE(
       projections::DeserializeState(
-          R"({"format":3,"sequence":1,"time_us":1,"keyring_version":0,"providers":[],"endpoints":[],"keys":[]})")
+          R"({"format":4,"sequence":1,"time_us":1,"keyring_version":0,"providers":[],"endpoints":[],"keys":[]})")
           .ok());
 }
 

@@ -251,6 +251,21 @@ Status AppendAux(events::EventLog& log, std::vector<events::AuxWrite> writes) {
 }
 
 // Secrets in the state whose data key is not in `deks` (keys, and provider/endpoint proxies).
+// Every sealed value the state holds.
+template <typename F>
+void ForEachStoredSecret(const projections::State& s, F&& f) {
+  s.keys.ForEach([&](const std::string&, const projections::KeyState& k) { f(k.secret); });
+  s.providers.ForEach([&](const std::string&, const projections::ProviderState& p) {
+    if (p.proxy && p.proxy->password) f(*p.proxy->password);
+    for (const auto& [pointer, v] : p.config_secrets) f(v);
+  });
+  s.endpoints.ForEach([&](const std::string&, const projections::EndpointState& e) {
+    if (e.proxy && e.proxy->password) f(*e.proxy->password);
+    for (const auto& [name, v] : e.header_secrets) f(v);
+    for (const auto& [pointer, v] : e.config_secrets) f(v);
+  });
+}
+
 std::vector<std::string> SecretsWithoutKeys(const projections::State& s,
                                             const std::unordered_set<std::string>& deks) {
   std::vector<std::string> out;
@@ -261,9 +276,14 @@ std::vector<std::string> SecretsWithoutKeys(const projections::State& s,
       [&](const std::string& id, const projections::KeyState& k) { check("key " + id, k.secret); });
   s.providers.ForEach([&](const std::string& id, const projections::ProviderState& p) {
     if (p.proxy && p.proxy->password) check("provider " + id + " proxy", *p.proxy->password);
+    for (const auto& [pointer, v] : p.config_secrets)
+      check("provider " + id + " config" + pointer, v);
   });
   s.endpoints.ForEach([&](const std::string& id, const projections::EndpointState& e) {
     if (e.proxy && e.proxy->password) check("endpoint " + id + " proxy", *e.proxy->password);
+    for (const auto& [name, v] : e.header_secrets) check("endpoint " + id + " header " + name, v);
+    for (const auto& [pointer, v] : e.config_secrets)
+      check("endpoint " + id + " config" + pointer, v);
   });
   std::sort(out.begin(), out.end());
   return out;
@@ -440,13 +460,20 @@ int RunImport(const std::vector<std::string>& argv) {
                       " master-key rotations; use a backup taken after the last rotation" +
                       partial);
     }
+    std::unordered_set<std::string> referenced;
+    ForEachStoredSecret(state, [&](const projections::StoredSecret& secret) {
+      referenced.insert(secret.sealed.dek_id);
+    });
     std::vector<events::AuxWrite> writes;
     size_t skipped = 0;
     for (auto& [k, v] : keyring->entries) {
       if (k.starts_with("dek/")) {
         std::string id = k.substr(4);
-        if (shredded.contains(id)) {
-          ++skipped;  // shredded after the backup was taken: it stays shredded
+        // Shredded after the backup was taken: it stays shredded. That includes data keys the
+        // final state no longer refers to (a replaced proxy password, header or config value,
+        // or one of a deleted endpoint or provider), whose events do not name them.
+        if (shredded.contains(id) || !referenced.contains(id)) {
+          ++skipped;
           continue;
         }
         restored_deks.insert(std::move(id));
@@ -458,7 +485,7 @@ int RunImport(const std::vector<std::string>& argv) {
     }
     std::fprintf(stderr,
                  "keyledger-audit: restored the keyring from the backup (KEK version %u); left "
-                 "out %zu data keys that the log shredded after the backup\n",
+                 "out %zu data keys that the log shredded (or stopped using) after the backup\n",
                  keyring->kek_version, skipped);
   }
 

@@ -120,7 +120,7 @@ EventSummarizer::EventSummarizer() : impl_(std::make_unique<Impl>()) {}
 EventSummarizer::~EventSummarizer() = default;
 
 std::string EventSummarizer::Summary(const EventRecord& r) {
-  const std::string payload = projections::RedactPayload(r.payload);
+  const std::string payload = projections::RedactRecordPayload(r);
   simdjson::dom::element p;
   if (impl_->parser.parse(payload).get(p)) return "(payload cannot be decoded)";
   std::string out;
@@ -159,6 +159,11 @@ std::string EventSummarizer::Summary(const EventRecord& r) {
     case EventType::kKeyDeleted:
       out =
           "deleted (" + Str(p, "cause") + "); data key " + Str(p, "shredded_dek_id") + " shredded";
+      break;
+    case EventType::kProviderCredentialsRevealed:
+    case EventType::kEndpointCredentialsRevealed:
+      out = "credentials " + Joined(p, "revealed") + " revealed; reason: " +
+            (r.metadata.reason ? "\"" + *r.metadata.reason + "\"" : std::string("none"));
       break;
     case EventType::kKeyRevealed:
       out = "secret v" + std::to_string(Int(p, "secret_version")) + " revealed; reason: " +
@@ -206,7 +211,9 @@ std::string EventSummarizer::Summary(const EventRecord& r) {
     }
   }
   // Reveals name their reason above; every other event with one says it at the end.
-  if (r.metadata.reason && r.type != EventType::kKeyRevealed) {
+  if (r.metadata.reason && r.type != EventType::kKeyRevealed &&
+      r.type != EventType::kProviderCredentialsRevealed &&
+      r.type != EventType::kEndpointCredentialsRevealed) {
     out += "; reason: \"" + *r.metadata.reason + "\"";
   }
   return out;
@@ -223,6 +230,8 @@ std::string_view EventColor(EventType type) {
     case EventType::kKeyDeleted:
       return "31";  // red
     case EventType::kKeyRevealed:
+    case EventType::kProviderCredentialsRevealed:
+    case EventType::kEndpointCredentialsRevealed:
     case EventType::kMasterKeyRotated:
       return "33";  // yellow
     case EventType::kKeyHealthReported:
