@@ -461,8 +461,16 @@ TEST_F(ProxyTest, AetherPathsReachAetherAndNeverKeyledgerd) {
     expected.push_back(what);
   }
   EXPECT_EQ(aether_.Seen(), expected);
-  // keyledgerd logs every request it answers (path included): none of these was.
+  // keyledgerd logs every request it answers, path included (this one shows it does); none of
+  // the above was.
+  EXPECT_EQ(c.Get("/readyz?through=proxy").status, 200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (daemon_->AllStderr().find("/readyz") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const std::string log = daemon_->AllStderr();
+  ASSERT_NE(log.find("\"/readyz\""), std::string::npos) << log;
   EXPECT_EQ(log.find("/api/auth/login"), std::string::npos) << log;
   EXPECT_EQ(log.find("/api/users/me"), std::string::npos);
   EXPECT_EQ(log.find("/models"), std::string::npos);
