@@ -11,8 +11,8 @@ constexpr std::string_view kUsage =
     "usage: keyledgerd routes [--nginx] [--upstream HOST:PORT]\n"
     "  prints keyledgerd's routes, one \"METHOD PATTERN ACCESS\" line each;\n"
     "  --nginx: an nginx fragment sending exactly these paths to keyledgerd\n"
-    "  --upstream: proxy_pass to this address instead of the upstream named keyledgerd,\n"
-    "    which the http context must then define (deploy/nginx/keyledger.conf does)\n";
+    "  --upstream: proxy_pass to this address instead of the upstream named keyledgerd\n"
+    "    (otherwise defined in the http context, as deploy/nginx/keyledger.conf does)\n";
 
 bool IsHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
