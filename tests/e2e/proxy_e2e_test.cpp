@@ -5,8 +5,9 @@
 // deploy/nginx/keyledger.conf's. Checks that every keyledgerd route, with every
 // method it has, reaches keyledgerd; that Aether's paths (login, refresh, the current user,
 // provider models, stats, announcements, the UI) reach the stand-in and never keyledgerd; that
-// the raw URI goes through unchanged; that the audit stream (SSE) streams through nginx; and that
-// the checked-in deploy/nginx/keyledgerd-routes.conf is what the command prints now.
+// the raw URI goes through unchanged; that the audit stream (SSE) streams through nginx; that
+// the checked-in deploy/nginx/keyledgerd-routes.conf is what the command prints now; and that
+// deploy/nginx/keyledger.conf passes `nginx -t`.
 //
 // nginx comes from tools/setup.sh's package list; without it these tests fail (never skip), so
 // CI cannot pass without having run them.
@@ -420,6 +421,14 @@ TEST_F(ProxyTest, EveryKeyledgerdRouteReachesKeyledgerd) {
   ExpectKeyledgerd(denied, "anonymous");
   EXPECT_EQ(denied.status, 401);
   EXPECT_NE(denied.body.find(R"({"error":{"type":"http_error")"), std::string::npos) << denied.body;
+  // HEAD (answered by every GET route) and a CORS preflight's OPTIONS reach keyledgerd too.
+  const TestResponse head = admin.Call("HEAD", "/api/admin/endpoints/keys/grouped-by-format");
+  ExpectKeyledgerd(head, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  const TestResponse preflight =
+      anonymous.Call("OPTIONS", "/api/admin/providers/", {},
+                     {{"Origin", "https://ui.example"}, {"Access-Control-Request-Method", "POST"}});
+  ExpectKeyledgerd(preflight, "OPTIONS");
   // A method no route has on a keyledgerd path: keyledgerd's 405.
   const TestResponse r = admin.Call("PATCH", "/healthz");
   ExpectKeyledgerd(r, "PATCH /healthz");
@@ -530,6 +539,38 @@ TEST(ProxyConfigTest, CheckedInFragmentIsCurrent) {
   const std::string conf =
       ReadWholeFile(std::string(KEYLEDGER_SOURCE_DIR) + "/deploy/nginx/keyledger.conf");
   EXPECT_NE(conf.find("include /etc/nginx/keyledgerd-routes.conf;"), std::string::npos);
+}
+
+// deploy/nginx/keyledger.conf, with its placeholders filled in (certificate, include path),
+// passes `nginx -t` on this machine's nginx.
+TEST(ProxyConfigTest, ServerBlockPassesNginxConfigTest) {
+  const std::string nginx = NginxBinary();
+  ASSERT_FALSE(nginx.empty()) << "nginx is not installed (tools/setup.sh installs it)";
+  keyledger::testing::TempDir dir;
+  const std::string source = KEYLEDGER_SOURCE_DIR;
+  ASSERT_TRUE(api::testing::GenerateSelfSignedCert(dir.Sub("cert.pem"), dir.Sub("key.pem")));
+  std::string conf = ReadWholeFile(source + "/deploy/nginx/keyledger.conf");
+  auto replace = [&](std::string_view from, const std::string& to) {  // every occurrence
+    size_t at = conf.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    for (; at != std::string::npos; at = conf.find(from, at + to.size())) {
+      conf.replace(at, from.size(), to);
+    }
+  };
+
+  replace("/etc/nginx/keyledgerd-routes.conf", source + "/" + std::string(kFragmentPath));
+  replace("/etc/ssl/certs/keys.example.com.pem", dir.Sub("cert.pem"));
+  replace("/etc/ssl/private/keys.example.com.key", dir.Sub("key.pem"));
+  ASSERT_FALSE(HasFatalFailure());
+  WriteFile(dir.Sub("site.conf"), conf);
+  WriteFile(dir.Sub("nginx.conf"),
+            "events {}\nhttp {\n  include " + dir.Sub("site.conf") + ";\n}\n");
+  const ProcessResult r =
+      RunProcess({nginx, "-t", "-p", dir.str() + "/", "-c", dir.Sub("nginx.conf"), "-e",
+                  dir.Sub("error.log"), "-g", "pid " + dir.Sub("nginx.pid") + ";"},
+                 dir.str());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("syntax is ok"), std::string::npos) << r.out << r.err;
 }
 
 }  // namespace
