@@ -27,9 +27,11 @@
 //   Aether), whatever the order; include the fragment before any other regex location.
 //   nginx matches locations on the normalized URI (decoded, dot segments resolved, slashes
 //   merged) while keyledgerd matches the raw one: every raw path keyledgerd routes normalizes to
-//   a path these locations match, so nothing keyledgerd serves is sent elsewhere; a path that
-//   only normalizes to one of keyledgerd's (".../keys/ID%2Freveal") reaches keyledgerd, which
-//   answers 404.
+//   a path these locations match, so nothing keyledgerd serves is sent elsewhere, except a
+//   parameter that is a dot segment ("/api/admin/providers/.." is resolved by nginx to
+//   "/api/admin/" and goes to Aether; keyledgerd's ids are never "." or ".."). A path that only
+//   normalizes to one of keyledgerd's (".../keys/ID%2Freveal") reaches keyledgerd, which answers
+//   404.
 //
 // Pure functions of the route table; thread-safe.
 
