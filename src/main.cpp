@@ -1,6 +1,8 @@
 // keyledgerd: assembles the server. Recovery (snapshot + log tail) finishes before the port is
 // bound; SIGTERM/SIGINT stop accepting, finish in-flight requests, write a snapshot and close the
-// store; SIGHUP reloads the tokens file.
+// store; SIGHUP reloads the tokens file. `keyledgerd token ...` manages the tokens file;
+// `keyledgerd routes [--nginx]` prints the route table (or an nginx fragment) built by the same
+// code as the served one, over an in-memory store.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,8 +21,10 @@
 #include "api/http_server.hpp"
 #include "api/logger.hpp"
 #include "api/metrics.hpp"
+#include "api/route_table.hpp"
 #include "api/router.hpp"
 #include "api/token_cli.hpp"
+#include "events/memory_event_log.hpp"
 #include "events/rocks_event_log.hpp"
 #include "events/secrets.hpp"
 #include "src/registry.hpp"
@@ -101,6 +105,44 @@ void RaiseOpenFileLimit(api::Logger& logger) {
     logger.Log(LogLevel::kWarning, "cannot raise the open file limit",
                {{"soft_limit", std::to_string(before)}});
   }
+}
+
+// The routes keyledgerd serves on --listen. Serve() and `keyledgerd routes` both build their
+// router here, so the printed table and the nginx fragment are the served routes: a route added
+// anywhere else would be missing from both.
+Status RegisterServedRoutes(api::AdminApi& admin, api::Router& router) {
+  return admin.Register(router);
+}
+
+// `keyledgerd routes ...`: the router assembled as Serve() assembles it (the metrics registry
+// included, which adds /metrics), over an in-memory log and keyring with a throwaway master key,
+// so no data directory, key or tokens file is needed and nothing is written.
+int PrintRoutes(const std::vector<std::string>& args) {
+  api::Logger logger(LogLevel::kError);
+  LogSink sink = logger.AsSink();
+  api::MetricsRegistry metrics;
+  events::MemoryEventLog log;
+  auto keyring = events::Keyring::Open(log, events::MasterKey::Generate(), sink);
+  if (!keyring.ok()) return Fail(logger, "cannot open an in-memory keyring", keyring.status());
+  registry::RegistryOptions reg_options;
+  reg_options.log = &log;
+  reg_options.keyring = keyring->get();
+  reg_options.snapshot_every = 0;
+  reg_options.log_sink = sink;
+  auto reg = registry::Registry::Open(reg_options);
+  if (!reg.ok()) return Fail(logger, "cannot open an in-memory registry", reg.status());
+  int code = 0;
+  {
+    api::Router router;
+    api::AdminApi admin(**reg, log, **keyring, logger, &metrics, api::AdminApiOptions{});
+    if (Status s = RegisterServedRoutes(admin, router); !s.ok()) {
+      return Fail(logger, "bad route table", s);
+    }
+    code = api::RunRoutesCommand(args, router, std::cout, std::cerr);
+    admin.Shutdown();
+  }
+  if (Status s = (*reg)->Close(); !s.ok()) return Fail(logger, "closing the registry failed", s);
+  return code;
 }
 
 int Serve(const ServerConfig& cfg) {
@@ -196,7 +238,9 @@ int Serve(const ServerConfig& cfg) {
   api::AdminApiOptions admin_options;
   admin_options.authenticator = auth->get();
   api::AdminApi admin(registry, **log, **keyring, logger, &metrics, admin_options);
-  if (Status s = admin.Register(router); !s.ok()) return Fail(logger, "bad route table", s);
+  if (Status s = RegisterServedRoutes(admin, router); !s.ok()) {
+    return Fail(logger, "bad route table", s);
+  }
   // --metrics-listen: /metrics without a token, on an address the operator keeps private (as
   // Vault's and etcd's separate metrics listeners). Nothing else is served there.
   api::Router metrics_router;
@@ -297,6 +341,9 @@ int main(int argc, char** argv) {
     api::TokenCliOptions options;
     if (const char* dir = std::getenv("KEYLEDGER_DATA_DIR")) options.default_data_dir = dir;
     return api::RunTokenCommand(args, std::cout, std::cerr, options);
+  }
+  if (argc >= 2 && std::string_view(argv[1]) == "routes") {
+    return PrintRoutes(std::vector<std::string>(argv + 2, argv + argc));
   }
   auto parsed = ParseServerArgs(argc, argv, [](const char* name) { return std::getenv(name); });
   if (!parsed.ok()) {

@@ -86,7 +86,8 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
   po::options_description desc(
       "keyledgerd: the keyledger server\n\n"
       "usage: keyledgerd [OPTIONS]\n"
-      "       keyledgerd token create|revoke|list ...   (see keyledgerd token --help)\n\n"
+      "       keyledgerd token create|revoke|list ...   (see keyledgerd token --help)\n"
+      "       keyledgerd routes [--nginx]                (see keyledgerd routes --help)\n\n"
       "Every option can also be set through the environment: --data-dir as KEYLEDGER_DATA_DIR,\n"
       "and so on. The master key may be given base64 in KEYLEDGER_MASTER_KEY.\n\nOptions");
   desc.add_options()("help,h", "print this help")(

@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libsimdjson-dev libcrypto++-dev libssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev
   procps util-linux
+  nginx
 )
 # Only the benchmark/report scripts need these; installed on request (KEYLEDGER_BENCH_DEPS=1).
 BENCH_PACKAGES=(gnuplot-nox postgresql jq wrk)
@@ -38,3 +39,14 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+
+# nginx is here for tests/e2e/proxy_e2e_test.cpp, which runs its own nginx on 127.0.0.1 random
+# ports from a temporary prefix. The package's service would hold port 80 with Debian's default
+# site: stop it and keep it from starting at boot (unless this machine already used nginx).
+if [[ " ${missing[*]} " == *" nginx "* ]]; then
+  if [[ -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now nginx.service >/dev/null 2>&1 || true
+  elif [[ -s /run/nginx.pid ]]; then
+    $SUDO /usr/sbin/nginx -s quit || true
+  fi
+fi
