@@ -13,50 +13,13 @@
 #include "events/time_format.hpp"
 #include "projections/domain.hpp"
 #include "projections/snapshot.hpp"
+#include "projections/view_writers.hpp"
 #include "projections/views.hpp"
 
 namespace keyledger::projections {
 namespace {
 
 constexpr int64_t kMicros = 1'000'000;
-
-void PutOptInt(json::Writer& w, const std::optional<int64_t>& v) {
-  if (v) {
-    w.Int(*v);
-  } else {
-    w.Null();
-  }
-}
-
-void PutIso(json::Writer& w, const std::optional<int64_t>& t) {
-  if (t) {
-    w.String(events::FormatTimestampIso(*t));
-  } else {
-    w.Null();
-  }
-}
-
-void PutZ(json::Writer& w, const std::optional<int64_t>& t) {
-  if (t) {
-    w.String(events::FormatTimestampZ(*t));
-  } else {
-    w.Null();
-  }
-}
-
-void PutOptString(json::Writer& w, const std::optional<std::string>& v) {
-  if (v) {
-    w.String(*v);
-  } else {
-    w.Null();
-  }
-}
-
-void PutStrings(json::Writer& w, const StringList& v) {
-  w.BeginArray();
-  for (const auto& s : v) w.String(s);
-  w.EndArray();
-}
 
 bool Serves(const KeyState& k, std::string_view format) {
   return std::find(k.api_formats.begin(), k.api_formats.end(), format) != k.api_formats.end();
@@ -102,11 +65,11 @@ void WriteKeyStatistics(json::Writer& w, const KeyState& k) {
 void WriteBreaker(json::Writer& w, const FormatBreaker& b, int64_t now_us) {
   w.BeginObject().Member("state", BreakerStateName(b, now_us)).Member("open", b.open);
   w.Key("open_at");
-  PutIso(w, b.open_at);
+  PutIsoTime(w, b.open_at);
   w.Key("next_probe_at");
-  PutIso(w, b.next_probe_at);
+  PutIsoTime(w, b.next_probe_at);
   w.Key("half_open_until");
-  PutIso(w, b.half_open_until);
+  PutIsoTime(w, b.half_open_until);
   w.Member("half_open_successes", b.half_open_successes)
       .Member("half_open_failures", b.half_open_failures)
       .EndObject();
@@ -128,7 +91,7 @@ void WriteFormatHealthData(json::Writer& w, const FormatHealth& h, const FormatB
       .Member("window_size", valid)
       .Member("consecutive_failures", h.consecutive_failures);
   w.Key("last_failure_at");
-  PutIso(w, h.last_failure_at);
+  PutIsoTime(w, h.last_failure_at);
   w.Key("circuit_breaker");
   WriteBreaker(w, b, now_us);
   w.EndObject();
@@ -246,9 +209,9 @@ void WriteTimeline(json::Writer& w, const TimelineResult& t, bool iso) {
   for (const std::string& st : t.statuses) w.String(st);
   w.EndArray();
   w.Key("time_range_start");
-  iso ? PutIso(w, t.start) : PutZ(w, t.start);
+  iso ? PutIsoTime(w, t.start) : PutTime(w, t.start);
   w.Key("time_range_end");
-  iso ? PutIso(w, t.end) : PutZ(w, t.end);
+  iso ? PutIsoTime(w, t.end) : PutTime(w, t.end);
 }
 
 std::string DisplayName(const std::string& f) {
@@ -329,14 +292,14 @@ std::string KeyHealthJson(const KeyState& k, const std::optional<std::string>& a
     w.Member("api_format", *api_format);
     w.Member("key_consecutive_failures", h.consecutive_failures);
     w.Key("key_last_failure_at");
-    PutIso(w, h.last_failure_at);
+    PutIsoTime(w, h.last_failure_at);
     w.Member("circuit_breaker_open", b.open);
     w.Key("circuit_breaker_open_at");
-    PutIso(w, b.open_at);
+    PutIsoTime(w, b.open_at);
     w.Key("next_probe_at");
-    PutIso(w, b.next_probe_at);
+    PutIsoTime(w, b.next_probe_at);
     w.Key("half_open_until");
-    PutIso(w, b.half_open_until);
+    PutIsoTime(w, b.half_open_until);
     w.Member("half_open_successes", b.half_open_successes)
         .Member("half_open_failures", b.half_open_failures);
   }
@@ -519,7 +482,7 @@ Result<std::string> ApiFormatHealthJson(const State& s, const events::EventReade
         .Member("provider_count", static_cast<int64_t>(it.providers.size()))
         .Member("key_count", it.key_count);
     w.Key("last_event_at");
-    PutZ(w, it.events.empty() ? std::nullopt : std::optional<int64_t>(it.events.back().at));
+    PutTime(w, it.events.empty() ? std::nullopt : std::optional<int64_t>(it.events.back().at));
     w.Key("events").BeginArray();
     for (const Report& r : it.events) {
       w.BeginObject().Member("timestamp", events::FormatTimestampZ(r.at));
@@ -581,7 +544,7 @@ std::string AdaptiveStatsJson(const KeyState& k) {
   PutOptInt(w, k.learned_rpm_limit);
   w.Member("concurrent_429_count", k.concurrent_429_count).Member("rpm_429_count", k.rpm_429_count);
   w.Key("last_429_at");
-  PutIso(w, k.last_429_at);
+  PutIsoTime(w, k.last_429_at);
   w.Key("last_429_type");
   PutOptString(w, k.last_429_type);
   // No learner runs in keyledger: there is no adjustment history to show.

@@ -9,58 +9,13 @@
 #include "projections/codec.hpp"
 #include "projections/credentials.hpp"
 #include "projections/domain.hpp"
+#include "projections/view_writers.hpp"
 
 namespace keyledger::projections {
 namespace {
 
 std::string PydanticTime(int64_t micros) { return events::FormatTimestampZ(micros); }
 std::string IsoTime(int64_t micros) { return events::FormatTimestampIso(micros); }
-
-void PutTime(json::Writer& w, const std::optional<int64_t>& t) {
-  if (t) {
-    w.String(PydanticTime(*t));
-  } else {
-    w.Null();
-  }
-}
-
-void PutIsoTime(json::Writer& w, const std::optional<int64_t>& t) {
-  if (t) {
-    w.String(IsoTime(*t));
-  } else {
-    w.Null();
-  }
-}
-
-void PutOptInt(json::Writer& w, const std::optional<int64_t>& v) {
-  if (v) {
-    w.Int(*v);
-  } else {
-    w.Null();
-  }
-}
-
-void PutOptDouble(json::Writer& w, const std::optional<double>& v) {
-  if (v) {
-    w.Double(*v);
-  } else {
-    w.Null();
-  }
-}
-
-void PutOptString(json::Writer& w, const std::optional<std::string>& v) {
-  if (v) {
-    w.String(*v);
-  } else {
-    w.Null();
-  }
-}
-
-void PutStrings(json::Writer& w, const StringList& v) {
-  w.BeginArray();
-  for (const auto& s : v) w.String(s);
-  w.EndArray();
-}
 
 void PutAllowedModels(json::Writer& w, const AllowedModels& m) {
   if (const auto* list = std::get_if<StringList>(&m)) {
