@@ -28,8 +28,8 @@ struct ServerConfig {
   // --secret-field-names a,b: more header / config member names (whole name, any case) whose
   // values are sealed, on top of the built-in rule (events/secret_names.hpp). Default: none.
   std::string secret_field_names;
-  std::string log_level = "info";         // --log-level: debug|info|warning|error
-  std::string metrics_listen;             // --metrics-listen: public /metrics on HOST:PORT
+  std::string log_level = "info";  // --log-level: debug|info|warning|error
+  std::string metrics_listen;      // --metrics-listen: public /metrics on HOST:PORT
   // --cors-origins: comma-separated origins allowed to call the API from a browser
   // ("https://admin.example.com,http://localhost:5173", or "*" for any origin, then without
   // credentials). Empty (default): no CORS headers at all.
