@@ -65,19 +65,23 @@ class SetAdaptiveMode final : public Command {
     KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, k->version, "key " + key_id_));
     const AdaptiveModeInput& in = *input_;
     std::optional<int64_t> rpm_limit;
-    std::optional<int64_t> learned = k->learned_rpm_limit;
-    if (in.enabled) {
-      learned.reset();  // as K3's rpm_limit:null: switching to adaptive restarts learning
-    } else {
+    if (!in.enabled) {
       if (!in.fixed_limit)
         return MakeError(ErrorCode::kInvalidArgument, std::string(kFixedLimitRequired));
       rpm_limit = in.fixed_limit;
     }
+    // As K3's rpm_limit:null, switching to adaptive restarts learning. (Written without a copy
+    // of the optional that is then reset: g++ 12 -O3 calls that maybe-uninitialized.)
+    const bool keeps_learned = !in.enabled && k->learned_rpm_limit.has_value();
     json::Writer w;
     w.BeginObject().Member("key_id", key_id_).Member("adaptive", in.enabled).Key("rpm_limit");
     PutOptInt(w, rpm_limit);
     w.Key("learned_rpm_limit");
-    PutOptInt(w, learned);
+    if (keeps_learned) {
+      w.Int(*k->learned_rpm_limit);
+    } else {
+      w.Null();
+    }
     w.Key("previous_rpm_limit");
     PutOptInt(w, k->rpm_limit);
     w.EndObject();
