@@ -359,7 +359,8 @@ Result<std::string> HealthStatusJson(const State& s, const events::EventReader& 
   }
   std::vector<Item> items;
   bool any_keys = false;
-  for (const auto& [f, eps] : by_format) {
+  for (const auto& [format, eps] : by_format) {
+    const std::string& f = format;  // a structured binding cannot be captured (clang 14)
     Item it;
     it.format = f;
     it.endpoints = static_cast<int64_t>(eps.size());
@@ -438,7 +439,8 @@ Result<std::string> ApiFormatHealthJson(const State& s, const events::EventReade
     Timeline timeline;
   };
   std::map<std::string, Item> items;
-  for (const auto& [f, eps] : by_format) {
+  for (const auto& [format, eps] : by_format) {
+    const std::string& f = format;  // a structured binding cannot be captured (clang 14)
     Item& it = items[f];
     for (const EndpointState* e : eps) it.providers.insert(e->provider_id);
     for (const std::string& pid : it.providers) {
@@ -465,7 +467,8 @@ Result<std::string> ApiFormatHealthJson(const State& s, const events::EventReade
   json::Writer w(8192);
   w.BeginObject().Member("generated_at", events::FormatTimestampZ(now_us));
   w.Key("formats").BeginArray();
-  for (const auto& [f, eps] : by_format) {
+  for (const auto& [format, eps] : by_format) {
+    const std::string& f = format;  // a structured binding cannot be captured (clang 14)
     Item& it = items[f];
     // Reports arrive in log order, which is by record time; show them by observation time.
     std::stable_sort(it.events.begin(), it.events.end(),
