@@ -66,6 +66,22 @@ bool FinishQuery(QueryReader& reader, AsOf& as_of, const Responder& respond) {
   return true;
 }
 
+// A read of one key's view, now or as of a point in the log; 404 for an unknown key.
+Handler KeyView(AdminApi::Impl& api, std::string (*view)(const projections::KeyState&)) {
+  return [&api, view](const RequestPtr& req, Responder respond) {
+    registry::QueryParams q = QueryOf(*req);
+    QueryReader reader(q);
+    AsOf as_of;
+    if (!FinishQuery(reader, as_of, respond)) return;
+    ReadView(api, as_of, respond,
+             [id = Id(req), view](const projections::State& s, int64_t) -> Response {
+               const projections::KeyState* k = s.keys.Find(id);
+               if (k == nullptr) return KeyNotFound(id);
+               return JsonOk(view(*k));
+             });
+  };
+}
+
 // Aether answers A2's empty / non-JSON body and a missing fixed_limit with http_error, its other
 // body problems with invalid_request (spec §11.3.2).
 Response AdaptiveResult(const Result<registry::CommandResult>& r) {
@@ -181,18 +197,7 @@ Status RegisterHealthReads(Router& router, AdminApi::Impl& api) {
        .tag = kRpmTag,
        .query_params = AsOfDocs(),
        .response_schema = "KeyRpmStatusResponse",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
-         AsOf as_of;
-         if (!FinishQuery(reader, as_of, respond)) return;
-         ReadView(api, as_of, respond,
-                  [id = Id(req)](const projections::State& s, int64_t) -> Response {
-                    const projections::KeyState* k = s.keys.Find(id);
-                    if (k == nullptr) return KeyNotFound(id);
-                    return JsonOk(projections::KeyRpmJson(*k));
-                  });
-       }}));
+       .handler = KeyView(api, &projections::KeyRpmJson)}));
 
   return router.Add(
       {.method = "DELETE",
@@ -276,26 +281,14 @@ Status RegisterAdaptiveRoutes(Router& router, AdminApi::Impl& api) {
          api.Submit(req, respond, registry::MakeSetRpmLimit(Id(req), limit));
        }}));
 
-  KL_RETURN_IF_ERROR(
-      router.Add({.method = "GET",
-                  .pattern = base + "/keys/{key_id}/stats",
-                  .access = Access::kAuditor,
-                  .summary = "A key's adaptive RPM state",
-                  .tag = kAdaptiveTag,
-                  .query_params = AsOfDocs(),
-                  .response_schema = "AdaptiveStatsResponse",
-                  .handler = [&api](const RequestPtr& req, Responder respond) {
-                    registry::QueryParams q = QueryOf(*req);
-                    QueryReader reader(q);
-                    AsOf as_of;
-                    if (!FinishQuery(reader, as_of, respond)) return;
-                    ReadView(api, as_of, respond,
-                             [id = Id(req)](const projections::State& s, int64_t) -> Response {
-                               const projections::KeyState* k = s.keys.Find(id);
-                               if (k == nullptr) return KeyNotFound(id);
-                               return JsonOk(projections::AdaptiveStatsJson(*k));
-                             });
-                  }}));
+  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                 .pattern = base + "/keys/{key_id}/stats",
+                                 .access = Access::kAuditor,
+                                 .summary = "A key's adaptive RPM state",
+                                 .tag = kAdaptiveTag,
+                                 .query_params = AsOfDocs(),
+                                 .response_schema = "AdaptiveStatsResponse",
+                                 .handler = KeyView(api, &projections::AdaptiveStatsJson)}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "DELETE",

@@ -419,6 +419,16 @@ std::string RevealedPayload(std::string_view id_member, std::string_view id,
   return w.Take();
 }
 
+// The answer of a credential reveal: the plaintext body, never stored for Idempotency-Key replay.
+std::function<Result<PreparedResponse>(const State&)> RevealAnswer(std::string body) {
+  return [text = std::move(body)](const State&) mutable -> Result<PreparedResponse> {
+    PreparedResponse r;
+    r.body = std::move(text);
+    r.not_replayable = true;
+    return r;
+  };
+}
+
 class RevealProviderCredentials final : public Command {
  public:
   explicit RevealProviderCredentials(std::string id) : id_(std::move(id)) {}
@@ -443,12 +453,7 @@ class RevealProviderCredentials final : public Command {
     config ? body.Raw(*config) : body.Null();
     body.EndObject();
     if (config) crypto::SecureWipe(*config);
-    d.respond = [text = body.Take()](const State&) mutable -> Result<PreparedResponse> {
-      PreparedResponse r;
-      r.body = std::move(text);
-      r.not_replayable = true;
-      return r;
-    };
+    d.respond = RevealAnswer(body.Take());
     return d;
   }
 
@@ -500,12 +505,7 @@ class RevealEndpointCredentials final : public Command {
     d.streams.push_back(
         OneEvent(stream, e->stream_version, ctx.request, EventType::kEndpointCredentialsRevealed,
                  RevealedPayload("endpoint_id", id_, &e->provider_id, revealed, secrets)));
-    d.respond = [text = body.Take()](const State&) mutable -> Result<PreparedResponse> {
-      PreparedResponse r;
-      r.body = std::move(text);
-      r.not_replayable = true;
-      return r;
-    };
+    d.respond = RevealAnswer(body.Take());
     return d;
   }
 
