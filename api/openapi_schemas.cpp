@@ -1,16 +1,21 @@
 #include "api/openapi_schemas.hpp"
 
+#include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "events/json_writer.hpp"
+#include "src/field_tables.hpp"
 
 namespace keyledger::api {
 namespace {
 
-// Fragments shared by several schemas. Limits are those of src/commands.cpp (Aether's, plus the
-// ones keyledger adds in registry::limits) and events/secrets.hpp.
+// Fragments shared by several schemas. The request models' limits come from the field tables
+// (src/field_tables.hpp); the fragments below carry none of them, except the ProxyConfig and
+// HealthReport models, which have no table.
 std::string FormatInSchema() {
   return R"({"type":"string","description":"CLAUDE, CLAUDE_CLI, OPENAI, OPENAI_CLI, GEMINI or GEMINI_CLI in any letter case, stored upper-case"})";
 }
@@ -21,15 +26,6 @@ std::string DateTimeSchema() { return R"({"type":"string","format":"date-time"})
 std::string NullableDateTimeSchema() {
   return R"({"type":["string","null"],"format":"date-time"})";
 }
-std::string PrioritySchema() {
-  return R"({"type":"integer","minimum":-2147483648,"maximum":2147483647,"description":"lower is preferred; any 32-bit integer (Aether's column), negative values included"})";
-}
-std::string NullablePrioritySchema() {
-  return R"({"type":["integer","null"],"minimum":-2147483648,"maximum":2147483647,"description":"lower is preferred; any 32-bit integer (Aether's column), negative values included"})";
-}
-std::string RateMultipliersSchema() {
-  return R"({"type":["object","null"],"description":"API format -> multiplier; takes precedence over rate_multiplier","additionalProperties":{"type":"number","minimum":0.01}})";
-}
 std::string CapabilitiesSchema() {
   return R"({"type":["object","null"],"propertyNames":{"enum":["cache_1h","context_1m"]},"additionalProperties":{"type":"boolean"}})";
 }
@@ -38,9 +34,6 @@ std::string AllowedModelsSchema() {
   return R"({"description":"null: unrestricted; a list: one whitelist for every format; an object: API format or \"*\" -> whitelist. [] and {} are stored as null","anyOf":[)" +
          ModelListSchema() + R"(,{"type":"object","additionalProperties":)" + ModelListSchema() +
          R"(},{"type":"null"}]})";
-}
-std::string SecretSchema() {
-  return R"({"type":"string","minLength":1,"maxLength":8192,"description":"The provider's API key: non-empty after trimming, valid UTF-8 without control characters, at most 8192 bytes. Never echoed in an error"})";
 }
 std::string NullableProxySchema() {
   return R"({"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]})";
@@ -51,15 +44,7 @@ std::string NullableStringSchema() { return R"({"type":["string","null"]})"; }
 std::string BillingTypeSchema() {
   return R"({"type":["string","null"],"enum":["monthly_quota","pay_as_you_go","free_tier",null],"default":"pay_as_you_go","description":"null means pay_as_you_go"})";
 }
-std::string ProviderNameSchema() { return R"({"type":"string","minLength":1,"maxLength":100})"; }
 std::string DescriptionSchema() { return R"({"type":["string","null"],"maxLength":1000})"; }
-std::string WebsiteSchema() {
-  return R"({"type":["string","null"],"maxLength":500,"description":"https:// is prepended when there is no scheme; blank means null"})";
-}
-std::string BaseUrlSchema() {
-  return R"({"type":"string","minLength":1,"maxLength":500,"pattern":"^[hH][tT][tT][pP][sS]?://","description":"http(s) URL with a host; a trailing / is removed"})";
-}
-std::string CustomPathSchema() { return R"({"type":["string","null"],"maxLength":200})"; }
 std::string HeadersSchema() {
   return R"({"type":["object","null"],"description":"Extra upstream request headers: HTTP token names (unique ignoring case), values without control characters","additionalProperties":{"type":"string"}})";
 }
@@ -81,52 +66,139 @@ std::string P(const std::string& name, const std::string& schema) {
   return '"' + name + R"(":)" + schema;
 }
 
+// ---- Request models, generated from the field tables (src/field_tables.hpp) ------------------
+
+namespace fields = registry::fields;
+
+void AppendBound(std::string& out, std::string_view key, const registry::FloatBound& b) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  if (b.is_int) {
+    out += std::to_string(static_cast<int64_t>(b.value));
+  } else {
+    json::AppendDouble(out, b.value);
+  }
+}
+
+void AppendInt(std::string& out, std::string_view key, int64_t v) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  out += std::to_string(v);
+}
+
+std::string_view TypeName(fields::JsonType t) {
+  switch (t) {
+    case fields::JsonType::kString:
+    case fields::JsonType::kDateTime:
+      return "string";
+    case fields::JsonType::kInteger:
+      return "integer";
+    case fields::JsonType::kNumber:
+      return "number";
+    case fields::JsonType::kBoolean:
+      return "boolean";
+    case fields::JsonType::kObject:
+      return "object";
+    case fields::JsonType::kArray:
+      return "array";
+  }
+  return "string";
+}
+
+// {"type":..[,"format"][,"minItems"][,"items"][,"minLength"][,"minimum"][,"maximum"]
+//  [,"maxLength"][,"pattern"][,"default"][,"description"]}
+std::string GenericSchema(const fields::FieldSpec& f, bool create) {
+  const bool nullable = f.nullable(create);
+  std::string out = R"({"type":)";
+  if (nullable) {
+    out += "[\"";
+    out += TypeName(f.type);
+    out += "\",\"null\"]";
+  } else {
+    out += '"';
+    out += TypeName(f.type);
+    out += '"';
+  }
+  if (f.type == fields::JsonType::kDateTime) out += R"(,"format":"date-time")";
+  if (f.items.min) AppendInt(out, "minItems", static_cast<int64_t>(*f.items.min));
+  if (f.items.max) AppendInt(out, "maxItems", static_cast<int64_t>(*f.items.max));
+  if (f.schema == fields::Schema::kApiFormats) out += R"(,"items":)" + FormatInSchema();
+  if (f.length.min) AppendInt(out, "minLength", static_cast<int64_t>(*f.length.min));
+  if (f.ints.ge) AppendInt(out, "minimum", *f.ints.ge);
+  if (f.floats.ge) AppendBound(out, "minimum", *f.floats.ge);
+  if (f.ints.le) AppendInt(out, "maximum", *f.ints.le);
+  if (f.floats.le) AppendBound(out, "maximum", *f.floats.le);
+  if (f.length.max) AppendInt(out, "maxLength", static_cast<int64_t>(*f.length.max));
+  if (!f.pattern.empty()) {
+    out += R"(,"pattern":)";
+    json::AppendString(out, f.pattern);
+  }
+  if (create && !f.default_json.empty()) {
+    out += R"(,"default":)";
+    out += f.default_json;
+  }
+  const std::string_view doc = create ? f.create_doc : f.update_doc;
+  if (!doc.empty()) {
+    out += R"(,"description":)";
+    json::AppendString(out, doc);
+  }
+  out += '}';
+  return out;
+}
+
+std::string FieldSchema(const fields::FieldSpec& f, bool create) {
+  switch (f.schema) {
+    case fields::Schema::kGeneric:
+    case fields::Schema::kApiFormats:
+      return GenericSchema(f, create);
+    case fields::Schema::kRateMultipliers: {
+      std::string value = R"({"type":"number")";
+      if (f.floats.ge) AppendBound(value, "minimum", *f.floats.ge);
+      value += '}';
+      return R"({"type":["object","null"],"description":"API format -> multiplier; takes precedence over rate_multiplier","additionalProperties":)" +
+             value + "}";
+    }
+    case fields::Schema::kAllowedModels:
+      return AllowedModelsSchema();
+    case fields::Schema::kCapabilities:
+      return CapabilitiesSchema();
+    case fields::Schema::kBillingType:
+      return BillingTypeSchema();
+    case fields::Schema::kProxy:
+      return NullableProxySchema();
+    case fields::Schema::kHeaders:
+      return HeadersSchema();
+  }
+  return GenericSchema(f, create);
+}
+
+// The request model of `table`: its create or its update column, in table order.
+std::string RequestModel(std::span<const fields::FieldSpec> table, bool create,
+                         const std::string& description) {
+  std::string properties, required;
+  for (const auto& f : table) {
+    const fields::Presence presence = create ? f.create : f.update;
+    if (presence == fields::Presence::kAbsent) continue;
+    if (!properties.empty()) properties += ',';
+    properties += P(std::string(f.name), FieldSchema(f, create));
+    if (presence == fields::Presence::kRequired) {
+      if (!required.empty()) required += ',';
+      required += '"' + std::string(f.name) + '"';
+    }
+  }
+  return Object(properties, required, description);
+}
+
 std::string KeyCreate() {
-  return Object(
-      P("provider_id",
-        R"({"type":["string","null"],"description":"When given it must equal the path's provider_id, else 400"})") +
-          "," +
-          P("api_formats",
-            R"({"type":["array","null"],"minItems":1,"items":)" + FormatInSchema() +
-                R"(,"description":"Required in practice: missing or null answers 400 \"api_formats 为必填字段\". Duplicates are dropped, first seen order kept"})") +
-          "," + P("api_key", SecretSchema()) + "," +
-          P("name", R"({"type":"string","minLength":1,"maxLength":100})") + "," +
-          P("rate_multiplier", R"({"type":"number","minimum":0.01,"default":1.0})") + "," +
-          P("rate_multipliers", RateMultipliersSchema()) + "," +
-          P("internal_priority",
-            R"({"type":"integer","minimum":-2147483648,"maximum":2147483647,"default":50})") +
-          "," + P("global_priority", NullablePrioritySchema()) + "," +
-          P("rpm_limit",
-            R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"null: adaptive mode"})") +
-          "," + P("allowed_models", AllowedModelsSchema()) + "," +
-          P("capabilities", CapabilitiesSchema()) + "," +
-          P("cache_ttl_minutes", R"({"type":"integer","minimum":0,"maximum":60,"default":5})") +
-          "," +
-          P("max_probe_interval_minutes",
-            R"({"type":"integer","minimum":2,"maximum":32,"default":32})") +
-          "," + P("is_active", R"({"type":"boolean","default":true})") + "," +
-          P("note", R"({"type":["string","null"],"maxLength":500})"),
-      R"("api_key","name")", "Body of POST /api/admin/endpoints/providers/{provider_id}/keys");
+  return RequestModel(fields::KeyFields(), true,
+                      "Body of POST /api/admin/endpoints/providers/{provider_id}/keys");
 }
 
 std::string KeyUpdate() {
-  return Object(
-      P("api_formats", R"({"type":"array","minItems":1,"items":)" + FormatInSchema() + "}") + "," +
-          P("api_key", SecretSchema()) + "," +
-          P("name", R"({"type":"string","minLength":1,"maxLength":100})") + "," +
-          P("rate_multiplier", R"({"type":"number","minimum":0.01})") + "," +
-          P("rate_multipliers", RateMultipliersSchema()) + "," +
-          P("internal_priority", PrioritySchema()) + "," +
-          P("global_priority", NullablePrioritySchema()) + "," +
-          P("rpm_limit",
-            R"({"type":["integer","null"],"minimum":1,"maximum":10000,"description":"null switches to adaptive mode and resets learned_rpm_limit"})") +
-          "," + P("allowed_models", AllowedModelsSchema()) + "," +
-          P("capabilities", CapabilitiesSchema()) + "," +
-          P("cache_ttl_minutes", R"({"type":"integer","minimum":0,"maximum":60})") + "," +
-          P("max_probe_interval_minutes", R"({"type":"integer","minimum":2,"maximum":32})") + "," +
-          P("is_active", R"({"type":"boolean"})") + "," +
-          P("note", R"({"type":["string","null"],"maxLength":500})"),
-      "",
+  return RequestModel(
+      fields::KeyFields(), false,
       "Body of PUT /api/admin/endpoints/keys/{key_id}: a partial update; absent fields are kept, "
       "an explicit null clears a nullable field and is a 422 for the others");
 }
@@ -229,53 +301,20 @@ std::string ProxyConfig() {
       R"("url")");
 }
 
-// CreateProviderRequest and UpdateProviderRequest share their fields; `create` adds the
-// defaults and makes name required, the update makes name and is_active non-nullable only.
+// CreateProviderRequest and UpdateProviderRequest share their fields (one table).
 std::string ProviderBody(bool create) {
-  auto with_default = [&](const std::string& base, const char* value) {
-    if (!create) return base;
-    return base.substr(0, base.size() - 1) + R"(,"default":)" + value + "}";
-  };
-  const std::string props =
-      P("name", ProviderNameSchema()) + "," + P("description", DescriptionSchema()) + "," +
-      P("website", WebsiteSchema()) + "," + P("billing_type", BillingTypeSchema()) + "," +
-      P("monthly_quota_usd", R"({"type":["number","null"],"minimum":0})") + "," +
-      P("quota_reset_day",
-        with_default(R"({"type":["integer","null"],"minimum":1,"maximum":365})", "30")) +
-      "," + P("quota_last_reset_at", NullableDateTimeSchema()) + "," +
-      P("quota_expires_at", NullableDateTimeSchema()) + "," +
-      P("provider_priority",
-        with_default(R"({"type":["integer","null"],"minimum":0,"maximum":1000})", "100")) +
-      "," + P("is_active", with_default(R"({"type":"boolean"})", "true")) + "," +
-      P("concurrent_limit", R"({"type":["integer","null"],"minimum":0,"maximum":1000000})") + "," +
-      P("timeout",
-        with_default(R"({"type":["integer","null"],"minimum":1,"maximum":600})", "300")) +
-      "," +
-      P("max_retries",
-        with_default(R"({"type":["integer","null"],"minimum":0,"maximum":10})", "2")) +
-      "," + P("proxy", NullableProxySchema()) + "," + P("config", ConfigSchema());
-  return create ? Object(props, R"("name")",
-                         "Body of POST /api/admin/providers/ (validation failures answer 400 "
-                         "invalid_request, as Aether's hand-validated route does)")
-                : Object(props, "",
-                         "Body of PUT /api/admin/providers/{provider_id}: a partial update; "
-                         "validation failures answer 400 invalid_request");
+  return create ? RequestModel(fields::ProviderFields(), true,
+                               "Body of POST /api/admin/providers/ (validation failures answer "
+                               "400 invalid_request, as Aether's hand-validated route does)")
+                : RequestModel(fields::ProviderFields(), false,
+                               "Body of PUT /api/admin/providers/{provider_id}: a partial update; "
+                               "validation failures answer 400 invalid_request");
 }
 
 std::string ProviderPatch() {
-  return Object(
-      P("name", ProviderNameSchema()) + "," + P("description", DescriptionSchema()) + "," +
-          P("website", WebsiteSchema()) + "," +
-          P("provider_priority", R"({"type":["integer","null"],"minimum":0,"maximum":1000})") +
-          "," + P("is_active", R"({"type":"boolean"})") + "," +
-          P("billing_type", BillingTypeSchema()) + "," +
-          P("monthly_quota_usd", R"({"type":["number","null"],"minimum":0})") + "," +
-          P("quota_reset_day", R"({"type":["integer","null"],"minimum":1,"maximum":31})") + "," +
-          P("quota_expires_at", NullableDateTimeSchema()) + "," +
-          P("timeout", R"({"type":["integer","null"],"minimum":1,"maximum":600})") + "," +
-          P("max_retries", R"({"type":["integer","null"],"minimum":0,"maximum":10})") + "," +
-          P("proxy", NullableProxySchema()),
-      "", "Body of PATCH /api/admin/providers/{provider_id} (422 on validation failures)");
+  return RequestModel(fields::ProviderPatchFields(), false,
+                      "Body of PATCH /api/admin/providers/{provider_id} (422 on validation "
+                      "failures)");
 }
 
 // Every member, in emission order (projections::WriteProviderSummary).
@@ -325,28 +364,14 @@ std::string ProviderSummary() {
 }
 
 std::string EndpointCreate() {
-  return Object(
-      P("provider_id",
-        R"({"type":"string","description":"Must equal the path's provider_id, else 400"})") +
-          "," + P("api_format", FormatInSchema()) + "," + P("base_url", BaseUrlSchema()) + "," +
-          P("custom_path", CustomPathSchema()) + "," + P("headers", HeadersSchema()) + "," +
-          P("timeout", R"({"type":"integer","minimum":10,"maximum":600,"default":300})") + "," +
-          P("max_retries", R"({"type":"integer","minimum":0,"maximum":10,"default":2})") + "," +
-          P("config", ConfigSchema()) + "," + P("proxy", NullableProxySchema()),
-      R"("provider_id","api_format","base_url")",
-      "Body of POST /api/admin/endpoints/providers/{provider_id}/endpoints");
+  return RequestModel(fields::EndpointFields(), true,
+                      "Body of POST /api/admin/endpoints/providers/{provider_id}/endpoints");
 }
 
 std::string EndpointUpdate() {
-  return Object(P("base_url", BaseUrlSchema()) + "," + P("custom_path", CustomPathSchema()) + "," +
-                    P("headers", HeadersSchema()) + "," +
-                    P("timeout", R"({"type":"integer","minimum":10,"maximum":600})") + "," +
-                    P("max_retries", R"({"type":"integer","minimum":0,"maximum":10})") + "," +
-                    P("is_active", R"({"type":"boolean"})") + "," + P("config", ConfigSchema()) +
-                    "," + P("proxy", NullableProxySchema()),
-                "",
-                "Body of PUT /api/admin/endpoints/{endpoint_id}: a partial update; a proxy "
-                "without a password keeps the stored one");
+  return RequestModel(fields::EndpointFields(), false,
+                      "Body of PUT /api/admin/endpoints/{endpoint_id}: a partial update; a proxy "
+                      "without a password keeps the stored one");
 }
 
 // Every member, in emission order (projections::WriteEndpointResponse).

@@ -3,8 +3,9 @@
 // uses it): the request bodies the routes name in RouteSpec::request_schema and the response
 // shapes they name in response_schema, so every "$ref" of the generated document resolves.
 //
-// Request schemas are derived from the parsers in src/commands.cpp (fields, nullability, limits,
-// defaults); response schemas from the writers in projections/views.cpp (their `properties` are
+// The request schemas of keys, providers and endpoints are generated from the field tables that
+// also drive the parsers (src/field_tables.hpp: fields, nullability, limits, defaults, required);
+// response schemas follow the writers in projections/views.cpp (their `properties` are
 // listed in the order the server emits the members, and every member is required). Input is
 // parsed in pydantic's lax mode, so the schemas describe the canonical types: an integer field
 // also accepts "12" and true, a boolean "yes", and API formats any letter case. Whoever changes a

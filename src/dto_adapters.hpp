@@ -1,7 +1,9 @@
 #pragma once
 // Maps the request-input layer's validated DTOs (src/commands.hpp) onto the registry's intents
 // (src/intents.hpp). Pure conversions: every check already happened in the parsers, and every
-// stateful check happens in the commands.
+// stateful check happens in the commands. The field-by-field part is generated from the field
+// tables (src/field_tables.hpp); what is left here is what no state member holds: the body's
+// provider_id, the plaintext secret and the proxy settings.
 
 #include <string>
 #include <vector>

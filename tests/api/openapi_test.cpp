@@ -3,10 +3,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
 #include <set>
+#include <span>
+#include <string>
+#include <vector>
 
 #include <simdjson.h>
 
+#include "src/field_tables.hpp"
+#include "src/json_input.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace keyledger::api {
@@ -203,6 +210,98 @@ TEST(AdminApiSchemasTest, AreObjectSchemasWhoseRefsResolve) {
       EXPECT_TRUE(names.count(ref.substr(21))) << ref;
     }
   }
+}
+
+// The request schemas are generated from the field tables (src/field_tables.hpp); this checks
+// the published document against the tables entry by entry: every field of the model in table
+// order, and its type, nullability, bounds, lengths, default and requiredness are the table's.
+// tests/registry/field_table_test.cpp checks the same entries against the readers, so the
+// published schema and the validation cannot drift apart.
+TEST(AdminApiSchemasTest, RequestModelsPublishTheFieldTables) {
+  namespace f = registry::fields;
+  struct ModelCase {
+    const char* component;
+    std::span<const f::FieldSpec> table;
+    bool create;
+  };
+  const ModelCase cases[] = {
+      {"EndpointAPIKeyCreate", f::KeyFields(), true},
+      {"EndpointAPIKeyUpdate", f::KeyFields(), false},
+      {"CreateProviderRequest", f::ProviderFields(), true},
+      {"UpdateProviderRequest", f::ProviderFields(), false},
+      {"ProviderUpdateRequest", f::ProviderPatchFields(), false},
+      {"ProviderEndpointCreate", f::EndpointFields(), true},
+      {"ProviderEndpointUpdate", f::EndpointFields(), false},
+  };
+  const std::vector<SchemaComponent> schemas = AdminApiSchemas();
+  size_t bounds_checked = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.component);
+    const auto it = std::find_if(schemas.begin(), schemas.end(),
+                                 [&](const SchemaComponent& s) { return s.name == c.component; });
+    ASSERT_NE(it, schemas.end());
+    auto root = registry::ThreadBodyParser().Parse(it->json);
+    ASSERT_TRUE(root.ok());
+    const registry::JsonValue* properties = root->Find("properties");
+    ASSERT_NE(properties, nullptr);
+    std::vector<std::string> published, expected, required, expected_required;
+    for (const auto& m : properties->members()) published.push_back(m.key);
+    if (const registry::JsonValue* r = root->Find("required")) {
+      for (const auto& item : r->items()) required.push_back(item.string_value());
+    }
+    for (const auto& spec : c.table) {
+      const f::Presence presence = c.create ? spec.create : spec.update;
+      if (presence == f::Presence::kAbsent) continue;
+      SCOPED_TRACE(std::string(spec.name));
+      expected.emplace_back(spec.name);
+      if (presence == f::Presence::kRequired) expected_required.emplace_back(spec.name);
+      const registry::JsonValue* schema = properties->Find(spec.name);
+      ASSERT_NE(schema, nullptr);
+      auto number = [&](std::string_view key) -> std::optional<std::string> {
+        const registry::JsonValue* v = schema->Find(key);
+        if (v == nullptr) return std::nullopt;
+        return v->number_text();
+      };
+      auto text = [](std::optional<int64_t> v) -> std::optional<std::string> {
+        if (!v) return std::nullopt;
+        return std::to_string(*v);
+      };
+      auto size_text = [](std::optional<size_t> v) -> std::optional<std::string> {
+        if (!v) return std::nullopt;
+        return std::to_string(*v);
+      };
+      if (spec.type == f::JsonType::kInteger) {
+        EXPECT_EQ(number("minimum"), text(spec.ints.ge));
+        EXPECT_EQ(number("maximum"), text(spec.ints.le));
+        ++bounds_checked;
+      }
+      if (spec.type == f::JsonType::kNumber) {
+        ASSERT_TRUE(spec.floats.ge.has_value());
+        const registry::JsonValue* minimum = schema->Find("minimum");
+        ASSERT_NE(minimum, nullptr);
+        EXPECT_EQ(minimum->number_value(), spec.floats.ge->value);
+        ++bounds_checked;
+      }
+      if (spec.schema == f::Schema::kGeneric || spec.schema == f::Schema::kApiFormats) {
+        EXPECT_EQ(number("minLength"), size_text(spec.length.min));
+        EXPECT_EQ(number("maxLength"), size_text(spec.length.max));
+        EXPECT_EQ(number("minItems"), size_text(spec.items.min));
+        const registry::JsonValue* type = schema->Find("type");
+        ASSERT_NE(type, nullptr);
+        EXPECT_EQ(type->is_array(), spec.nullable(c.create));
+        const registry::JsonValue* def = schema->Find("default");
+        if (c.create && !spec.default_json.empty()) {
+          ASSERT_NE(def, nullptr);
+          EXPECT_EQ(def->ToJson(), spec.default_json);
+        } else {
+          EXPECT_EQ(def, nullptr);
+        }
+      }
+    }
+    EXPECT_EQ(published, expected);
+    EXPECT_EQ(required, expected_required);
+  }
+  EXPECT_EQ(bounds_checked, 33u);  // 28 integer ranges, 5 number bounds
 }
 
 TEST(SseFormatTest, SplitsLinesAndOmitsEmptyFields) {
