@@ -1,6 +1,7 @@
 #include "api/admin_api.hpp"
 
 #include "api/admin_api_internal.hpp"
+#include "api/audit_stream.hpp"
 #include "api/metrics.hpp"
 #include "api/openapi.hpp"
 #include "api/openapi_schemas.hpp"
@@ -45,31 +46,6 @@ bool IsVisibleAscii(std::string_view s) {
 }
 
 }  // namespace
-
-size_t ViewCache::size() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return views_.size();
-}
-
-std::shared_ptr<const std::string> ViewCache::Get(const projections::State& s,
-                                                  const std::string& key,
-                                                  const std::function<std::string()>& compute) {
-  {
-    std::lock_guard lock(mu_);
-    if (state_ == &s && sequence_ == s.sequence) {
-      if (auto it = views_.find(key); it != views_.end()) return it->second;
-    }
-  }
-  auto json = std::make_shared<const std::string>(compute());
-  std::lock_guard lock(mu_);
-  if (state_ != &s || sequence_ != s.sequence || views_.size() >= kMaxEntries) {
-    views_.clear();
-    state_ = &s;
-    sequence_ = s.sequence;
-  }
-  views_.emplace(key, json);
-  return json;
-}
 
 AdminApi::Impl::Impl(registry::Registry& r, events::EventLog& l, events::Keyring& k, Logger& lg,
                      MetricsRegistry* m, AdminApiOptions o)
@@ -162,10 +138,79 @@ Result<projections::StatePtr> AdminApi::Impl::StateAsOf(const registry::AsOf& as
   return projections::StatePtr(std::make_shared<const projections::State>(std::move(s)));
 }
 
+int64_t AdminApi::Impl::LiveNowUs(const projections::State& state) const {
+  return std::max(registry.options().clock(), state.time_us);
+}
+
 registry::QueryParams QueryOf(const Request& req) {
   registry::QueryParams q;
   q.items = req.query;
   return q;
+}
+
+void ServeView(AdminApi::Impl& api, const registry::AsOf& as_of, StateView view,
+               const Responder& respond) {
+  if (as_of.empty() && !view.offload) {
+    projections::StatePtr state = api.registry.Current();
+    if (view.cache_key.empty()) return respond(view.render(*state, api.LiveNowUs(*state)));
+    auto answer = api.view_cache.Get(*state, view.cache_key,
+                                     [&] { return view.render(*state, api.LiveNowUs(*state)); });
+    return respond(*answer);
+  }
+  api.Offload(respond, [&api, as_of, render = std::move(view.render)]() -> Response {
+    auto state = api.StateAsOf(as_of);
+    if (!state.ok()) return ErrorResponse(state.error());
+    const projections::State& s = **state;
+    return render(s, as_of.empty() ? api.LiveNowUs(s) : as_of.time.value_or(s.time_us));
+  });
+}
+
+std::optional<registry::AsOf> FinishAsOfQuery(registry::QueryReader& reader,
+                                              const Responder& respond) {
+  registry::AsOf as_of;
+  registry::ReadAsOf(reader, as_of);
+  if (Status s = reader.Finish(); !s.ok()) {
+    respond(ErrorResponse(s.error()));
+    return std::nullopt;
+  }
+  return as_of;
+}
+
+Handler ViewRoute(AdminApi::Impl& api, PlanView plan, AsOfParams as_of_params) {
+  return [&api, plan = std::move(plan), as_of_params](const RequestPtr& req, Responder respond) {
+    const registry::QueryParams q = QueryOf(*req);
+    registry::QueryReader reader(q);
+    ViewPlan planned = plan(*req, reader);
+    std::optional<registry::AsOf> as_of = registry::AsOf{};
+    if (as_of_params == AsOfParams::kAccepted) {
+      as_of = FinishAsOfQuery(reader, respond);
+    } else if (Status s = reader.Finish(); !s.ok()) {
+      respond(ErrorResponse(s.error()));
+      as_of.reset();
+    }
+    if (!as_of) return;  // answered: 422
+    if (auto* answer = std::get_if<Response>(&planned)) return respond(std::move(*answer));
+    ServeView(api, *as_of, std::get<StateView>(std::move(planned)), respond);
+  };
+}
+
+Handler ViewRoute(AdminApi::Impl& api, StateView view) {
+  return ViewRoute(api, [view = std::move(view)](const Request&, registry::QueryReader&) {
+    return ViewPlan(view);
+  });
+}
+
+std::vector<QueryParamDoc> AsOfDocs(std::string_view what) {
+  const std::string the = "The " + std::string(what);
+  return {{"as_of_seq", the + " as of this event sequence (time travel)",
+           R"({"type":"integer","minimum":0})", false},
+          {"as_of", the + " as of this time (RFC 3339)",
+           R"({"type":"string","format":"date-time"})", false}};
+}
+
+std::vector<QueryParamDoc> WithAsOf(std::vector<QueryParamDoc> docs) {
+  for (auto& d : AsOfDocs()) docs.push_back(std::move(d));
+  return docs;
 }
 
 Response JsonOk(std::string body) { return Response::Json(200, std::move(body)); }

@@ -77,6 +77,15 @@ std::vector<std::string_view> Request::QueryAll(std::string_view name) const {
   return out;
 }
 
+bool IsSafeHeaderText(std::string_view s) {
+  return s.find_first_of("\r\n", 0) == std::string_view::npos &&
+         s.find('\0') == std::string_view::npos;
+}
+
+bool IsSafeHeader(std::string_view name, std::string_view value) {
+  return !name.empty() && IsSafeHeaderText(name) && IsSafeHeaderText(value);
+}
+
 std::string FormatSseEvent(std::string_view event, std::string_view data, std::string_view id) {
   std::string out;
   out.reserve(data.size() + event.size() + id.size() + 32);

@@ -140,6 +140,12 @@ class EventStream {
 // Formats one SSE event (exposed for tests): "event: e\nid: i\ndata: line\n...\n\n".
 std::string FormatSseEvent(std::string_view event, std::string_view data, std::string_view id);
 
+// True when `s` may stand in a header name or value we send: no CR, LF or NUL, which would let
+// a value split the response (or an SSE field) in two.
+bool IsSafeHeaderText(std::string_view s);
+// A non-empty name and a value, both IsSafeHeaderText.
+bool IsSafeHeader(std::string_view name, std::string_view value);
+
 // Where a Responder delivers. Implemented by the server's connections; tests may supply their
 // own through Responder::ForCallback.
 class ResponseSink {

@@ -22,64 +22,35 @@ constexpr registry::IntRange kPerFormatLimitRange{10, 200};
 // A3's limit and A2's fixed_limit: K2/K3's bounds (README "Deliberate differences").
 constexpr registry::IntRange kRpmLimitRange{1, domain::rpm::kMaxRpmLimit};
 
-std::vector<QueryParamDoc> AsOfDocs() {
-  return {{"as_of_seq", "The view as of this event sequence (time travel)",
-           R"({"type":"integer","minimum":0})", false},
-          {"as_of", "The view as of this time (RFC 3339)",
-           R"({"type":"string","format":"date-time"})", false}};
-}
-
-std::vector<QueryParamDoc> WithAsOf(std::vector<QueryParamDoc> docs) {
-  for (auto& d : AsOfDocs()) docs.push_back(std::move(d));
-  return docs;
-}
-
 Response KeyNotFound(std::string_view id) {
   return ErrorResponse(MakeError(ErrorCode::kNotFound, "Key " + std::string(id) + " 不存在"));
 }
 
 std::string Id(const RequestPtr& req) { return std::string(*req->PathParam("key_id")); }
 
-// Renders a view of the state now (inline) or as of a point in the log (replayed on a worker).
-// `now_us` given to the view: the wall clock for a live read, the requested time (or the state's
-// last event time) for a point-in-time read, so that windows are judged as they were then.
-using Render = std::function<Response(const projections::State&, int64_t now_us)>;
-void ReadView(AdminApi::Impl& api, const AsOf& as_of, const Responder& respond, Render render) {
-  if (as_of.empty()) {
-    projections::StatePtr state = api.registry.Current();
-    return respond(render(*state, std::max(api.registry.options().clock(), state->time_us)));
-  }
-  api.Offload(respond, [&api, as_of, render = std::move(render)]() -> Response {
-    auto state = api.StateAsOf(as_of);
-    if (!state.ok()) return ErrorResponse(state.error());
-    return render(**state, as_of.time.value_or((*state)->time_us));
-  });
+// The answer of a view that also reads the log (which may fail).
+Response LogViewResponse(Result<std::string> json) {
+  if (!json.ok()) return ErrorResponse(json.error());
+  return JsonOk(std::move(json).value());
 }
 
-// Reads as_of_seq/as_of after the route's own parameters; false (and answered) on a 422.
-bool FinishQuery(QueryReader& reader, AsOf& as_of, const Responder& respond) {
-  registry::ReadAsOf(reader, as_of);
-  if (Status s = reader.Finish(); !s.ok()) {
-    respond(ErrorResponse(s.error()));
-    return false;
-  }
-  return true;
+// One key's view of the state; 404 for an unknown key.
+using KeyRender = std::function<std::string(const projections::KeyState& key, int64_t now_us)>;
+StateView OneKey(std::string id, KeyRender view) {
+  return {.render = [id = std::move(id), view = std::move(view)](const projections::State& s,
+                                                                 int64_t now) -> Response {
+    const projections::KeyState* k = s.keys.Find(id);
+    if (k == nullptr) return KeyNotFound(id);
+    return JsonOk(view(*k, now));
+  }};
 }
 
-// A read of one key's view, now or as of a point in the log; 404 for an unknown key.
+// A read of one key's view, now or as of a point in the log.
 Handler KeyView(AdminApi::Impl& api, std::string (*view)(const projections::KeyState&)) {
-  return [&api, view](const RequestPtr& req, Responder respond) {
-    registry::QueryParams q = QueryOf(*req);
-    QueryReader reader(q);
-    AsOf as_of;
-    if (!FinishQuery(reader, as_of, respond)) return;
-    ReadView(api, as_of, respond,
-             [id = Id(req), view](const projections::State& s, int64_t) -> Response {
-               const projections::KeyState* k = s.keys.Find(id);
-               if (k == nullptr) return KeyNotFound(id);
-               return JsonOk(view(*k));
-             });
-  };
+  return ViewRoute(api, [view](const Request& req, QueryReader&) -> ViewPlan {
+    return OneKey(std::string(*req.PathParam("key_id")),
+                  [view](const projections::KeyState& k, int64_t) { return view(k); });
+  });
 }
 
 // Aether answers A2's empty / non-JSON body and a missing fixed_limit with http_error, its other
@@ -112,14 +83,14 @@ Status RegisterHealthReads(Router& router, AdminApi::Impl& api) {
                        [](const auto& p) { return p.first == "api_format" && p.second.empty(); });
          QueryReader reader(q);
          std::optional<std::string> format = reader.OptionalApiFormat("api_format");
-         AsOf as_of;
-         if (!FinishQuery(reader, as_of, respond)) return;
-         ReadView(api, as_of, respond,
-                  [id = Id(req), format](const projections::State& s, int64_t now) -> Response {
-                    const projections::KeyState* k = s.keys.Find(id);
-                    if (k == nullptr) return KeyNotFound(id);
-                    return JsonOk(projections::KeyHealthJson(*k, format, now));
-                  });
+         const std::optional<AsOf> as_of = FinishAsOfQuery(reader, respond);
+         if (!as_of) return;
+         ServeView(api, *as_of,
+                   OneKey(Id(req),
+                          [format](const projections::KeyState& k, int64_t now) {
+                            return projections::KeyHealthJson(k, format, now);
+                          }),
+                   respond);
        }}));
 
   KL_RETURN_IF_ERROR(router.Add(
@@ -130,15 +101,9 @@ Status RegisterHealthReads(Router& router, AdminApi::Impl& api) {
        .tag = kHealthTag,
        .query_params = AsOfDocs(),
        .response_schema = "HealthSummaryResponse",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
-         AsOf as_of;
-         if (!FinishQuery(reader, as_of, respond)) return;
-         ReadView(api, as_of, respond, [](const projections::State& s, int64_t) {
-           return JsonOk(projections::HealthSummaryJson(s));
-         });
-       }}));
+       .handler = ViewRoute(api, StateView{.render = [](const projections::State& s, int64_t) {
+                              return JsonOk(projections::HealthSummaryJson(s));
+                            }})}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "GET",
@@ -149,19 +114,18 @@ Status RegisterHealthReads(Router& router, AdminApi::Impl& api) {
        .query_params = {{"lookback_hours", "Hours covered by the timeline",
                          R"({"type":"integer","minimum":1,"maximum":72,"default":6})", false}},
        .response_schema = R"({"type":"array","items":{"type":"object"}})",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
-         const int64_t hours = reader.Int("lookback_hours", 6, kLookbackRange);
-         if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
-         api.Offload(respond, [&api, hours]() -> Response {
-           projections::StatePtr state = api.registry.Current();
-           const int64_t now = std::max(api.registry.options().clock(), state->time_us);
-           auto json = projections::HealthStatusJson(*state, api.log, hours, now);
-           if (!json.ok()) return ErrorResponse(json.error());
-           return JsonOk(std::move(json).value());
-         });
-       }}));
+       .handler = ViewRoute(
+           api,
+           [&api](const Request&, QueryReader& reader) -> ViewPlan {
+             const int64_t hours = reader.Int("lookback_hours", 6, kLookbackRange);
+             return StateView{.render =
+                                  [&api, hours](const projections::State& s, int64_t now) {
+                                    return LogViewResponse(
+                                        projections::HealthStatusJson(s, api.log, hours, now));
+                                  },
+                              .offload = true};
+           },
+           AsOfParams::kNone)}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "GET",
@@ -174,20 +138,20 @@ Status RegisterHealthReads(Router& router, AdminApi::Impl& api) {
                         {"per_format_limit", "Recent reports per format",
                          R"({"type":"integer","minimum":10,"maximum":200,"default":60})", false}},
        .response_schema = "ApiFormatHealthMonitorResponse",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
-         const int64_t hours = reader.Int("lookback_hours", 6, kLookbackRange);
-         const int64_t per_format = reader.Int("per_format_limit", 60, kPerFormatLimitRange);
-         if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
-         api.Offload(respond, [&api, hours, per_format]() -> Response {
-           projections::StatePtr state = api.registry.Current();
-           const int64_t now = std::max(api.registry.options().clock(), state->time_us);
-           auto json = projections::ApiFormatHealthJson(*state, api.log, hours, per_format, now);
-           if (!json.ok()) return ErrorResponse(json.error());
-           return JsonOk(std::move(json).value());
-         });
-       }}));
+       .handler = ViewRoute(
+           api,
+           [&api](const Request&, QueryReader& reader) -> ViewPlan {
+             const int64_t hours = reader.Int("lookback_hours", 6, kLookbackRange);
+             const int64_t per_format = reader.Int("per_format_limit", 60, kPerFormatLimitRange);
+             return StateView{
+                 .render =
+                     [&api, hours, per_format](const projections::State& s, int64_t now) {
+                       return LogViewResponse(
+                           projections::ApiFormatHealthJson(s, api.log, hours, per_format, now));
+                     },
+                 .offload = true};
+           },
+           AsOfParams::kNone)}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "GET",
@@ -225,19 +189,15 @@ Status RegisterAdaptiveRoutes(Router& router, AdminApi::Impl& api) {
        .query_params = WithAsOf({{"provider_id", "Only this provider's keys (empty: all)",
                                   R"({"type":"string"})", false}}),
        .response_schema = R"({"type":"array","items":{"$ref":"#/components/schemas/KeyListItem"}})",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
+       .handler = ViewRoute(api, [](const Request&, QueryReader& reader) -> ViewPlan {
          std::optional<std::string> provider;
          if (const std::string* p = reader.Raw("provider_id"); p != nullptr && !p->empty()) {
            provider = *p;
          }
-         AsOf as_of;
-         if (!FinishQuery(reader, as_of, respond)) return;
-         ReadView(api, as_of, respond, [provider](const projections::State& s, int64_t) {
+         return StateView{.render = [provider](const projections::State& s, int64_t) {
            return JsonOk(projections::AdaptiveKeysJson(s, provider));
-         });
-       }}));
+         }};
+       })}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "PATCH",
@@ -311,15 +271,9 @@ Status RegisterAdaptiveRoutes(Router& router, AdminApi::Impl& api) {
        .query_params = AsOfDocs(),
        .response_schema =
            R"({"type":"object","properties":{"total_adaptive_keys":{"type":"integer"},"total_concurrent_429_errors":{"type":"integer"},"total_rpm_429_errors":{"type":"integer"},"total_adjustments":{"type":"integer"},"recent_adjustments":{"type":"array","items":{"type":"object"}}}})",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
-         AsOf as_of;
-         if (!FinishQuery(reader, as_of, respond)) return;
-         ReadView(api, as_of, respond, [](const projections::State& s, int64_t) {
-           return JsonOk(projections::AdaptiveSummaryJson(s));
-         });
-       }});
+       .handler = ViewRoute(api, StateView{.render = [](const projections::State& s, int64_t) {
+                              return JsonOk(projections::AdaptiveSummaryJson(s));
+                            }})});
 }
 
 }  // namespace

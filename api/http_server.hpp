@@ -5,10 +5,9 @@
 // Request pipeline (per request, in order):
 //   parse (limits: header 431, body 413, malformed 400; each a JSON error body, then the
 //   connection closes after a lingering drain so the client can read the answer)
-//   → X-Request-Id (accepted if 1-128 token characters, else a fresh UUID; echoed on every
-//     response)
-//   → CORS preflight, when configured (answered here; api/cors.hpp)
-//   → route (404/405/307, see router.hpp) → auth (401/403/429, see auth.hpp) → handler.
+//   → dispatch (api/dispatcher.hpp): X-Request-Id (accepted if 1-128 token characters, else a
+//     fresh UUID; echoed on every response) → CORS preflight, when configured (api/cors.hpp)
+//     → route (404/405/307, see router.hpp) → auth (401/403/429, see auth.hpp) → handler.
 // Handlers answer through a Responder from any thread; responses are written in request order.
 // While `pipeline_limit` requests await their answers the connection stops reading. Exceptions
 // from handlers become a 500 system_error; nothing escapes into Asio.
@@ -16,6 +15,7 @@
 //   keyledger_http_requests_total{method,route,status}
 //   keyledger_http_request_duration_seconds{method,route,status}   (histogram)
 //   keyledger_http_connections_active, keyledger_sse_streams_active (gauges)
+// The connections themselves are api/session.hpp; SSE streams api/sse.hpp.
 //
 // Thread safety: Start, Stop and the accessors may be called from any one thread (typically
 // main). The Router must not change after Start. Logger, Router, Authenticator and

@@ -6,20 +6,9 @@
 namespace keyledger::api {
 namespace {
 
-using registry::AsOf;
 using registry::QueryReader;
 
 constexpr const char* kKeysTag = "Provider Keys";
-
-std::vector<QueryParamDoc> AsOfDocs() {
-  return {{"as_of_seq", "The view as of this event sequence (time travel)",
-           R"({"type":"integer","minimum":0})", false},
-          {"as_of", "The view as of this time (RFC 3339)",
-           R"({"type":"string","format":"date-time"})", false}};
-}
-
-// Reads as_of_seq / as_of; the rest of the reader's errors are the caller's.
-void ReadAsOfParams(QueryReader& reader, AsOf& as_of) { registry::ReadAsOf(reader, as_of); }
 
 Response NotFoundProvider(std::string_view id) {
   return ErrorResponse(MakeError(ErrorCode::kNotFound, "Provider " + std::string(id) + " 不存在"));
@@ -47,33 +36,18 @@ Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api) {
                         std::string(*req->PathParam("key_id")), std::move(dto).value())));
        }}));
 
-  KL_RETURN_IF_ERROR(
-      router.Add({.method = "GET",
-                  .pattern = base + "/keys/grouped-by-format",
-                  .access = Access::kAuditor,
-                  .summary = "Active keys of active providers, grouped by API format",
-                  .tag = kKeysTag,
-                  .query_params = AsOfDocs(),
-                  .handler = [&api](const RequestPtr& req, Responder respond) {
-                    registry::QueryParams q = QueryOf(*req);
-                    QueryReader reader(q);
-                    AsOf as_of;
-                    ReadAsOfParams(reader, as_of);
-                    if (Status s = reader.Finish(); !s.ok())
-                      return respond(ErrorResponse(s.error()));
-                    if (as_of.empty()) {
-                      projections::StatePtr state = api.registry.Current();
-                      auto json = api.view_cache.Get(*state, "grouped", [&] {
-                        return projections::GroupedByFormatJson(*state);
-                      });
-                      return respond(JsonOk(*json));
-                    }
-                    api.Offload(respond, [&api, as_of]() -> Response {
-                      auto state = api.StateAsOf(as_of);
-                      if (!state.ok()) return ErrorResponse(state.error());
-                      return JsonOk(projections::GroupedByFormatJson(**state));
-                    });
-                  }}));
+  KL_RETURN_IF_ERROR(router.Add(
+      {.method = "GET",
+       .pattern = base + "/keys/grouped-by-format",
+       .access = Access::kAuditor,
+       .summary = "Active keys of active providers, grouped by API format",
+       .tag = kKeysTag,
+       .query_params = AsOfDocs(),
+       .handler = ViewRoute(api, StateView{.render =
+                                               [](const projections::State& s, int64_t) {
+                                                 return JsonOk(projections::GroupedByFormatJson(s));
+                                               },
+                                           .cache_key = "grouped"})}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "GET",
@@ -137,36 +111,21 @@ Status RegisterKeyRoutes(Router& router, AdminApi::Impl& api) {
            }(),
        .response_schema =
            R"({"type":"array","items":{"$ref":"#/components/schemas/EndpointAPIKeyResponse"}})",
-       .handler =
-           [&api](const RequestPtr& req, Responder respond) {
-             registry::QueryParams q = QueryOf(*req);
-             QueryReader reader(q);
-             registry::Paging paging;
-             registry::ReadPaging(reader, paging);
-             AsOf as_of;
-             ReadAsOfParams(reader, as_of);
-             if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
-             std::string pid(*req->PathParam("provider_id"));
-             const auto skip = static_cast<uint64_t>(paging.skip);
-             const auto limit = static_cast<uint64_t>(paging.limit);
-             auto render = [pid, skip, limit](const projections::State& s) -> Response {
-               if (s.providers.Find(pid) == nullptr) return NotFoundProvider(pid);
-               return JsonOk(projections::KeyListJson(s, pid, skip, limit));
-             };
-             if (as_of.empty()) {
-               projections::StatePtr state = api.registry.Current();
-               if (state->providers.Find(pid) == nullptr) return respond(NotFoundProvider(pid));
-               auto json = api.view_cache.Get(
-                   *state, "keys/" + pid + "?" + std::to_string(skip) + "," + std::to_string(limit),
-                   [&] { return projections::KeyListJson(*state, pid, skip, limit); });
-               return respond(JsonOk(*json));
-             }
-             api.Offload(respond, [&api, as_of, render]() -> Response {
-               auto state = api.StateAsOf(as_of);
-               if (!state.ok()) return ErrorResponse(state.error());
-               return render(**state);
-             });
-           }}));
+       .handler = ViewRoute(api, [](const Request& req, QueryReader& reader) -> ViewPlan {
+         registry::Paging paging;
+         registry::ReadPaging(reader, paging);
+         std::string pid(*req.PathParam("provider_id"));
+         const auto skip = static_cast<uint64_t>(paging.skip);
+         const auto limit = static_cast<uint64_t>(paging.limit);
+         std::string cache_key =
+             "keys/" + pid + "?" + std::to_string(skip) + "," + std::to_string(limit);
+         return StateView{.render = [pid = std::move(pid), skip, limit](const projections::State& s,
+                                                                        int64_t) -> Response {
+                            if (s.providers.Find(pid) == nullptr) return NotFoundProvider(pid);
+                            return JsonOk(projections::KeyListJson(s, pid, skip, limit));
+                          },
+                          .cache_key = std::move(cache_key)};
+       })}));
 
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "POST",

@@ -8,7 +8,6 @@
 namespace keyledger::api {
 namespace {
 
-using registry::AsOf;
 using registry::QueryReader;
 
 constexpr const char* kSystemTag = "System";
@@ -70,31 +69,17 @@ Status RegisterSystemRoutes(Router& router, AdminApi::Impl& api) {
        .description = "Known keys: provider_priority_mode (provider | global_key, default "
                       "provider), scheduling_mode (fixed_order | cache_affinity | load_balance, "
                       "default cache_affinity). Another key is a 404. ETag: the number of sets.",
-       .query_params = {{"as_of_seq", "The value as of this event sequence (time travel)",
-                         R"({"type":"integer","minimum":0})", false},
-                        {"as_of", "The value as of this time (RFC 3339)",
-                         R"({"type":"string","format":"date-time"})", false}},
+       .query_params = AsOfDocs("value"),
        .response_schema = "SystemConfigValue",
-       .handler = [&api](const RequestPtr& req, Responder respond) {
-         registry::QueryParams q = QueryOf(*req);
-         QueryReader reader(q);
-         AsOf as_of;
-         registry::ReadAsOf(reader, as_of);
-         if (Status s = reader.Finish(); !s.ok()) return respond(ErrorResponse(s.error()));
-         const std::string key(*req->PathParam("key"));
+       .handler = ViewRoute(api, [](const Request& req, QueryReader&) -> ViewPlan {
+         const std::string key(*req.PathParam("key"));
          const registry::SystemConfigSpec* spec = registry::FindSystemConfig(key);
-         if (spec == nullptr) return respond(ErrorResponse(registry::SystemConfigNotFound(key)));
-         auto render = [spec](const projections::State& s) {
+         if (spec == nullptr) return ErrorResponse(registry::SystemConfigNotFound(key));
+         return StateView{.render = [spec](const projections::State& s, int64_t) {
            return WithEtag(JsonOk(registry::SystemConfigGetJson(s, *spec)),
                            registry::SystemConfigVersion(s, spec->key));
-         };
-         if (as_of.empty()) return respond(render(*api.registry.Current()));
-         api.Offload(respond, [&api, as_of, render]() -> Response {
-           auto state = api.StateAsOf(as_of);
-           if (!state.ok()) return ErrorResponse(state.error());
-           return render(**state);
-         });
-       }}));
+         }};
+       })}));
   KL_RETURN_IF_ERROR(router.Add(
       {.method = "PUT",
        .pattern = base + "/configs/{key}",

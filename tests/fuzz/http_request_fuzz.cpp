@@ -1,38 +1,84 @@
-// libFuzzer target: what the HTTP server does with the bytes of a request before any handler
-// runs. Beast parses the header (and the body, with the server's limits); then the server's own
-// checks run on it: obsolete line folding in the raw bytes, the framing rules (Host,
-// Transfer-Encoding), the method's metric label and log form, and routing on the raw path.
+// libFuzzer target: what the HTTP server does with the bytes of a request. Beast parses the header
+// (and the body, with the server's limits); then the session's own checks run on it (obsolete
+// line folding in the raw bytes, the framing rules: Host, Transfer-Encoding) and the request goes
+// through the Dispatcher as a session hands it over: X-Request-Id, CORS preflight, the target
+// check, routing on the raw path, authentication (no Authenticator: the admin route answers 500),
+// the handler, and the finished answer's log line and metrics.
 // Seeds (tests/fuzz/corpus/http_request) include the smuggling cases and a flood of method names.
 // Every input must give an answer or an error: never crash, leak, hang or trip a sanitizer.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/cors.hpp"
+#include "api/dispatcher.hpp"
 #include "api/http_framing.hpp"
+#include "api/logger.hpp"
+#include "api/metrics.hpp"
 #include "api/router.hpp"
+#include "api/text.hpp"
 
 namespace {
 
 namespace http = boost::beast::http;
 using keyledger::api::Router;
 
+using keyledger::api::Access;
+using keyledger::api::Dispatcher;
+using keyledger::api::NameValue;
+using keyledger::api::Response;
+
 const Router& Routes() {
   static const Router* router = [] {
     auto* r = new Router();
-    const auto noop = [](const keyledger::api::RequestPtr&, keyledger::api::Responder) {};
+    const auto echo = [](const keyledger::api::RequestPtr& req, keyledger::api::Responder respond) {
+      Response answer = Response::Json(200, req->path);
+      for (const auto& [name, value] : req->query) answer.headers.emplace_back(name, value);
+      respond(std::move(answer));
+    };
     for (const char* pattern :
          {"/api/admin/endpoints/keys/{key_id}", "/api/admin/endpoints/keys/{key_id}/reveal",
           "/api/admin/endpoints/keys/grouped-by-format", "/api/admin/providers/", "/healthz"}) {
-      (void)r->Add({.method = "GET", .pattern = pattern, .handler = noop});
+      (void)r->Add(
+          {.method = "GET", .pattern = pattern, .access = Access::kPublic, .handler = echo});
     }
+    (void)r->Add({.method = "PUT",
+                  .pattern = "/api/admin/endpoints/keys/{key_id}",
+                  .access = Access::kAdmin,
+                  .handler = echo});
     return r;
   }();
   return *router;
 }
+
+// Everything the dispatcher needs, made once: a logger and metrics that go nowhere but are
+// formatted in full, and a CORS policy so preflights are exercised too.
+const Dispatcher& Dispatch() {
+  static const Dispatcher* dispatcher = [] {
+    auto* logger = new keyledger::api::Logger(keyledger::LogLevel::kDebug, [](std::string_view) {});
+    auto* metrics = new keyledger::api::MetricsRegistry();
+    auto cors = std::make_shared<const keyledger::api::CorsPolicy>(
+        std::vector<std::string>{"https://admin.example"});
+    return new Dispatcher(Routes(), nullptr, *logger, metrics, cors);
+  }();
+  return *dispatcher;
+}
+
+// Keeps the answer; the fuzzer only needs it to exist and be well-formed.
+class Sink final : public keyledger::api::ResponseSink {
+ public:
+  void Finish(Response response) override { answers.push_back(std::move(response)); }
+  std::shared_ptr<keyledger::api::EventStream> StartStream(std::vector<NameValue>) override {
+    return nullptr;
+  }
+  std::vector<Response> answers;
+};
 
 void Touch(size_t n) {
   volatile size_t sink = n;
@@ -74,10 +120,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Touch(keyledger::api::LoggedMethod(method).size());
 
   std::string_view target(msg.target().data(), msg.target().size());
-  target = target.substr(0, target.find('?'));
-  if (!target.empty() && target.front() == '/') {
-    const auto match = Routes().Match(method, target);
+  const std::string_view raw_path = target.substr(0, target.find('?'));
+  if (!raw_path.empty() && raw_path.front() == '/') {
+    const auto match = Routes().Match(method, raw_path);
     Touch(match.params.size() + match.redirect_path.size());
+  }
+  if (problem) return 0;  // the session rejects it before dispatch
+
+  keyledger::api::Request req;
+  req.method = std::string(method);
+  req.target = std::string(target);
+  for (const auto& field : msg) {
+    req.headers.emplace_back(
+        keyledger::api::AsciiLower({field.name_string().data(), field.name_string().size()}),
+        std::string(field.value().data(), field.value().size()));
+  }
+  req.body = msg.body();
+  req.client_ip = "127.0.0.1";
+  auto sink = std::make_shared<Sink>();
+  Dispatch().Dispatch(std::move(req), sink);
+  // Every request gets exactly one finished answer, with X-Request-Id first.
+  if (sink->answers.size() != 1 || sink->answers[0].headers.empty() ||
+      sink->answers[0].headers[0].first != "X-Request-Id") {
+    __builtin_trap();
   }
   return 0;
 }
