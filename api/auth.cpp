@@ -18,6 +18,7 @@
 #include "api/text.hpp"
 #include "events/crypto.hpp"
 #include "events/json_writer.hpp"
+#include "events/private_file.hpp"
 
 namespace keyledger::api {
 namespace {
@@ -281,47 +282,8 @@ Status WriteTokensFileAtomic(const std::string& path, const std::vector<TokenRec
     if (fs_err) return MakeError(ErrorCode::kIoError, dir.string() + ": " + fs_err.message());
     fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, fs_err);
   }
-  const std::string data = SerializeTokensFile(records);
-  const std::string tmp = path + ".tmp." + crypto::HexEncode(crypto::RandomBytes(6));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return MakeError(ErrorCode::kIoError, tmp + ": " + ErrnoText(errno));
-  auto fail = [&](const std::string& what) -> Status {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return MakeError(ErrorCode::kIoError, what + ": " + ErrnoText(err));
-  };
-  // open() applied the umask; make the mode exactly 0600 whatever the umask.
-  if (::fchmod(fd, 0600) != 0) return fail(tmp);
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(tmp);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail(tmp);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return MakeError(ErrorCode::kIoError, tmp + ": " + ErrnoText(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return MakeError(ErrorCode::kIoError, "rename to " + path + ": " + ErrnoText(err));
-  }
-  // The rename is durable only once the directory entry is.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return MakeError(ErrorCode::kIoError, dir.string() + ": " + ErrnoText(errno));
-  const int rc = ::fsync(dfd);
-  const int err = errno;
-  ::close(dfd);
-  if (rc != 0)
-    return MakeError(ErrorCode::kIoError, "fsync " + dir.string() + ": " + ErrnoText(err));
-  return Status::Ok();
+  // A private file (0600 whatever the umask) replaced atomically and durably.
+  return events::WriteFileAtomically(path, SerializeTokensFile(records));
 }
 
 std::string GenerateManagementToken() {

@@ -4,15 +4,17 @@
 #include <map>
 #include <set>
 
+#include "src/cli/command_line.hpp"
+
 namespace keyledger::api {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: keyledgerd routes [--nginx] [--upstream HOST:PORT]\n"
-    "  prints keyledgerd's routes, one \"METHOD PATTERN ACCESS\" line each;\n"
-    "  --nginx: an nginx fragment sending exactly these paths to keyledgerd\n"
-    "  --upstream: proxy_pass to this address instead of the upstream named keyledgerd\n"
-    "    (otherwise defined in the http context, as deploy/nginx/keyledger.conf does)\n";
+    "usage: keyledgerd routes [--nginx [--upstream HOST:PORT]]\n"
+    "\n"
+    "Prints keyledgerd's routes, one \"METHOD PATTERN ACCESS\" line each, or an nginx fragment.\n"
+    "Without --upstream the fragment proxies to the upstream named keyledgerd, defined in the\n"
+    "http context (as deploy/nginx/keyledger.conf does).\n";
 
 bool IsHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -157,36 +159,38 @@ std::string NginxFragment(const Router& router, const NginxOptions& options) {
 
 int RunRoutesCommand(const std::vector<std::string>& args, const Router& router, std::ostream& out,
                      std::ostream& err) {
-  bool nginx = false;
-  bool upstream_given = false;
+  cli::Command cmd("keyledgerd routes");
+  cmd.Usage(std::string(kUsage))
+      .Add({.name = "nginx",
+            .kind = cli::Option::Kind::kFlag,
+            .help = "print an nginx fragment sending exactly these paths to keyledgerd"})
+      .Add({.name = "upstream",
+            .value_name = "HOST:PORT",
+            .help = "with --nginx: proxy_pass to this address instead of the upstream named "
+                    "keyledgerd"});
+  auto parsed = cmd.Parse(args, cli::NoEnv);
+  if (!parsed.ok()) {
+    err << cli::UsageErrorText(cmd.program(), parsed.error().message);
+    return cli::ToInt(cli::ExitCode::kUsage);
+  }
+  if (parsed->help()) {
+    out << cmd.Help();
+    return cli::ToInt(cli::ExitCode::kOk);
+  }
+  const bool nginx = parsed->Has("nginx");
   NginxOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--nginx") {
-      nginx = true;
-    } else if (args[i] == "--upstream" && i + 1 < args.size()) {
-      options.upstream = args[++i];
-      upstream_given = true;
-    } else if (args[i].rfind("--upstream=", 0) == 0) {
-      options.upstream = args[i].substr(std::string_view("--upstream=").size());
-      upstream_given = true;
-    } else if (args[i] == "--help" || args[i] == "-h") {
-      out << kUsage;
-      return 0;
-    } else {
-      err << "keyledgerd routes: unexpected argument \"" << args[i] << "\"\n" << kUsage;
-      return 2;
-    }
+  const std::optional<std::string> upstream = parsed->Get("upstream");
+  if (upstream) options.upstream = *upstream;
+  if (Status s = upstream ? ValidateUpstream(options.upstream) : Status::Ok(); !s.ok()) {
+    err << cli::UsageErrorText(cmd.program(), s.error().message);
+    return cli::ToInt(cli::ExitCode::kUsage);
   }
-  if (Status s = upstream_given ? ValidateUpstream(options.upstream) : Status::Ok(); !s.ok()) {
-    err << "keyledgerd routes: " << s.error().message << "\n";
-    return 2;
-  }
-  if (!nginx && upstream_given) {
-    err << "keyledgerd routes: --upstream only applies with --nginx\n";
-    return 2;
+  if (!nginx && upstream) {
+    err << cli::UsageErrorText(cmd.program(), "--upstream only applies with --nginx");
+    return cli::ToInt(cli::ExitCode::kUsage);
   }
   out << (nginx ? NginxFragment(router, options) : FormatRouteTable(router));
-  return out.good() ? 0 : 1;
+  return cli::ToInt(out.good() ? cli::ExitCode::kOk : cli::ExitCode::kFailed);
 }
 
 }  // namespace keyledger::api

@@ -8,15 +8,26 @@
 
 #include "api/auth.hpp"
 #include "api/text.hpp"
+#include "src/cli/exit_code.hpp"
 
 namespace keyledger::api {
 namespace {
+
+using cli::ExitCode;
+using cli::ToInt;
 
 constexpr std::string_view kUsage =
     "usage: keyledgerd token create --name NAME --role admin|auditor [--expires-in 30d|12h|90m]\n"
     "                               [--cidr CIDR]... [--tokens-file F] [--data-dir D]\n"
     "       keyledgerd token revoke --name NAME [--tokens-file F] [--data-dir D]\n"
-    "       keyledgerd token list [--tokens-file F] [--data-dir D]\n";
+    "       keyledgerd token list [--tokens-file F] [--data-dir D]\n"
+    "\n"
+    "Manages the management tokens file (default <data-dir>/tokens.json). A running server\n"
+    "picks changes up on SIGHUP. Run 'keyledgerd token <command> --help' for its options.\n";
+
+constexpr std::string_view kExitStatus =
+    "Exit status: 0 done, 1 failed (file unreadable or unwritable, name taken or not found),\n"
+    "2 usage error.\n";
 
 int64_t SystemNow() {
   return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -24,53 +35,54 @@ int64_t SystemNow() {
                                   .count());
 }
 
-struct Args {
-  std::string command;
-  std::optional<std::string> name, role, expires_in, tokens_file, data_dir;
-  std::vector<std::string> cidrs;
-};
+// --tokens-file and --data-dir, which every subcommand takes, with the variables keyledgerd
+// itself reads, so a command and the server it manages agree on the file.
+cli::Command FileCommand(std::string program, const TokenCliOptions& options) {
+  cli::Command cmd(std::move(program));
+  cmd.Add({.name = "tokens-file",
+           .value_name = "FILE",
+           .help = "the tokens file (default <data-dir>/tokens.json)",
+           .env = "KEYLEDGER_TOKENS_FILE"})
+      .Add({.name = "data-dir",
+            .value_name = "DIR",
+            .help = "the server's data directory",
+            .default_value = options.default_data_dir,
+            .env = "KEYLEDGER_DATA_DIR"})
+      .Epilogue(std::string(kExitStatus));
+  return cmd;
+}
 
-// Parses "--flag value" and "--flag=value"; returns an error text for usage errors.
-std::optional<std::string> ParseArgs(const std::vector<std::string>& argv, Args* args) {
-  if (argv.empty()) return "missing subcommand";
-  args->command = argv[0];
-  for (size_t i = 1; i < argv.size(); ++i) {
-    std::string flag = argv[i];
-    std::optional<std::string> value;
-    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    } else if (i + 1 < argv.size()) {
-      value = argv[++i];
-    }
-    std::optional<std::string>* slot = nullptr;
-    if (flag == "--name") {
-      slot = &args->name;
-    } else if (flag == "--role") {
-      slot = &args->role;
-    } else if (flag == "--expires-in") {
-      slot = &args->expires_in;
-    } else if (flag == "--tokens-file") {
-      slot = &args->tokens_file;
-    } else if (flag == "--data-dir") {
-      slot = &args->data_dir;
-    } else if (flag == "--cidr") {
-      if (!value) return "--cidr needs a value";
-      args->cidrs.push_back(*value);
-      continue;
-    } else {
-      return "unknown option " + flag;
-    }
-    if (!value) return flag + " needs a value";
-    if (slot->has_value()) return flag + " given twice";
-    *slot = std::move(value);
+// Parses `argv` for `cmd`. Returns the exit code when the command ends here (help or a usage
+// error), nullopt to go on.
+std::optional<int> ParseOrExit(const cli::Command& cmd, const std::vector<std::string>& argv,
+                               const TokenCliOptions& options, std::ostream& out, std::ostream& err,
+                               cli::Args* args) {
+  auto parsed = cmd.Parse(argv, options.getenv ? options.getenv : cli::GetEnv(cli::NoEnv));
+  if (!parsed.ok()) {
+    err << cli::UsageErrorText(cmd.program(), parsed.error().message);
+    return ToInt(ExitCode::kUsage);
   }
+  if (parsed->help()) {
+    out << cmd.Help();
+    return ToInt(ExitCode::kOk);
+  }
+  *args = std::move(parsed).value();
   return std::nullopt;
 }
 
-std::string TokensFileFor(const Args& args, const TokenCliOptions& options) {
-  if (args.tokens_file) return *args.tokens_file;
-  return DefaultTokensFile(args.data_dir ? *args.data_dir : options.default_data_dir);
+int UsageError(std::ostream& err, std::string_view program, std::string_view message) {
+  err << cli::UsageErrorText(program, message);
+  return ToInt(ExitCode::kUsage);
+}
+
+int Failed(std::ostream& err, std::string_view program, std::string_view message) {
+  err << program << ": " << message << "\n";
+  return ToInt(ExitCode::kFailed);
+}
+
+std::string TokensFileFor(const cli::Args& args) {
+  if (auto file = args.Get("tokens-file")) return *file;
+  return DefaultTokensFile(args.Get("data-dir").value_or(""));
 }
 
 // A missing file is an empty token list for create (it is created), an error elsewhere.
@@ -82,110 +94,124 @@ Result<std::vector<TokenRecord>> LoadOrEmpty(const std::string& path) {
   return records;
 }
 
-int Create(const Args& args, const TokenCliOptions& options, std::ostream& out, std::ostream& err) {
-  if (!args.name || !args.role) {
-    err << "keyledgerd token create: --name and --role are required\n" << kUsage;
-    return 2;
+int Create(const std::vector<std::string>& argv, const TokenCliOptions& options, std::ostream& out,
+           std::ostream& err) {
+  cli::Command cmd = FileCommand("keyledgerd token create", options);
+  cmd.Usage(
+         "usage: keyledgerd token create --name NAME --role admin|auditor "
+         "[--expires-in 30d|12h|90m]\n"
+         "                               [--cidr CIDR]... [--tokens-file F] [--data-dir D]\n"
+         "\n"
+         "Adds a token and prints it once: the token alone on stdout (so\n"
+         "TOKEN=$(keyledgerd token create ...) works), a note on stderr. Only its SHA-256 is\n"
+         "stored. Refuses a name that is taken.\n")
+      .Add({.name = "name",
+            .value_name = "NAME",
+            .help = "1-64 characters of [A-Za-z0-9._-], unique in the file",
+            .required = true})
+      .Add({.name = "role",
+            .value_name = "ROLE",
+            .help = "admin (everything) or auditor (reads everything except reveal)",
+            .required = true,
+            .choices = {"admin", "auditor"}})
+      .Add({.name = "expires-in",
+            .value_name = "DURATION",
+            .help = "lifetime: a number and d, h, m or s (default: never expires)"})
+      .Add({.name = "cidr",
+            .kind = cli::Option::Kind::kList,
+            .value_name = "CIDR",
+            .help = "accept the token only from this network (default: from anywhere)"});
+  cli::Args args;
+  if (auto code = ParseOrExit(cmd, argv, options, out, err, &args)) return *code;
+  const std::string_view program = cmd.program();
+  const std::string name = *args.Get("name");
+  if (!IsValidTokenName(name)) {
+    return UsageError(err, program, "--name must be 1-64 characters of [A-Za-z0-9._-]");
   }
-  if (!IsValidTokenName(*args.name)) {
-    err << "keyledgerd token create: --name must be 1-64 characters of [A-Za-z0-9._-]\n";
-    return 2;
-  }
-  auto role = ParseRole(*args.role);
-  if (!role.ok()) {
-    err << "keyledgerd token create: --role: " << role.error().message << "\n";
-    return 2;
-  }
+  auto role = ParseRole(*args.Get("role"));
+  if (!role.ok()) return UsageError(err, program, "--role: " + role.error().message);
   const int64_t now = options.now_unix ? options.now_unix() : SystemNow();
   std::optional<int64_t> expires_at;
-  if (args.expires_in) {
-    auto secs = ParseDurationSeconds(*args.expires_in);
-    if (!secs.ok()) {
-      err << "keyledgerd token create: --expires-in: " << secs.error().message << "\n";
-      return 2;
-    }
+  if (auto expires_in = args.Get("expires-in")) {
+    auto secs = ParseDurationSeconds(*expires_in);
+    if (!secs.ok()) return UsageError(err, program, "--expires-in: " + secs.error().message);
     expires_at = now + *secs;
   }
-  for (const std::string& c : args.cidrs) {
+  const std::vector<std::string> cidrs = args.GetAll("cidr");
+  for (const std::string& c : cidrs) {
     if (auto parsed = ParseCidr(c); !parsed.ok()) {
-      err << "keyledgerd token create: --cidr: " << parsed.error().message << "\n";
-      return 2;
+      return UsageError(err, program, "--cidr: " + parsed.error().message);
     }
   }
-  const std::string path = TokensFileFor(args, options);
+  const std::string path = TokensFileFor(args);
   auto records = LoadOrEmpty(path);
-  if (!records.ok()) {
-    err << "keyledgerd token create: " << records.error().message << "\n";
-    return 1;
-  }
+  if (!records.ok()) return Failed(err, program, records.error().message);
   for (const TokenRecord& r : *records) {
-    if (r.name == *args.name) {
-      err << "keyledgerd token create: a token named \"" << *args.name << "\" already exists in "
-          << path << " (revoke it first)\n";
-      return 1;
+    if (r.name == name) {
+      return Failed(
+          err, program,
+          "a token named \"" + name + "\" already exists in " + path + " (revoke it first)");
     }
   }
   const std::string token = GenerateManagementToken();
   TokenRecord rec;
-  rec.name = *args.name;
+  rec.name = name;
   rec.sha256_hex = TokenSha256Hex(token);
   rec.role = *role;
   rec.expires_at = expires_at;
-  rec.cidrs = args.cidrs;
+  rec.cidrs = cidrs;
   rec.created_at = FormatRfc3339(now);
   records->push_back(std::move(rec));
   if (Status s = WriteTokensFileAtomic(path, *records); !s.ok()) {
-    err << "keyledgerd token create: " << s.error().message << "\n";
-    return 1;
+    return Failed(err, program, s.error().message);
   }
-  err << "Created token \"" << *args.name << "\" (role " << RoleName(*role) << ", expires "
+  err << "Created token \"" << name << "\" (role " << RoleName(*role) << ", expires "
       << (expires_at ? FormatRfc3339(*expires_at) : std::string("never")) << ") in " << path
       << ".\nIt is shown only once; only its SHA-256 is stored. A running server picks it up on "
          "SIGHUP.\n";
   out << token << "\n";
-  return 0;
+  return ToInt(ExitCode::kOk);
 }
 
-int Revoke(const Args& args, const TokenCliOptions& options, std::ostream& err) {
-  if (!args.name) {
-    err << "keyledgerd token revoke: --name is required\n" << kUsage;
-    return 2;
-  }
-  if (args.role || args.expires_in || !args.cidrs.empty()) {
-    err << "keyledgerd token revoke: only --name, --tokens-file and --data-dir apply\n";
-    return 2;
-  }
-  const std::string path = TokensFileFor(args, options);
+int Revoke(const std::vector<std::string>& argv, const TokenCliOptions& options, std::ostream& out,
+           std::ostream& err) {
+  cli::Command cmd = FileCommand("keyledgerd token revoke", options);
+  cmd.Usage(
+         "usage: keyledgerd token revoke --name NAME [--tokens-file F] [--data-dir D]\n"
+         "\n"
+         "Removes the token NAME from the file; a running server drops it on SIGHUP.\n")
+      .Add({.name = "name", .value_name = "NAME", .help = "the token to remove", .required = true});
+  cli::Args args;
+  if (auto code = ParseOrExit(cmd, argv, options, out, err, &args)) return *code;
+  const std::string_view program = cmd.program();
+  const std::string name = *args.Get("name");
+  const std::string path = TokensFileFor(args);
   auto records = LoadTokensFile(path);
-  if (!records.ok()) {
-    err << "keyledgerd token revoke: " << records.error().message << "\n";
-    return 1;
-  }
+  if (!records.ok()) return Failed(err, program, records.error().message);
   const size_t before = records->size();
-  std::erase_if(*records, [&](const TokenRecord& r) { return r.name == *args.name; });
+  std::erase_if(*records, [&](const TokenRecord& r) { return r.name == name; });
   if (records->size() == before) {
-    err << "keyledgerd token revoke: no token named \"" << *args.name << "\" in " << path << "\n";
-    return 1;
+    return Failed(err, program, "no token named \"" + name + "\" in " + path);
   }
   if (Status s = WriteTokensFileAtomic(path, *records); !s.ok()) {
-    err << "keyledgerd token revoke: " << s.error().message << "\n";
-    return 1;
+    return Failed(err, program, s.error().message);
   }
-  err << "Revoked token \"" << *args.name << "\". A running server drops it on SIGHUP.\n";
-  return 0;
+  err << "Revoked token \"" << name << "\". A running server drops it on SIGHUP.\n";
+  return ToInt(ExitCode::kOk);
 }
 
-int List(const Args& args, const TokenCliOptions& options, std::ostream& out, std::ostream& err) {
-  if (args.name || args.role || args.expires_in || !args.cidrs.empty()) {
-    err << "keyledgerd token list: only --tokens-file and --data-dir apply\n";
-    return 2;
-  }
-  const std::string path = TokensFileFor(args, options);
+int List(const std::vector<std::string>& argv, const TokenCliOptions& options, std::ostream& out,
+         std::ostream& err) {
+  cli::Command cmd = FileCommand("keyledgerd token list", options);
+  cmd.Usage(
+      "usage: keyledgerd token list [--tokens-file F] [--data-dir D]\n"
+      "\n"
+      "Names, roles, expiry, CIDRs and creation times; never hashes.\n");
+  cli::Args args;
+  if (auto code = ParseOrExit(cmd, argv, options, out, err, &args)) return *code;
+  const std::string path = TokensFileFor(args);
   auto records = LoadTokensFile(path);
-  if (!records.ok()) {
-    err << "keyledgerd token list: " << records.error().message << "\n";
-    return 1;
-  }
+  if (!records.ok()) return Failed(err, cmd.program(), records.error().message);
   const int64_t now = options.now_unix ? options.now_unix() : SystemNow();
   char line[512];
   std::snprintf(line, sizeof(line), "%-24s %-8s %-22s %-22s %s\n", "NAME", "ROLE", "EXPIRES",
@@ -205,7 +231,7 @@ int List(const Args& args, const TokenCliOptions& options, std::ostream& out, st
                   r.created_at.empty() ? "-" : r.created_at.c_str(), cidrs.c_str());
     out << line;
   }
-  return 0;
+  return ToInt(ExitCode::kOk);
 }
 
 }  // namespace
@@ -254,20 +280,17 @@ Result<int64_t> ParseDurationSeconds(std::string_view text) {
 
 int RunTokenCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
                     const TokenCliOptions& options) {
-  Args args;
-  if (auto usage = ParseArgs(argv, &args)) {
-    err << "keyledgerd token: " << *usage << "\n" << kUsage;
-    return 2;
-  }
-  if (args.command == "create") return Create(args, options, out, err);
-  if (args.command == "revoke") return Revoke(args, options, err);
-  if (args.command == "list") return List(args, options, out, err);
-  if (args.command == "--help" || args.command == "help" || args.command == "-h") {
-    out << kUsage;
-    return 0;
-  }
-  err << "keyledgerd token: unknown subcommand " << args.command << "\n" << kUsage;
-  return 2;
+  auto bind = [&](auto fn) {
+    return [&options, &out, &err, fn](const std::vector<std::string>& args) {
+      return fn(args, options, out, err);
+    };
+  };
+  const std::vector<cli::Subcommand> subcommands = {
+      {"create", "add a token and print it once", bind(Create)},
+      {"revoke", "remove a token", bind(Revoke)},
+      {"list", "names, roles, expiry and networks of the tokens (never hashes)", bind(List)},
+  };
+  return cli::RunSubcommands("keyledgerd token", kUsage, kExitStatus, subcommands, argv, out, err);
 }
 
 Result<std::optional<std::string>> EnsureInitialAdminToken(const std::string& tokens_file) {

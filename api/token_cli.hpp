@@ -8,11 +8,14 @@
 //   token revoke --name NAME [--tokens-file F] [--data-dir D]
 //   token list [--tokens-file F] [--data-dir D]
 //       Names, roles, expiry, CIDRs and creation times; never hashes.
+//   token --help, token <subcommand> --help
 //
-// The tokens file defaults to <data-dir>/tokens.json; every change is written atomically with
-// mode 0600 (WriteTokensFileAtomic). A running server picks changes up on SIGHUP.
-// Exit codes: 0 success, 1 failure (file unreadable or unwritable, name not found or taken),
-// 2 usage error.
+// Parsed by the shared command-line layer (src/cli). The tokens file is --tokens-file, else
+// KEYLEDGER_TOKENS_FILE, else <data-dir>/tokens.json with --data-dir, else KEYLEDGER_DATA_DIR,
+// else TokenCliOptions::default_data_dir: the same file keyledgerd serves from. Every change is
+// written atomically with mode 0600 (WriteTokensFileAtomic). A running server picks changes up on
+// SIGHUP. Exit codes (cli::ExitCode): 0 success, 1 failure (file unreadable or unwritable, name
+// not found or taken), 2 usage error.
 
 #include <cstdint>
 #include <functional>
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "events/status.hpp"
+#include "src/cli/command_line.hpp"
 
 namespace keyledger::api {
 
@@ -30,9 +34,13 @@ inline constexpr std::string_view kTokensFileName = "tokens.json";
 inline constexpr std::string_view kInitialAdminTokenName = "admin";
 
 struct TokenCliOptions {
+  // The data directory when neither --data-dir nor KEYLEDGER_DATA_DIR names one.
   std::string default_data_dir = "./data";
   // Wall clock in Unix seconds; defaults to the system clock.
   std::function<int64_t()> now_unix;
+  // The environment (KEYLEDGER_DATA_DIR, KEYLEDGER_TOKENS_FILE). Default: none is read; keyledgerd
+  // passes cli::SystemEnv.
+  cli::GetEnv getenv;
 };
 
 // `args` are the arguments after "token", e.g. {"create", "--name", "ops", "--role", "admin"}.

@@ -20,6 +20,7 @@
 
 #include "events/crypto.hpp"
 #include "events/json_writer.hpp"
+#include "events/private_file.hpp"
 #include "events/record.hpp"
 
 namespace keyledger::events {
@@ -219,50 +220,6 @@ std::string ModeText(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
   return buf;
-}
-
-Status FsyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return MakeError(ErrorCode::kIoError, "cannot open " + dir + ": " + ErrnoText(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return MakeError(ErrorCode::kIoError, "cannot fsync " + dir + ": " + ErrnoText(err));
-  return Status::Ok();
-}
-
-// Writes `contents` to a new file `path` (O_EXCL, mode 0600) and makes it durable. kAlreadyExists
-// when the file exists. On any other failure the partial file is removed.
-Status WriteNewPrivateFile(const std::string& path, std::string_view contents) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return MakeError(ErrorCode::kAlreadyExists, path + " already exists");
-    return MakeError(ErrorCode::kIoError, "cannot create " + path + ": " + ErrnoText(errno));
-  }
-  auto fail = [&](const std::string& what) -> Status {
-    int err = errno;
-    ::close(fd);
-    ::unlink(path.c_str());
-    return MakeError(ErrorCode::kIoError, what + " " + path + ": " + ErrnoText(err));
-  };
-  // The umask may only have removed bits, but make the mode exact regardless.
-  if (::fchmod(fd, 0600) != 0) return fail("cannot chmod");
-  size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("cannot fsync");
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(path.c_str());
-    return MakeError(ErrorCode::kIoError, "cannot close " + path + ": " + ErrnoText(err));
-  }
-  return FsyncDirectory(std::filesystem::path(path).parent_path().string());
 }
 
 }  // namespace
@@ -520,7 +477,9 @@ Result<MasterKey> LoadMasterKey(const MasterKeySource& source, const LogSink& lo
     text.reserve(b64.size() + 1);  // no reallocation leaves an unwiped copy behind
     text += b64;
     text += '\n';
-    Status written = WriteNewPrivateFile(path, text);
+    // Created only if absent (another process may be creating it right now: then read theirs),
+    // mode 0600 whatever the umask, durable before it is used.
+    Status written = WriteFileAtomically(path, text, {.create_only = true});
     crypto::SecureWipe(b64);
     crypto::SecureWipe(text);
     if (written.ok()) {

@@ -2,7 +2,9 @@
 // bound; SIGTERM/SIGINT stop accepting, finish in-flight requests, write a snapshot and close the
 // store; SIGHUP reloads the tokens file. `keyledgerd token ...` manages the tokens file;
 // `keyledgerd routes [--nginx]` prints the route table (or an nginx fragment) built by the same
-// code as the served one, over an in-memory store.
+// code as the served one, over an in-memory store. Options come from one table (ServerCommand,
+// src/server_config.cpp) on the shared command-line layer (src/cli). Exit status
+// (src/cli/exit_code.hpp): 0 a clean stop, 1 could not start or stop cleanly, 2 usage error.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -27,6 +29,8 @@
 #include "events/memory_event_log.hpp"
 #include "events/rocks_event_log.hpp"
 #include "events/secrets.hpp"
+#include "src/cli/command_line.hpp"
+#include "src/cli/exit_code.hpp"
 #include "src/registry.hpp"
 #include "src/server_config.hpp"
 
@@ -61,7 +65,7 @@ LogLevel LevelFrom(const std::string& name) {
 
 int Fail(api::Logger& logger, std::string_view what, const Status& s) {
   logger.Log(LogLevel::kError, what, {{"error", s.ToString()}});
-  return 1;
+  return cli::ToInt(cli::ExitCode::kFailed);
 }
 
 // Metrics fed by the event log's and the registry's group commits.
@@ -131,7 +135,7 @@ int PrintRoutes(const std::vector<std::string>& args) {
   reg_options.log_sink = sink;
   auto reg = registry::Registry::Open(reg_options);
   if (!reg.ok()) return Fail(logger, "cannot open an in-memory registry", reg.status());
-  int code = 0;
+  int code = cli::ToInt(cli::ExitCode::kOk);
   {
     api::Router router;
     api::AdminApi admin(**reg, log, **keyring, logger, &metrics, api::AdminApiOptions{});
@@ -317,7 +321,7 @@ int Serve(const ServerConfig& cfg) {
   admin.Shutdown();
   server.Stop();
   if (metrics_server) metrics_server->Stop();
-  int code = 0;
+  int code = cli::ToInt(cli::ExitCode::kOk);
   if (Status s = registry.Close(); !s.ok()) code = Fail(logger, "final snapshot failed", s);
   reg->reset();
   keyring->reset();
@@ -341,20 +345,20 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "token") {
     std::vector<std::string> args(argv + 2, argv + argc);
     api::TokenCliOptions options;
-    if (const char* dir = std::getenv("KEYLEDGER_DATA_DIR")) options.default_data_dir = dir;
+    options.getenv = cli::SystemEnv;  // KEYLEDGER_DATA_DIR and KEYLEDGER_TOKENS_FILE, as Serve
     return api::RunTokenCommand(args, std::cout, std::cerr, options);
   }
   if (argc >= 2 && std::string_view(argv[1]) == "routes") {
     return PrintRoutes(std::vector<std::string>(argv + 2, argv + argc));
   }
-  auto parsed = ParseServerArgs(argc, argv, [](const char* name) { return std::getenv(name); });
+  auto parsed = ParseServerArgs(argc, argv, cli::SystemEnv);
   if (!parsed.ok()) {
-    std::fprintf(stderr, "keyledgerd: %s\n", parsed.error().message.c_str());
-    return 2;
+    std::fputs(cli::UsageErrorText("keyledgerd", parsed.error().message).c_str(), stderr);
+    return cli::ToInt(cli::ExitCode::kUsage);
   }
   if (parsed->help) {
     std::fputs(parsed->help_text.c_str(), stdout);
-    return 0;
+    return cli::ToInt(cli::ExitCode::kOk);
   }
   return Serve(parsed->config);
 }

@@ -1,13 +1,9 @@
 #include "src/server_config.hpp"
 
-#include <boost/program_options.hpp>
-
 #include <cctype>
 #include <charconv>
-#include <sstream>
 
 namespace keyledger {
-namespace po = boost::program_options;
 
 Status SplitListen(std::string_view listen, std::string& host, uint16_t& port) {
   auto bad = [&] {
@@ -80,82 +76,124 @@ Result<std::vector<std::string>> ParseCorsOrigins(std::string_view text) {
   return out;
 }
 
-Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, const GetEnv& getenv) {
-  ParsedServerArgs out;
-  ServerConfig& c = out.config;
-  po::options_description desc(
-      "keyledgerd: the keyledger server\n\n"
+cli::Command ServerCommand() {
+  const ServerConfig d;
+  cli::Command cmd("keyledgerd");
+  cmd.Usage(
       "usage: keyledgerd [OPTIONS]\n"
       "       keyledgerd token create|revoke|list ...   (see keyledgerd token --help)\n"
       "       keyledgerd routes [--nginx]                (see keyledgerd routes --help)\n\n"
-      "Every option can also be set through the environment: --data-dir as KEYLEDGER_DATA_DIR,\n"
-      "and so on. The master key may be given base64 in KEYLEDGER_MASTER_KEY.\n\nOptions");
-  desc.add_options()("help,h", "print this help")(
-      "listen", po::value(&c.listen)->default_value(c.listen), "address and port to serve")(
-      "data-dir", po::value(&c.data_dir)->default_value(c.data_dir),
-      "data directory (RocksDB event log, development master key, tokens file)")(
-      "threads", po::value(&c.threads)->default_value(c.threads), "HTTP I/O threads")(
-      "master-key-file", po::value(&c.master_key_file),
-      "32-byte master key, raw or base64 (default: KEYLEDGER_MASTER_KEY, else "
-      "<data-dir>/master.key, created on first start for development)")(
-      "tokens-file", po::value(&c.tokens_file),
-      "management tokens (default <data-dir>/tokens.json)")(
-      "jwt-secret-file", po::value(&c.jwt_secret_file),
-      "HS256 secret: also accept Aether-compatible JWTs")("tls-cert", po::value(&c.tls_cert),
-                                                          "PEM certificate chain: serve HTTPS")(
-      "tls-key", po::value(&c.tls_key), "PEM private key for --tls-cert")(
-      "snapshot-every", po::value(&c.snapshot_every)->default_value(c.snapshot_every),
-      "events between projection snapshots (0: only at shutdown)")(
-      "require-reveal-reason",
-      po::value(&c.require_reveal_reason)->default_value(false)->implicit_value(true),
-      "refuse reveal without an X-Audit-Reason header")(
-      "echo-plaintext-on-create",
-      po::value(&c.echo_plaintext_on_create)->default_value(false)->implicit_value(true),
-      "answer api_key_plain on create, as Aether does (off: null)")(
-      "secret-field-names", po::value(&c.secret_field_names),
-      "comma-separated header and config member names (whole name, any case) whose values are "
-      "also sealed and masked, on top of the built-in rule (names containing authorization, "
-      "api_key, api-key, apikey, token, secret, password, passwd, cookie, credential)")(
-      "log-level", po::value(&c.log_level)->default_value(c.log_level),
-      "debug, info, warning or error")(
-      "metrics-listen", po::value(&c.metrics_listen),
-      "also serve GET /metrics without a token on this HOST:PORT, plain HTTP (default: none; "
-      "/metrics on --listen needs an auditor token)")(
-      "cors-origins", po::value(&c.cors_origins_text),
-      "comma-separated origins whose browser pages may call the API (CORS), e.g. "
-      "https://admin.example.com,http://localhost:5173; '*' for any origin, without "
-      "credentials (default: none, no CORS headers)");
+      "keyledgerd, the keyledger server.\n\n"
+      "Every option can also be set through the environment variable named after it\n"
+      "(--data-dir as KEYLEDGER_DATA_DIR, and so on); the option wins. The master key may be\n"
+      "given base64 in KEYLEDGER_MASTER_KEY.\n");
+  cmd.Epilogue(
+      "Exit status: 0 stopped cleanly (SIGTERM or SIGINT), 1 could not start or stop cleanly,\n"
+      "2 usage error.\n");
+  using Kind = cli::Option::Kind;
+  cmd.Add({.name = "listen",
+           .value_name = "HOST:PORT",
+           .help = "address and port to serve ([::1]:8080 for IPv6)",
+           .default_value = d.listen,
+           .env = "KEYLEDGER_LISTEN"})
+      .Add({.name = "data-dir",
+            .value_name = "DIR",
+            .help = "data directory (RocksDB event log, development master key, tokens file)",
+            .default_value = d.data_dir,
+            .env = "KEYLEDGER_DATA_DIR"})
+      .Add({.name = "threads",
+            .value_name = "N",
+            .help = "HTTP I/O threads, 1 to 256",
+            .default_value = std::to_string(d.threads),
+            .env = "KEYLEDGER_THREADS"})
+      .Add({.name = "master-key-file",
+            .value_name = "FILE",
+            .help = "32-byte master key, raw or base64 (default: KEYLEDGER_MASTER_KEY, else "
+                    "<data-dir>/master.key, created on first start for development)",
+            .env = "KEYLEDGER_MASTER_KEY_FILE"})
+      .Add({.name = "tokens-file",
+            .value_name = "FILE",
+            .help = "management tokens (default <data-dir>/tokens.json)",
+            .env = "KEYLEDGER_TOKENS_FILE"})
+      .Add({.name = "jwt-secret-file",
+            .value_name = "FILE",
+            .help = "HS256 secret: also accept Aether-compatible JWTs",
+            .env = "KEYLEDGER_JWT_SECRET_FILE"})
+      .Add({.name = "tls-cert",
+            .value_name = "FILE",
+            .help = "PEM certificate chain: serve HTTPS",
+            .env = "KEYLEDGER_TLS_CERT"})
+      .Add({.name = "tls-key",
+            .value_name = "FILE",
+            .help = "PEM private key for --tls-cert",
+            .env = "KEYLEDGER_TLS_KEY"})
+      .Add({.name = "snapshot-every",
+            .value_name = "N",
+            .help = "events between projection snapshots (0: only at shutdown)",
+            .default_value = std::to_string(d.snapshot_every),
+            .env = "KEYLEDGER_SNAPSHOT_EVERY"})
+      .Add({.name = "require-reveal-reason",
+            .kind = Kind::kSwitch,
+            .help = "refuse reveal without an X-Audit-Reason header",
+            .env = "KEYLEDGER_REQUIRE_REVEAL_REASON"})
+      .Add({.name = "echo-plaintext-on-create",
+            .kind = Kind::kSwitch,
+            .help = "answer api_key_plain on create, as Aether does (off: null)",
+            .env = "KEYLEDGER_ECHO_PLAINTEXT_ON_CREATE"})
+      .Add({.name = "secret-field-names",
+            .value_name = "A,B",
+            .help = "comma-separated header and config member names (whole name, any case) whose "
+                    "values are also sealed and masked, on top of the built-in rule (names "
+                    "containing authorization, api_key, api-key, apikey, token, secret, password, "
+                    "passwd, cookie, credential)",
+            .env = "KEYLEDGER_SECRET_FIELD_NAMES"})
+      .Add({.name = "log-level",
+            .value_name = "LEVEL",
+            .help = "debug, info, warning or error",
+            .default_value = d.log_level,
+            .env = "KEYLEDGER_LOG_LEVEL",
+            .choices = {"debug", "info", "warning", "error"}})
+      .Add({.name = "metrics-listen",
+            .value_name = "HOST:PORT",
+            .help = "also serve GET /metrics without a token on this HOST:PORT, plain HTTP "
+                    "(default: none; /metrics on --listen needs an auditor token)",
+            .env = "KEYLEDGER_METRICS_LISTEN"})
+      .Add({.name = "cors-origins",
+            .value_name = "ORIGINS",
+            .help = "comma-separated origins whose browser pages may call the API (CORS), e.g. "
+                    "https://admin.example.com,http://localhost:5173; '*' for any origin, without "
+                    "credentials (default: none, no CORS headers)",
+            .env = "KEYLEDGER_CORS_ORIGINS"});
+  return cmd;
+}
 
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    // KEYLEDGER_<FLAG> for each flag (dashes as underscores); read through `getenv` so tests
-    // can pass their own environment. The command line, stored first, wins.
-    po::parsed_options env_opts(&desc);
-    for (const auto& opt : desc.options()) {
-      const std::string& name = opt->long_name();
-      if (name == "help") continue;
-      std::string var = "KEYLEDGER_";
-      for (char ch : name) var += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
-      if (const char* v = getenv(var.c_str())) {
-        po::option o;
-        o.string_key = name;
-        o.value.push_back(v);
-        env_opts.options.push_back(o);
-      }
-    }
-    po::store(env_opts, vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return MakeError(ErrorCode::kInvalidArgument, std::string(e.what()) + " (see --help)");
-  }
-  if (vm.count("help")) {
-    std::ostringstream help;
-    help << desc;
+Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, const GetEnv& getenv) {
+  ParsedServerArgs out;
+  ServerConfig& c = out.config;
+  const cli::Command cmd = ServerCommand();
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  KL_ASSIGN_OR_RETURN(const cli::Args parsed, cmd.Parse(args, getenv));
+  if (parsed.help()) {
     out.help = true;
-    out.help_text = help.str();
+    out.help_text = cmd.Help();
     return out;
   }
+  auto text = [&](std::string_view name) { return parsed.Get(name).value_or(""); };
+  c.listen = text("listen");
+  c.data_dir = text("data-dir");
+  c.master_key_file = text("master-key-file");
+  c.tokens_file = text("tokens-file");
+  c.jwt_secret_file = text("jwt-secret-file");
+  c.tls_cert = text("tls-cert");
+  c.tls_key = text("tls-key");
+  c.require_reveal_reason = parsed.IsOn("require-reveal-reason");
+  c.echo_plaintext_on_create = parsed.IsOn("echo-plaintext-on-create");
+  c.secret_field_names = text("secret-field-names");
+  c.log_level = text("log-level");
+  c.metrics_listen = text("metrics-listen");
+  c.cors_origins_text = text("cors-origins");
+
   KL_RETURN_IF_ERROR(SplitListen(c.listen, c.host, c.port));
   if (!c.metrics_listen.empty()) {
     Status s = SplitListen(c.metrics_listen, c.metrics_host, c.metrics_port);
@@ -164,16 +202,11 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
                        "--metrics-listen must be HOST:PORT, got '" + c.metrics_listen + "'");
     }
   }
-  if (c.threads < 1 || c.threads > 256) {
-    return MakeError(ErrorCode::kInvalidArgument, "--threads must be between 1 and 256");
-  }
+  KL_ASSIGN_OR_RETURN(const uint64_t threads, parsed.GetUint("threads", 1, 256));
+  c.threads = static_cast<int>(threads);
+  KL_ASSIGN_OR_RETURN(c.snapshot_every, parsed.GetUint("snapshot-every"));
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
-  }
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" &&
-      c.log_level != "error") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "--log-level must be debug, info, warning or error");
   }
   KL_ASSIGN_OR_RETURN(c.cors_origins, ParseCorsOrigins(c.cors_origins_text));
   if (c.tokens_file.empty()) c.tokens_file = c.data_dir + "/tokens.json";

@@ -1,6 +1,8 @@
 #pragma once
 // keyledgerd's configuration: command-line flags, each also read from a KEYLEDGER_* environment
-// variable (the flag wins). `keyledgerd --help` prints the list with defaults.
+// variable (the flag wins; a set but empty variable counts as unset, except that an empty switch
+// such as KEYLEDGER_REQUIRE_REVEAL_REASON means on). `keyledgerd --help` prints the list with
+// defaults and variables.
 
 #include <cstdint>
 #include <functional>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "events/status.hpp"
+#include "src/cli/command_line.hpp"
 
 namespace keyledger {
 
@@ -48,9 +51,13 @@ struct ParsedServerArgs {
   std::string help_text;
 };
 
-using GetEnv = std::function<const char*(const char*)>;
+using GetEnv = cli::GetEnv;
 
-// kInvalidArgument with a message naming the bad flag or variable.
+// keyledgerd's options, each with its KEYLEDGER_* variable, default and help (src/cli).
+cli::Command ServerCommand();
+
+// kInvalidArgument with a message naming the bad flag or variable. `getenv` reads the
+// environment (cli::SystemEnv in main, a map in tests).
 Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, const GetEnv& getenv);
 
 // --cors-origins: entries split on ',', stripped, empty ones dropped (Aether's CORS_ORIGINS).

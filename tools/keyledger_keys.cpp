@@ -6,24 +6,22 @@
 //
 // Opens the event log read-write (so it refuses while a server holds the directory), opens the
 // keyring with the current master key and rotates it to the new one (events/secrets.hpp,
-// FORMAT.md "Keyring"). Exit status: 0 done, 1 failed, 2 usage error.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+// FORMAT.md "Keyring"). Exit status (src/cli/exit_code.hpp): 0 done, 1 failed, 2 usage error.
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "events/crypto.hpp"
+#include "events/private_file.hpp"
 #include "events/rocks_event_log.hpp"
 #include "events/secrets.hpp"
+#include "src/cli/command_line.hpp"
+#include "src/cli/exit_code.hpp"
 
 namespace {
 
@@ -32,53 +30,26 @@ using keyledger::LogLevel;
 using keyledger::Status;
 namespace events = keyledger::events;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
+using keyledger::cli::ExitCode;
+
+constexpr std::string_view kRotateProgram = "keyledger-keys rotate-master";
+using keyledger::cli::ToInt;
 
 constexpr const char* kToolUsage =
     "usage: keyledger-keys <command> [options]\n"
     "\n"
     "Offline key management for a keyledger data directory. Stop keyledgerd first.\n"
-    "\n"
-    "commands:\n"
-    "  rotate-master   rewrap every data key under a new master key\n"
-    "\n"
     "Run 'keyledger-keys <command> --help' for the options of a command.\n";
 
-constexpr const char* kRotateUsage =
-    "usage: keyledger-keys rotate-master --data-dir DIR --new-master-key-file NEWF\n"
-    "                                    [--master-key-file F] [--actor NAME] [--reason TEXT]\n"
-    "                                    [--replace-dev-key]\n"
-    "\n"
-    "Rewraps every data key and server key of DIR under the key in NEWF as the next KEK\n"
-    "version, in one atomic append that also records a MasterKeyRotated event (no key\n"
-    "material). Afterwards only the new key opens DIR; the old one can be destroyed, which\n"
-    "also makes any residue of shredded keys useless (events/FORMAT.md). The server must be\n"
-    "stopped: the directory is opened for writing.\n"
-    "\n"
-    "  --data-dir DIR              the keyledger data directory (required)\n"
-    "  --new-master-key-file NEWF  the new master key: 32 raw bytes or their base64 text, e.g.\n"
-    "                              (umask 077; head -c 32 /dev/urandom | base64 > NEWF)\n"
-    "  --master-key-file F         the current master key (same formats). Default: the\n"
-    "                              KEYLEDGER_MASTER_KEY environment variable (base64), else\n"
-    "                              DIR/master.key (the development key)\n"
-    "  --actor NAME                recorded as the event's actor (default: keyledger-keys)\n"
-    "  --reason TEXT               recorded as the event's reason (optional)\n"
-    "  --replace-dev-key           when the current key is DIR/master.key, replace that file\n"
-    "                              with the new key once the rotation is durable\n"
-    "  -h, --help                  this text\n"
-    "\n"
-    "Exit status: 0 rotated, 1 failed, 2 usage error.\n";
+constexpr const char* kExitStatus = "Exit status: 0 done, 1 failed, 2 usage error.\n";
 
 void PrintError(const std::string& message) {
   std::fprintf(stderr, "keyledger-keys: %s\n", message.c_str());
 }
 
-int UsageError(const std::string& message, const char* usage) {
-  PrintError(message);
-  std::fprintf(stderr, "\n%s", usage);
-  return kExitUsage;
+int UsageError(std::string_view program, const std::string& message) {
+  std::fputs(keyledger::cli::UsageErrorText(program, message).c_str(), stderr);
+  return ToInt(ExitCode::kUsage);
 }
 
 // Library warnings (e.g. a key file others can read) go to stderr. Never key material: the
@@ -92,55 +63,6 @@ keyledger::LogSink StderrSink() {
     std::fprintf(stderr, "keyledger-keys: %s: %.*s\n", tag, static_cast<int>(message.size()),
                  message.data());
   };
-}
-
-std::string ErrnoText() { return std::strerror(errno); }
-
-// Replaces `path` with `contents` atomically: a private temporary file next to it, fsynced,
-// renamed over it, and the directory fsynced.
-Status ReplaceFileAtomically(const std::string& path, std::string_view contents) {
-  const std::string tmp = path + ".new";
-  ::unlink(tmp.c_str());  // a leftover of an interrupted earlier attempt
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    return keyledger::MakeError(ErrorCode::kIoError, "cannot create " + tmp + ": " + ErrnoText());
-  }
-  auto fail = [&](const std::string& what) -> Status {
-    std::string err = ErrnoText();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return keyledger::MakeError(ErrorCode::kIoError, what + " " + tmp + ": " + err);
-  };
-  if (::fchmod(fd, 0600) != 0) return fail("cannot chmod");
-  size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("cannot fsync");
-  if (::close(fd) != 0) {
-    std::string err = ErrnoText();
-    ::unlink(tmp.c_str());
-    return keyledger::MakeError(ErrorCode::kIoError, "cannot close " + tmp + ": " + err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string err = ErrnoText();
-    ::unlink(tmp.c_str());
-    return keyledger::MakeError(ErrorCode::kIoError, "cannot rename " + tmp + ": " + err);
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    std::string err = ErrnoText();
-    if (dfd >= 0) ::close(dfd);
-    return keyledger::MakeError(ErrorCode::kIoError, "cannot fsync " + dir + ": " + err);
-  }
-  ::close(dfd);
-  return Status::Ok();
 }
 
 struct RotateOptions {
@@ -160,25 +82,25 @@ int RotateMaster(const RotateOptions& opt) {
   const bool uses_dev_key = opt.key_file.empty() && env_key.empty();
 
   if (opt.replace_dev_key && !uses_dev_key) {
-    return UsageError("--replace-dev-key applies only when the current key is " + dev_key_path +
-                          " (no --master-key-file and no KEYLEDGER_MASTER_KEY)",
-                      kRotateUsage);
+    return UsageError(kRotateProgram, "--replace-dev-key applies only when the current key is " +
+                                          dev_key_path +
+                                          " (no --master-key-file and no KEYLEDGER_MASTER_KEY)");
   }
   std::error_code ec;
   if (!std::filesystem::is_directory(opt.data_dir, ec)) {
     PrintError(opt.data_dir + " is not a directory");
-    return kExitFailed;
+    return ToInt(ExitCode::kFailed);
   }
   if (uses_dev_key && !std::filesystem::exists(dev_key_path, ec)) {
     PrintError("no current master key: pass --master-key-file or set KEYLEDGER_MASTER_KEY (" +
                dev_key_path + " does not exist)");
-    return kExitFailed;
+    return ToInt(ExitCode::kFailed);
   }
 
   auto next = events::LoadMasterKey({opt.new_key_file, "", ""}, sink);
   if (!next.ok()) {
     PrintError("new master key: " + next.error().message);
-    return kExitFailed;
+    return ToInt(ExitCode::kFailed);
   }
   // Kept until the new key is installed as master.key; wiped on every path out.
   std::string next_text = keyledger::crypto::Base64Encode(next->bytes());
@@ -190,11 +112,11 @@ int RotateMaster(const RotateOptions& opt) {
   auto current = events::LoadMasterKey({opt.key_file, env_key, opt.data_dir}, sink);
   if (!current.ok()) {
     PrintError("current master key: " + current.error().message);
-    return kExitFailed;
+    return ToInt(ExitCode::kFailed);
   }
   if (keyledger::crypto::ConstantTimeEquals(current->bytes(), next->bytes())) {
     PrintError("the new master key is the same as the current one; generate a new one");
-    return kExitFailed;
+    return ToInt(ExitCode::kFailed);
   }
 
   events::RocksEventLog::Options log_options;
@@ -207,7 +129,7 @@ int RotateMaster(const RotateOptions& opt) {
     } else {
       PrintError("cannot open the event log: " + log.error().message);
     }
-    return kExitFailed;
+    return ToInt(ExitCode::kFailed);
   }
 
   uint32_t from = 0;
@@ -218,7 +140,7 @@ int RotateMaster(const RotateOptions& opt) {
     if (!keyring.ok()) {
       PrintError(keyring.error().message);
       keyledger::IgnoreError((*log)->Close());  // the refusal is what matters; nothing was written
-      return kExitFailed;
+      return ToInt(ExitCode::kFailed);
     }
     from = (*keyring)->kek_version();
     keyledger::events::EventMetadata metadata;
@@ -229,7 +151,7 @@ int RotateMaster(const RotateOptions& opt) {
     if (!rotated.ok()) {
       PrintError(rotated.error().message);
       keyledger::IgnoreError((*log)->Close());
-      return kExitFailed;
+      return ToInt(ExitCode::kFailed);
     }
     to = (*keyring)->kek_version();
     auto events_read = (*log)->ReadStream("keyring", to - 1, 1);
@@ -250,14 +172,16 @@ int RotateMaster(const RotateOptions& opt) {
     contents.reserve(next_text.size() + 1);  // no reallocation leaves an unwiped copy behind
     contents += next_text;
     contents += '\n';
-    Status replaced = ReplaceFileAtomically(dev_key_path, contents);
+    // A private file (0600 whatever the umask) replaced atomically: temporary file, fsync, rename,
+    // directory fsync.
+    Status replaced = events::WriteFileAtomically(dev_key_path, contents);
     keyledger::crypto::SecureWipe(contents);
     if (!replaced.ok()) {
       PrintError("the rotation is durable, but replacing " + dev_key_path +
                  " failed: " + replaced.error().message + ". It still holds the OLD key, which " +
                  "no longer opens the directory: copy the key from " + opt.new_key_file +
                  " into it (mode 0600)");
-      return kExitFailed;
+      return ToInt(ExitCode::kFailed);
     }
     std::printf("replaced %s with the new key\n", dev_key_path.c_str());
   } else if (uses_dev_key) {
@@ -270,61 +194,75 @@ int RotateMaster(const RotateOptions& opt) {
   std::printf("new KEK version: %u\n", to);
   std::printf("only the new key opens %s now; the old master key can be destroyed\n",
               opt.data_dir.c_str());
-  return kExitOk;
+  return ToInt(ExitCode::kOk);
 }
 
-int RunRotateMaster(const std::vector<std::string>& args) {
+int RunRotateMaster(const std::vector<std::string>& argv) {
+  keyledger::cli::Command cmd{std::string(kRotateProgram)};
+  cmd.Usage(
+         "usage: keyledger-keys rotate-master --data-dir DIR --new-master-key-file NEWF\n"
+         "                                    [--master-key-file F] [--actor NAME] "
+         "[--reason TEXT]\n"
+         "                                    [--replace-dev-key]\n"
+         "\n"
+         "Rewraps every data key and server key of DIR under the key in NEWF as the next KEK\n"
+         "version, in one atomic append that also records a MasterKeyRotated event (no key\n"
+         "material). Afterwards only the new key opens DIR; the old one can be destroyed, which\n"
+         "also makes any residue of shredded keys useless (events/FORMAT.md). The server must be\n"
+         "stopped: the directory is opened for writing.\n")
+      .Epilogue("Exit status: 0 rotated, 1 failed, 2 usage error.\n")
+      .Add({.name = "data-dir",
+            .value_name = "DIR",
+            .help = "the keyledger data directory",
+            .required = true})
+      .Add({.name = "new-master-key-file",
+            .value_name = "NEWF",
+            .help = "the new master key: 32 raw bytes or their base64 text, e.g.\n"
+                    "(umask 077; head -c 32 /dev/urandom | base64 > NEWF)",
+            .required = true})
+      .Add({.name = "master-key-file",
+            .value_name = "F",
+            .help = "the current master key (same formats). Default: the KEYLEDGER_MASTER_KEY "
+                    "environment variable (base64), else DIR/master.key (the development key)"})
+      .Add({.name = "actor",
+            .value_name = "NAME",
+            .help = "recorded as the event's actor",
+            .default_value = "keyledger-keys"})
+      .Add({.name = "reason",
+            .value_name = "TEXT",
+            .help = "recorded as the event's reason (optional)"})
+      .Add({.name = "replace-dev-key",
+            .kind = keyledger::cli::Option::Kind::kFlag,
+            .help = "when the current key is DIR/master.key, replace that file with the new key "
+                    "once the rotation is durable"});
+  auto args = cmd.Parse(argv, keyledger::cli::NoEnv);
+  if (!args.ok()) return UsageError(kRotateProgram, args.error().message);
+  if (args->help()) {
+    std::fputs(cmd.Help().c_str(), stdout);
+    return ToInt(ExitCode::kOk);
+  }
   RotateOptions opt;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value = [&](std::string& out) -> bool {
-      if (i + 1 >= args.size()) return false;
-      out = args[++i];
-      return true;
-    };
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kRotateUsage, stdout);
-      return kExitOk;
-    }
-    bool ok = true;
-    if (arg == "--data-dir") {
-      ok = value(opt.data_dir);
-    } else if (arg == "--new-master-key-file") {
-      ok = value(opt.new_key_file);
-    } else if (arg == "--master-key-file") {
-      ok = value(opt.key_file);
-    } else if (arg == "--actor") {
-      ok = value(opt.actor);
-    } else if (arg == "--reason") {
-      std::string reason;
-      ok = value(reason);
-      opt.reason = reason;
-    } else if (arg == "--replace-dev-key") {
-      opt.replace_dev_key = true;
-    } else {
-      return UsageError("unknown option " + arg, kRotateUsage);
-    }
-    if (!ok) return UsageError(arg + " needs a value", kRotateUsage);
-  }
-  if (opt.data_dir.empty()) return UsageError("--data-dir is required", kRotateUsage);
+  opt.data_dir = args->Get("data-dir").value_or("");
+  opt.new_key_file = args->Get("new-master-key-file").value_or("");
+  opt.key_file = args->Get("master-key-file").value_or("");
+  opt.actor = args->Get("actor").value_or("");
+  opt.reason = args->Get("reason");
+  opt.replace_dev_key = args->Has("replace-dev-key");
+  if (opt.data_dir.empty()) return UsageError(kRotateProgram, "--data-dir must not be empty");
   if (opt.new_key_file.empty()) {
-    return UsageError("--new-master-key-file is required", kRotateUsage);
+    return UsageError(kRotateProgram, "--new-master-key-file must not be empty");
   }
-  if (opt.actor.empty()) return UsageError("--actor must not be empty", kRotateUsage);
+  if (opt.actor.empty()) return UsageError(kRotateProgram, "--actor must not be empty");
   return RotateMaster(opt);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return UsageError("a command is required", kToolUsage);
-  const std::string command = args.front();
-  args.erase(args.begin());
-  if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(kToolUsage, stdout);
-    return kExitOk;
-  }
-  if (command == "rotate-master") return RunRotateMaster(args);
-  return UsageError("unknown command " + command, kToolUsage);
+  const std::vector<keyledger::cli::Subcommand> subcommands = {
+      {"rotate-master", "rewrap every data key under a new master key", RunRotateMaster},
+  };
+  return keyledger::cli::RunSubcommands("keyledger-keys", kToolUsage, kExitStatus, subcommands,
+                                        std::vector<std::string>(argv + 1, argv + argc), std::cout,
+                                        std::cerr);
 }

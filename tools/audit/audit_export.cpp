@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "events/crypto.hpp"
+#include "events/private_file.hpp"
 #include "projections/audit.hpp"
 #include "projections/fold.hpp"
 #include "projections/snapshot.hpp"
@@ -71,63 +72,51 @@ constexpr size_t kAuxWritesPerAppend = 50'000;
 
 std::string Hex(const events::Hash& h) { return crypto::HexEncode(crypto::AsBytes(h)); }
 
-// Writes to stdout, or to FILE.tmp that becomes FILE once complete and durable.
+// Writes to stdout, or to FILE.tmp that becomes FILE once complete and durable
+// (events::AtomicFileWriter; not a private file: the mode is 0666 less the umask, as any file the
+// operator creates).
 class ExportSink {
  public:
   static Result<ExportSink> Open(const std::optional<std::string>& path) {
     ExportSink s;
-    if (!path) {
-      s.out_ = stdout;
-      return s;
-    }
-    s.path_ = *path;
-    s.tmp_ = *path + ".tmp";
-    s.out_ = std::fopen(s.tmp_.c_str(), "wb");
-    if (s.out_ == nullptr) {
-      return MakeError(ErrorCode::kIoError, "cannot create " + s.tmp_ + ": " + strerror(errno));
-    }
+    if (!path) return s;
+    KL_ASSIGN_OR_RETURN(
+        events::AtomicFileWriter file,
+        events::AtomicFileWriter::Create(
+            *path, {.mode = 0666, .apply_umask = true, .temp_path = *path + ".tmp"}));
+    s.file_.emplace(std::move(file));
     return s;
   }
-  ExportSink(ExportSink&& o) noexcept
-      : out_(std::exchange(o.out_, nullptr)), path_(std::move(o.path_)), tmp_(std::move(o.tmp_)) {}
+  ExportSink(ExportSink&&) noexcept = default;
   ExportSink(const ExportSink&) = delete;
   ExportSink& operator=(const ExportSink&) = delete;
-  ~ExportSink() {
-    if (out_ != nullptr && out_ != stdout) {
-      std::fclose(out_);
-      ::unlink(tmp_.c_str());  // not committed: leave no half export behind
-    }
-  }
+  ~ExportSink() = default;  // not committed: the writer leaves no half export behind
 
   bool Write(std::string_view line) {
-    return std::fwrite(line.data(), 1, line.size(), out_) == line.size() &&
-           std::fputc('\n', out_) != EOF;
+    if (!file_) {
+      return std::fwrite(line.data(), 1, line.size(), stdout) == line.size() &&
+             std::fputc('\n', stdout) != EOF;
+    }
+    return file_->Append(line).ok() && file_->Append("\n").ok();
   }
 
   Status Commit() {
-    if (std::fflush(out_) != 0) return MakeError(ErrorCode::kIoError, "cannot write the export");
-    if (out_ == stdout) return Status::Ok();
-    const bool synced = ::fsync(::fileno(out_)) == 0;
-    const bool closed = std::fclose(out_) == 0;
-    out_ = nullptr;
-    if (!synced || !closed || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      ::unlink(tmp_.c_str());
-      return MakeError(ErrorCode::kIoError, "cannot complete " + path_ + ": " + strerror(errno));
+    if (!file_) {
+      if (std::fflush(stdout) != 0)
+        return MakeError(ErrorCode::kIoError, "cannot write the export");
+      return Status::Ok();
     }
-    const std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      (void)::fsync(dfd);  // if this fails the file is complete, only its name may not last
-      ::close(dfd);
+    Status committed = file_->Commit();
+    if (!committed.ok()) {
+      return MakeError(ErrorCode::kIoError,
+                       "cannot complete " + file_->path() + ": " + committed.error().message);
     }
     return Status::Ok();
   }
 
  private:
   ExportSink() = default;
-  std::FILE* out_ = nullptr;
-  std::string path_;
-  std::string tmp_;
+  std::optional<events::AtomicFileWriter> file_;  // nullopt: stdout
 };
 
 }  // namespace

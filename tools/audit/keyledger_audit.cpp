@@ -3,10 +3,13 @@
 //
 //   keyledger-audit verify | log | history | state | export | import  [options]
 //
-// Exit status: 0 ok, 1 a check said no (broken chain, checkpoint mismatch, unknown key),
-// 2 usage error, 3 could not run (missing or foreign directory, I/O error).
+// Exit status (src/cli/exit_code.hpp): 0 ok, 1 a check said no (broken chain, checkpoint
+// mismatch, unknown key), 2 usage error, 3 could not run (missing or foreign directory, I/O).
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,66 +31,140 @@ constexpr const char* kToolUsage =
     "Audit replay over a keyledger data directory. Read-only (import excepted); works while\n"
     "keyledgerd runs, as a RocksDB secondary instance.\n"
     "\n"
-    "commands:\n"
-    "  verify    recompute the hash chain; check a signed checkpoint\n"
-    "  log       list events, filtered by stream, key, provider, type, actor, time\n"
-    "  history   one key's whole life, also after it was deleted\n"
-    "  state     the projection as of a sequence or a time, in the API's JSON shapes\n"
-    "  export    every event as JSONL (secrets stay ciphertext), for archiving\n"
-    "  import    load an export into an empty data directory (same chain, same head hash)\n"
-    "\n"
-    "Every command takes --data-dir DIR (default: $KEYLEDGER_DATA_DIR) and --help.\n"
+    "Every command takes --data-dir DIR (default: $KEYLEDGER_DATA_DIR) and --help.\n";
+
+constexpr const char* kToolExitStatus =
     "Exit status: 0 ok, 1 a check failed, 2 usage error, 3 could not run.\n";
 
-constexpr const char* kVerifyUsage =
-    "usage: keyledger-audit verify --data-dir DIR [--from N] [--to M] [--checkpoint FILE]\n"
-    "                              [--master-key-file F] [--require-signature]\n"
-    "                              [--format text|json]\n"
-    "\n"
-    "Recomputes the hash chain over records N..M (default: all) and prints the head sequence\n"
-    "and hash. Checks, in order: contiguous sequences, each record's sequence against its key,\n"
-    "the previous-hash link, the recomputed hash, and records missing before the head that the\n"
-    "log's metadata records (a truncated tail).\n"
-    "\n"
-    "  --from N, --to M         the range to check (default 1 .. head)\n"
-    "  --checkpoint FILE        a checkpoint as returned by GET /api/admin/audit/checkpoint,\n"
-    "                           {\"sequence\",\"hash\",\"time\",\"signature\"}: checks that the "
-    "log\n"
-    "                           holds that record with that hash, which catches a log\n"
-    "                           truncated or rewritten consistently after the checkpoint\n"
-    "  --master-key-file F      to check the checkpoint's signature (HMAC under the keyring's\n"
-    "                           checkpoint key). Default: KEYLEDGER_MASTER_KEY, else\n"
-    "                           DIR/master.key if present; without a key the signature is\n"
-    "                           reported as not checked. The keyring is read, never written:\n"
-    "                           a directory whose keyring was never initialized has no key\n"
-    "  --require-signature      fail (exit 1) when the signature could not be checked\n"
-    "  --format text|json       text (default) or one JSON object\n"
-    "\n"
-    "Exit status: 0 the chain (and checkpoint) hold, 1 they do not (the first bad sequence and\n"
-    "why are printed), 2 usage error, 3 could not run.\n";
+cli::Command VerifyCommand() {
+  cli::Command cmd("keyledger-audit verify");
+  cmd.Usage(
+         "usage: keyledger-audit verify --data-dir DIR [--from N] [--to M] [--checkpoint FILE]\n"
+         "                              [--master-key-file F] [--require-signature]\n"
+         "                              [--format text|json]\n"
+         "\n"
+         "Recomputes the hash chain over records N..M (default: all) and prints the head "
+         "sequence\n"
+         "and hash. Checks, in order: contiguous sequences, each record's sequence against its "
+         "key,\n"
+         "the previous-hash link, the recomputed hash, and records missing before the head that "
+         "the\n"
+         "log's metadata records (a truncated tail).\n")
+      .Epilogue(
+          "Exit status: 0 the chain (and checkpoint) hold, 1 they do not (the first bad sequence "
+          "and\n"
+          "why are printed), 2 usage error, 3 could not run.\n")
+      .Add(DataDirOption())
+      .Add({.name = "from", .value_name = "N", .help = "first record to check (default 1)"})
+      .Add({.name = "to", .value_name = "M", .help = "last record to check (default: the head)"})
+      .Add({.name = "checkpoint",
+            .value_name = "FILE",
+            .help = "a checkpoint as returned by GET /api/admin/audit/checkpoint, "
+                    "{\"sequence\",\"hash\",\"time\",\"signature\"}: checks that the log holds "
+                    "that record with that hash, which catches a log truncated or rewritten "
+                    "consistently after the checkpoint"})
+      .Add({.name = "master-key-file",
+            .value_name = "F",
+            .help = "to check the checkpoint's signature (HMAC under the keyring's checkpoint "
+                    "key). Default: KEYLEDGER_MASTER_KEY, else DIR/master.key if present; "
+                    "without a key the signature is reported as not checked. The keyring is "
+                    "read, never written: a directory whose keyring was never initialized has no "
+                    "key"})
+      .Add({.name = "require-signature",
+            .kind = cli::Option::Kind::kFlag,
+            .help = "fail (exit 1) when the signature could not be checked"})
+      .Add({.name = "format",
+            .value_name = "FORMAT",
+            .help = "text, or json: one JSON object",
+            .default_value = "text",
+            .choices = {"text", "json"}})
+      .Add({.name = "color",
+            .value_name = "WHEN",
+            .help = "colours in the text: auto (on a terminal), always or never",
+            .default_value = "auto",
+            .choices = {"auto", "always", "never"}});
+  return cmd;
+}
 
-constexpr const char* kStateUsage =
-    "usage: keyledger-audit state --data-dir DIR (--as-of-seq N | --as-of TIME)\n"
-    "                             [--view keys|grouped|providers] [--provider ID]\n"
-    "                             [--skip N] [--limit N] [--use-snapshots] [--compact]\n"
-    "\n"
-    "The projection as it was right after sequence N (or the last event at or before TIME),\n"
-    "printed in the JSON shapes the API serves for the same as_of_seq / as_of request:\n"
-    "  keys       GET /api/admin/endpoints/providers/{ID}/keys (needs --provider; the default\n"
-    "             view when --provider is given); --skip/--limit as the API (default 0/100)\n"
-    "  grouped    GET /api/admin/endpoints/keys/grouped-by-format\n"
-    "  providers  the provider summaries, or one provider's with --provider (the default\n"
-    "             view without --provider)\n"
-    "\n"
-    "  --as-of-seq N      a log position (clamped to the head)\n"
-    "  --as-of TIME       RFC 3339 (2026-01-13T05:00:00Z) or microseconds since the epoch\n"
-    "  --use-snapshots    start from the newest valid snapshot at or before N (faster); by\n"
-    "                     default the state is replayed from the hash-chained log alone\n"
-    "  --compact          compact JSON even on a terminal (default: indented on a terminal)\n";
+cli::Command StateCommand() {
+  cli::Command cmd("keyledger-audit state");
+  cmd.Usage(
+         "usage: keyledger-audit state --data-dir DIR (--as-of-seq N | --as-of TIME)\n"
+         "                             [--view keys|grouped|providers] [--provider ID]\n"
+         "                             [--skip N] [--limit N] [--use-snapshots] [--compact]\n"
+         "\n"
+         "The projection as it was right after sequence N (or the last event at or before "
+         "TIME),\n"
+         "printed in the JSON shapes the API serves for the same as_of_seq / as_of request:\n"
+         "  keys       GET /api/admin/endpoints/providers/{ID}/keys (needs --provider; the "
+         "default\n"
+         "             view when --provider is given); --skip/--limit as the API (default "
+         "0/100)\n"
+         "  grouped    GET /api/admin/endpoints/keys/grouped-by-format\n"
+         "  providers  the provider summaries, or one provider's with --provider (the default\n"
+         "             view without --provider)\n")
+      .Epilogue(
+          "Exit status: 0 printed, 1 the provider did not exist then, 2 usage error, 3 could not "
+          "run.\n")
+      .Add(DataDirOption())
+      .Add({.name = "as-of-seq", .value_name = "N", .help = "a log position (clamped to the head)"})
+      .Add({.name = "as-of",
+            .value_name = "TIME",
+            .help = "RFC 3339 (2026-01-13T05:00:00Z) or microseconds since the epoch"})
+      .Add({.name = "view",
+            .value_name = "VIEW",
+            .help = "keys, grouped or providers (see above)",
+            .choices = {"keys", "grouped", "providers"}})
+      .Add({.name = "provider", .value_name = "ID", .help = "the provider of the keys view"})
+      .Add({.name = "skip", .value_name = "N", .help = "keys to skip", .default_value = "0"})
+      .Add({.name = "limit", .value_name = "N", .help = "keys to list", .default_value = "100"})
+      .Add({.name = "use-snapshots",
+            .kind = cli::Option::Kind::kFlag,
+            .help = "start from the newest valid snapshot at or before N (faster); by default "
+                    "the state is replayed from the hash-chained log alone"})
+      .Add({.name = "compact",
+            .kind = cli::Option::Kind::kFlag,
+            .help = "compact JSON even on a terminal (default: indented on a terminal)"});
+  return cmd;
+}
 
-int RunHelp() {
-  std::fputs(kToolUsage, stdout);
-  return kExitOk;
+// Parses `argv` for `cmd` (the environment included). Returns the exit code when the command ends
+// here (help or a usage error), nullopt to go on.
+std::optional<int> ParseOrExit(const cli::Command& cmd, const std::vector<std::string>& argv,
+                               cli::Args* args) {
+  auto parsed = cmd.Parse(argv, cli::SystemEnv);
+  if (!parsed.ok()) {
+    std::fputs(cli::UsageErrorText(cmd.program(), parsed.error().message).c_str(), stderr);
+    return kExitUsage;
+  }
+  if (parsed->help()) {
+    std::fputs(cmd.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  *args = std::move(parsed).value();
+  return std::nullopt;
+}
+
+// "keyledger-audit log" from "usage: keyledger-audit log --data-dir DIR ...": the lower-case words
+// after "usage:", which name the command.
+std::string ProgramOf(std::string_view usage) {
+  std::string program = "keyledger-audit";
+  if (!usage.starts_with("usage: ")) return program;
+  usage.remove_prefix(7);
+  usage = usage.substr(0, usage.find('\n'));
+  std::string out;
+  while (!usage.empty()) {
+    const size_t space = usage.find(' ');
+    const std::string_view word = usage.substr(0, space);
+    const bool is_name = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || c == '-';
+    }) && word.front() != '-';
+    if (!is_name) break;
+    out += (out.empty() ? "" : " ") + std::string(word);
+    if (space == std::string_view::npos) break;
+    usage.remove_prefix(space + 1);
+  }
+  return out.empty() ? program : out;
 }
 
 Result<std::string> ReadWholeFile(const std::string& path) {
@@ -108,43 +185,33 @@ int Fail(int code, const std::string& message) {
 }
 
 int UsageError(const std::string& message, const char* usage) {
-  std::fprintf(stderr, "keyledger-audit: %s\n\n%s", message.c_str(), usage);
+  std::fputs(cli::UsageErrorText(ProgramOf(usage), message).c_str(), stderr);
   return kExitUsage;
 }
 
 int RunVerify(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"--data-dir", true},
-                                 {"--from", true},
-                                 {"--to", true},
-                                 {"--checkpoint", true},
-                                 {"--master-key-file", true},
-                                 {"--require-signature"},
-                                 {"--format", true}});
-  if (!args.ok()) return UsageError(args.error().message, kVerifyUsage);
-  if (args->help()) {
-    std::fputs(kVerifyUsage, stdout);
-    return kExitOk;
-  }
-  if (!args->positionals().empty()) {
-    return UsageError("unexpected argument " + args->positionals().front(), kVerifyUsage);
-  }
+  const cli::Command cmd = VerifyCommand();
+  cli::Args parsed_args;
+  if (auto code = ParseOrExit(cmd, argv, &parsed_args)) return *code;
+  const cli::Args* args = &parsed_args;
+  auto usage_error = [&](const std::string& message) {
+    std::fputs(cli::UsageErrorText(cmd.program(), message).c_str(), stderr);
+    return kExitUsage;
+  };
   auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message, kVerifyUsage);
+  if (!dir.ok()) return usage_error(dir.error().message);
   uint64_t from = 1, to = UINT64_MAX;
-  if (auto v = args->Get("--from")) {
-    auto n = ParseUint(*v, "--from");
-    if (!n.ok()) return UsageError(n.error().message, kVerifyUsage);
+  if (args->Has("--from")) {
+    auto n = args->GetUint("--from");
+    if (!n.ok()) return usage_error(n.error().message);
     from = std::max<uint64_t>(*n, 1);
   }
-  if (auto v = args->Get("--to")) {
-    auto n = ParseUint(*v, "--to");
-    if (!n.ok()) return UsageError(n.error().message, kVerifyUsage);
+  if (args->Has("--to")) {
+    auto n = args->GetUint("--to");
+    if (!n.ok()) return usage_error(n.error().message);
     to = *n;
   }
   const std::string format = args->Get("--format").value_or("text");
-  if (format != "text" && format != "json") {
-    return UsageError("--format must be text or json", kVerifyUsage);
-  }
   std::optional<projections::Checkpoint> checkpoint;
   if (auto file = args->Get("--checkpoint")) {
     auto text = ReadWholeFile(*file);
@@ -251,60 +318,43 @@ int RunVerify(const std::vector<std::string>& argv) {
 }
 
 int RunState(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"--data-dir", true},
-                                 {"--as-of-seq", true},
-                                 {"--as-of", true},
-                                 {"--view", true},
-                                 {"--provider", true},
-                                 {"--skip", true},
-                                 {"--limit", true},
-                                 {"--use-snapshots"},
-                                 {"--compact"}});
-  if (!args.ok()) return UsageError(args.error().message, kStateUsage);
-  if (args->help()) {
-    std::fputs(kStateUsage, stdout);
-    return kExitOk;
-  }
-  if (!args->positionals().empty()) {
-    return UsageError("unexpected argument " + args->positionals().front(), kStateUsage);
-  }
+  const cli::Command cmd = StateCommand();
+  cli::Args parsed_args;
+  if (auto code = ParseOrExit(cmd, argv, &parsed_args)) return *code;
+  const cli::Args* args = &parsed_args;
+  auto usage_error = [&](const std::string& message) {
+    std::fputs(cli::UsageErrorText(cmd.program(), message).c_str(), stderr);
+    return kExitUsage;
+  };
   auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message, kStateUsage);
+  if (!dir.ok()) return usage_error(dir.error().message);
   const auto seq_arg = args->Get("--as-of-seq");
   const auto time_arg = args->Get("--as-of");
   if (seq_arg.has_value() == time_arg.has_value()) {
-    return UsageError("give exactly one of --as-of-seq and --as-of", kStateUsage);
+    return usage_error("give exactly one of --as-of-seq and --as-of");
   }
   const std::optional<std::string> provider = args->Get("--provider");
   const std::string view = args->Get("--view").value_or(provider ? "keys" : "providers");
-  if (view != "keys" && view != "grouped" && view != "providers") {
-    return UsageError("--view must be keys, grouped or providers", kStateUsage);
-  }
   if (view == "keys" && !provider) {
-    return UsageError("--view keys needs --provider (the API lists keys per provider)",
-                      kStateUsage);
+    return usage_error("--view keys needs --provider (the API lists keys per provider)");
   }
   if (view == "grouped" && provider) {
-    return UsageError("--view grouped lists every provider; drop --provider", kStateUsage);
+    return usage_error("--view grouped lists every provider; drop --provider");
   }
-  uint64_t skip = 0, limit = 100;
-  for (auto [name, out] : {std::pair{"--skip", &skip}, std::pair{"--limit", &limit}}) {
-    if (auto v = args->Get(name)) {
-      auto n = ParseUint(*v, name);
-      if (!n.ok()) return UsageError(n.error().message, kStateUsage);
-      *out = *n;
-    }
-  }
-  if (limit == 0) return UsageError("--limit must be at least 1", kStateUsage);
+  auto skip = args->GetUint("--skip");
+  if (!skip.ok()) return usage_error(skip.error().message);
+  auto limit = args->GetUint("--limit");
+  if (!limit.ok()) return usage_error(limit.error().message);
+  if (*limit == 0) return usage_error("--limit must be at least 1");
   uint64_t seq = 0;
   std::optional<int64_t> as_of_time;
   if (seq_arg) {
-    auto n = ParseUint(*seq_arg, "--as-of-seq");
-    if (!n.ok()) return UsageError(n.error().message, kStateUsage);
+    auto n = args->GetUint("--as-of-seq");
+    if (!n.ok()) return usage_error(n.error().message);
     seq = *n;
   } else {
     auto t = ParseTime(*time_arg, "--as-of");
-    if (!t.ok()) return UsageError(t.error().message, kStateUsage);
+    if (!t.ok()) return usage_error(t.error().message);
     as_of_time = *t;
   }
 
@@ -328,7 +378,7 @@ int RunState(const std::vector<std::string>& argv) {
       return Fail(kExitCheckFailed, "provider " + *provider + " did not exist at sequence " +
                                         std::to_string(state->sequence));
     }
-    out = projections::KeyListJson(*state, *provider, skip, limit);
+    out = projections::KeyListJson(*state, *provider, *skip, *limit);
   } else if (view == "grouped") {
     out = projections::GroupedByFormatJson(*state);
   } else if (provider) {
@@ -356,16 +406,17 @@ int RunState(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
   namespace audit = keyledger::tools::audit;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return audit::UsageError("a command is required", audit::kToolUsage);
-  const std::string command = args.front();
-  args.erase(args.begin());
-  if (command == "-h" || command == "--help" || command == "help") return audit::RunHelp();
-  if (command == "verify") return audit::RunVerify(args);
-  if (command == "log") return audit::RunLog(args);
-  if (command == "history") return audit::RunHistory(args);
-  if (command == "state") return audit::RunState(args);
-  if (command == "export") return audit::RunExport(args);
-  if (command == "import") return audit::RunImport(args);
-  return audit::UsageError("unknown command " + command, audit::kToolUsage);
+  const std::vector<keyledger::cli::Subcommand> subcommands = {
+      {"verify", "recompute the hash chain; check a signed checkpoint", audit::RunVerify},
+      {"log", "list events, filtered by stream, key, provider, type, actor, time", audit::RunLog},
+      {"history", "one key's whole life, also after it was deleted", audit::RunHistory},
+      {"state", "the projection as of a sequence or a time, in the API's JSON shapes",
+       audit::RunState},
+      {"export", "every event as JSONL (secrets stay ciphertext), for archiving", audit::RunExport},
+      {"import", "load an export into an empty data directory (same chain, same head hash)",
+       audit::RunImport},
+  };
+  return keyledger::cli::RunSubcommands(
+      "keyledger-audit", audit::kToolUsage, audit::kToolExitStatus, subcommands,
+      std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
 }

@@ -19,72 +19,27 @@ namespace fs = std::filesystem;
 
 Result<Args> Args::Parse(const std::vector<std::string>& args,
                          const std::vector<OptionSpec>& specs) {
-  Args out;
-  bool options_done = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (options_done || arg.size() < 2 || arg[0] != '-') {
-      out.positionals_.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      options_done = true;
-      continue;
-    }
-    if (arg == "-h" || arg == "--help") {
-      out.help_ = true;
-      continue;
-    }
-    std::string name = arg;
-    std::optional<std::string> inline_value;
-    if (size_t eq = arg.find('='); eq != std::string::npos && arg.starts_with("--")) {
-      name = arg.substr(0, eq);
-      inline_value = arg.substr(eq + 1);
-    }
-    auto spec = std::find_if(specs.begin(), specs.end(),
-                             [&](const OptionSpec& s) { return s.name == name; });
-    if (spec == specs.end()) {
-      return MakeError(ErrorCode::kInvalidArgument, "unknown option " + name);
-    }
-    std::string value;
-    if (spec->takes_value) {
-      if (inline_value) {
-        value = *inline_value;
-      } else if (i + 1 < args.size()) {
-        value = args[++i];
-      } else {
-        return MakeError(ErrorCode::kInvalidArgument, name + " needs a value");
-      }
-    } else if (inline_value) {
-      return MakeError(ErrorCode::kInvalidArgument, name + " takes no value");
-    }
-    if (!spec->repeatable && out.Has(name)) {
-      return MakeError(ErrorCode::kInvalidArgument, name + " was given twice");
-    }
-    out.values_.emplace_back(name, std::move(value));
+  cli::Command cmd("");
+  for (const OptionSpec& spec : specs) {
+    cli::Option o;
+    o.name = std::string(spec.name.substr(spec.name.starts_with("--") ? 2 : 0));
+    o.kind = !spec.takes_value ? cli::Option::Kind::kFlag
+             : spec.repeatable ? cli::Option::Kind::kList
+                               : cli::Option::Kind::kValue;
+    cmd.Add(std::move(o));
   }
-  return out;
+  // The environment is read where each command decides (DataDirFrom), as it always was.
+  cmd.Positionals(SIZE_MAX);
+  KL_ASSIGN_OR_RETURN(cli::Args parsed, cmd.Parse(args, cli::NoEnv));
+  return Args(std::move(parsed));
 }
 
-bool Args::Has(std::string_view name) const {
-  return std::any_of(values_.begin(), values_.end(),
-                     [&](const auto& v) { return v.first == name; });
-}
-
-std::optional<std::string> Args::Get(std::string_view name) const {
-  std::optional<std::string> out;
-  for (const auto& [k, v] : values_) {
-    if (k == name) out = v;
-  }
-  return out;
-}
-
-std::vector<std::string> Args::GetAll(std::string_view name) const {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : values_) {
-    if (k == name) out.push_back(v);
-  }
-  return out;
+cli::Option DataDirOption() {
+  return {.name = "data-dir",
+          .value_name = "DIR",
+          .help = "the keyledger data directory",
+          .env = "KEYLEDGER_DATA_DIR",
+          .required = true};
 }
 
 Result<uint64_t> ParseUint(std::string_view text, std::string_view what) {
@@ -110,7 +65,7 @@ Result<int64_t> ParseTime(std::string_view text, std::string_view what) {
   return *parsed;
 }
 
-Result<std::string> DataDirFrom(const Args& args) {
+Result<std::string> DataDirFrom(const cli::Args& args) {
   if (auto dir = args.Get("--data-dir")) {
     if (dir->empty()) return MakeError(ErrorCode::kInvalidArgument, "--data-dir is empty");
     return *dir;
@@ -241,7 +196,7 @@ std::string Style::Wrap(std::string_view code, std::string_view s) const {
   return out;
 }
 
-Result<Style> StyleFor(const Args& args, std::FILE* out) {
+Result<Style> StyleFor(const cli::Args& args, std::FILE* out) {
   const std::string mode = args.Get("--color").value_or("auto");
   if (mode == "auto") return Style(IsTty(out) && std::getenv("NO_COLOR") == nullptr);
   if (mode == "always") return Style(true);
@@ -513,7 +468,7 @@ void Progress::Draw(uint64_t done, bool final) {
   std::fflush(stderr);
 }
 
-Result<Progress::Mode> ProgressModeFrom(const Args& args) {
+Result<Progress::Mode> ProgressModeFrom(const cli::Args& args) {
   const std::string mode = args.Get("--progress").value_or("auto");
   if (mode == "auto") return Progress::Mode::kAuto;
   if (mode == "bar") return Progress::Mode::kBar;

@@ -1,5 +1,6 @@
 #pragma once
-// What keyledger-audit and keyledger-rebuild share: exit codes, argument parsing, opening a data
+// What keyledger-audit and keyledger-rebuild share: exit codes and argument parsing (both from the
+// programs' common layer, src/cli), opening a data
 // directory the right way (read-only, next to a running server, or for writing), master keys,
 // terminal output (tables, colours only on a TTY, progress), and small formatting helpers.
 //
@@ -17,47 +18,49 @@
 #include "events/rocks_event_log.hpp"
 #include "events/secrets.hpp"
 #include "events/status.hpp"
+#include "src/cli/command_line.hpp"
+#include "src/cli/exit_code.hpp"
 
 namespace keyledger::tools {
 
-// Exit status of every tool command.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitCheckFailed = 1;  // a check said no: broken chain, mismatch, unknown key
-inline constexpr int kExitUsage = 2;        // bad command line
-inline constexpr int kExitError = 3;        // could not run: missing directory, I/O, server down
+// Exit status of every tool command: the programs' one contract (src/cli/exit_code.hpp).
+inline constexpr int kExitOk = cli::ToInt(cli::ExitCode::kOk);
+// a check said no: broken chain, mismatch, unknown key
+inline constexpr int kExitCheckFailed = cli::ToInt(cli::ExitCode::kFailed);
+inline constexpr int kExitUsage = cli::ToInt(cli::ExitCode::kUsage);  // bad command line
+// could not run: missing directory, I/O, server down
+inline constexpr int kExitError = cli::ToInt(cli::ExitCode::kCannotRun);
 
 // ---- arguments ----
 
+// The shared command-line layer (src/cli/command_line.hpp) for commands that list their options
+// inline rather than as a cli::Command table (audit log, history, export, import): the same
+// parser, messages and --help detection, without per-option help text.
 struct OptionSpec {
   std::string_view name;  // "--limit"
   bool takes_value = false;
   bool repeatable = false;
 };
 
-// "--name VALUE", "--name=VALUE", flags, "-h"/"--help", and positionals ("--" ends options).
-class Args {
+class Args : public cli::Args {
  public:
+  Args() = default;
+  explicit Args(cli::Args parsed) : cli::Args(std::move(parsed)) {}
+  // Any number of positionals; errors as cli::Command::Parse ("unknown option --x").
   static Result<Args> Parse(const std::vector<std::string>& args,
                             const std::vector<OptionSpec>& specs);
-
-  bool Has(std::string_view name) const;
-  std::optional<std::string> Get(std::string_view name) const;  // the last value given
-  std::vector<std::string> GetAll(std::string_view name) const;
-  const std::vector<std::string>& positionals() const { return positionals_; }
-  bool help() const { return help_; }
-
- private:
-  std::vector<std::pair<std::string, std::string>> values_;
-  std::vector<std::string> positionals_;
-  bool help_ = false;
 };
+
+// --data-dir DIR with KEYLEDGER_DATA_DIR, required: the option every audit and rebuild command
+// takes, declared once.
+cli::Option DataDirOption();
 
 Result<uint64_t> ParseUint(std::string_view text, std::string_view what);
 // RFC 3339 / ISO 8601 (events::ParseTimestamp) or an integer of microseconds since the epoch.
 Result<int64_t> ParseTime(std::string_view text, std::string_view what);
 
-// --data-dir, else KEYLEDGER_DATA_DIR; kInvalidArgument when neither is given.
-Result<std::string> DataDirFrom(const Args& args);
+// --data-dir, else KEYLEDGER_DATA_DIR; kInvalidArgument when neither is given or it is empty.
+Result<std::string> DataDirFrom(const cli::Args& args);
 
 // ---- opening a data directory ----
 
@@ -126,7 +129,7 @@ class Style {
 };
 
 // --color auto|always|never for `out`; kInvalidArgument on another value.
-Result<Style> StyleFor(const Args& args, std::FILE* out);
+Result<Style> StyleFor(const cli::Args& args, std::FILE* out);
 
 // `text` with control characters (C0, DEL, C1) and invalid UTF-8 shown as visible escapes
 // ("\x1b"), so that text from the log can never drive the terminal.
@@ -190,7 +193,7 @@ class Progress {
   int64_t last_draw_us_ = 0;
   bool finished_ = false;
 };
-Result<Progress::Mode> ProgressModeFrom(const Args& args);
+Result<Progress::Mode> ProgressModeFrom(const cli::Args& args);
 
 int64_t MonotonicMicros();
 

@@ -4,8 +4,9 @@
 //
 //   keyledger-rebuild --data-dir DIR [--dry-run] [--write-snapshot] [--compare-url URL] ...
 //
-// Exit status: 0 everything matched (or the snapshot was replaced), 1 a mismatch or a broken
-// chain, 2 usage error, 3 could not run (missing directory, server unreachable, I/O).
+// Exit status (src/cli/exit_code.hpp): 0 everything matched (or the snapshot was replaced), 1 a
+// mismatch or a broken chain, 2 usage error, 3 could not run (missing directory, server
+// unreachable, I/O).
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -31,36 +32,67 @@ namespace {
 
 using projections::State;
 
-constexpr const char* kUsage =
-    "usage: keyledger-rebuild --data-dir DIR [--dry-run] [--write-snapshot]\n"
-    "                         [--compare-url URL] [--token TOKEN] [--timeout SECONDS]\n"
-    "                         [--progress auto|bar|lines|none] [--progress-interval SECONDS]\n"
-    "                         [--format text|json]\n"
-    "\n"
-    "Rebuilds every projection from sequence 1 with the same fold the server uses, checking\n"
-    "the hash chain on the way, and prints the state digest. Then compares the rebuilt state,\n"
-    "at each one's sequence, with every stored snapshot and with a live server, and names\n"
-    "the first entity (provider:<id>, endpoint:<id>, key:<id>) that differs. Reads the\n"
-    "directory read-only (as a RocksDB secondary instance while keyledgerd runs) unless\n"
-    "--write-snapshot is given.\n"
-    "\n"
-    "  --write-snapshot     replace every snapshot, in one atomic write, with one of the\n"
-    "                       rebuilt state at the head. Refused while a server holds DIR\n"
-    "  --dry-run            verify only: never write, even with --write-snapshot (then it\n"
-    "                       says what it would replace)\n"
-    "  --compare-url URL    a running server: GET URL/api/admin/audit/digest?entities=true\n"
-    "                       (when URL has no path; otherwise URL as given). Fetched first,\n"
-    "                       then the rebuild is compared at the server's sequence\n"
-    "  --token TOKEN        bearer token for --compare-url (default: $KEYLEDGER_TOKEN;\n"
-    "                       an auditor token suffices)\n"
-    "  --timeout SECONDS    for the request to the server (default 30)\n"
-    "  --progress MODE      auto (default: a bar with events/s and ETA on a terminal, plain\n"
-    "                       lines otherwise), bar, lines, none; on stderr\n"
-    "  --progress-interval  seconds between plain progress lines (default 5)\n"
-    "  --format text|json   text (default) or one JSON object with the figures\n"
-    "\n"
-    "Exit status: 0 all digests match (or the snapshots were replaced), 1 a mismatch or a\n"
-    "broken chain, 2 usage error, 3 could not run.\n";
+constexpr const char* kProgram = "keyledger-rebuild";
+
+// The options, each declared once with its variable, default and help (src/cli).
+cli::Command RebuildCommand() {
+  cli::Command cmd(kProgram);
+  cmd.Usage(
+         "usage: keyledger-rebuild --data-dir DIR [--dry-run] [--write-snapshot]\n"
+         "                         [--compare-url URL] [--token TOKEN] [--timeout SECONDS]\n"
+         "                         [--progress auto|bar|lines|none] [--progress-interval "
+         "SECONDS]\n"
+         "                         [--format text|json]\n"
+         "\n"
+         "Rebuilds every projection from sequence 1 with the same fold the server uses, checking\n"
+         "the hash chain on the way, and prints the state digest. Then compares the rebuilt "
+         "state,\n"
+         "at each one's sequence, with every stored snapshot and with a live server, and names\n"
+         "the first entity (provider:<id>, endpoint:<id>, key:<id>) that differs. Reads the\n"
+         "directory read-only (as a RocksDB secondary instance while keyledgerd runs) unless\n"
+         "--write-snapshot is given.\n")
+      .Epilogue(
+          "Exit status: 0 all digests match (or the snapshots were replaced), 1 a mismatch or a\n"
+          "broken chain, 2 usage error, 3 could not run.\n")
+      .Add(DataDirOption())
+      .Add({.name = "write-snapshot",
+            .kind = cli::Option::Kind::kFlag,
+            .help = "replace every snapshot, in one atomic write, with one of the rebuilt state "
+                    "at the head. Refused while a server holds DIR"})
+      .Add({.name = "dry-run",
+            .kind = cli::Option::Kind::kFlag,
+            .help = "verify only: never write, even with --write-snapshot (then it says what it "
+                    "would replace)"})
+      .Add({.name = "compare-url",
+            .value_name = "URL",
+            .help = "a running server: GET URL/api/admin/audit/digest?entities=true (when URL "
+                    "has no path; otherwise URL as given). Fetched first, then the rebuild is "
+                    "compared at the server's sequence"})
+      .Add({.name = "token",
+            .value_name = "TOKEN",
+            .help = "bearer token for --compare-url (an auditor token suffices)",
+            .env = "KEYLEDGER_TOKEN"})
+      .Add({.name = "timeout",
+            .value_name = "SECONDS",
+            .help = "for the request to the server",
+            .default_value = "30"})
+      .Add({.name = "progress",
+            .value_name = "MODE",
+            .help = "auto (a bar with events/s and ETA on a terminal, plain lines otherwise), "
+                    "bar, lines, none; on stderr",
+            .default_value = "auto",
+            .choices = {"auto", "bar", "lines", "none"}})
+      .Add({.name = "progress-interval",
+            .value_name = "SECONDS",
+            .help = "seconds between plain progress lines",
+            .default_value = "5"})
+      .Add({.name = "format",
+            .value_name = "FORMAT",
+            .help = "text, or json: one JSON object with the figures",
+            .default_value = "text",
+            .choices = {"text", "json"}});
+  return cmd;
+}
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "keyledger-rebuild: %s\n", message.c_str());
@@ -68,7 +100,7 @@ int Fail(int code, const std::string& message) {
 }
 
 int UsageError(const std::string& message) {
-  std::fprintf(stderr, "keyledger-rebuild: %s\n\n%s", message.c_str(), kUsage);
+  std::fputs(cli::UsageErrorText(kProgram, message).c_str(), stderr);
   return kExitUsage;
 }
 
@@ -109,22 +141,12 @@ void ExplainSnapshot(const projections::SnapshotStore& store, const State& rebui
 }  // namespace
 
 int Run(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"--data-dir", true},
-                                 {"--dry-run"},
-                                 {"--write-snapshot"},
-                                 {"--compare-url", true},
-                                 {"--token", true},
-                                 {"--timeout", true},
-                                 {"--progress", true},
-                                 {"--progress-interval", true},
-                                 {"--format", true}});
+  const cli::Command cmd = RebuildCommand();
+  auto args = cmd.Parse(argv, cli::SystemEnv);
   if (!args.ok()) return UsageError(args.error().message);
   if (args->help()) {
-    std::fputs(kUsage, stdout);
+    std::fputs(cmd.Help().c_str(), stdout);
     return kExitOk;
-  }
-  if (!args->positionals().empty()) {
-    return UsageError("unexpected argument " + args->positionals().front());
   }
   auto dir = DataDirFrom(*args);
   if (!dir.ok()) return UsageError(dir.error().message);
@@ -138,14 +160,10 @@ int Run(const std::vector<std::string>& argv) {
       return UsageError("--progress-interval must be a positive number of seconds");
     }
   }
-  uint64_t timeout_s = 30;
-  if (auto v = args->Get("--timeout")) {
-    auto n = ParseUint(*v, "--timeout");
-    if (!n.ok() || *n == 0) return UsageError("--timeout must be a positive number of seconds");
-    timeout_s = *n;
-  }
+  auto timeout = args->GetUint("--timeout", 1);
+  if (!timeout.ok()) return UsageError("--timeout must be a positive number of seconds");
+  const uint64_t timeout_s = *timeout;
   const std::string format = args->Get("--format").value_or("text");
-  if (format != "text" && format != "json") return UsageError("--format must be text or json");
   const bool dry_run = args->Has("--dry-run");
   const bool write = args->Has("--write-snapshot") && !dry_run;
   const std::optional<std::string> compare_url = args->Get("--compare-url");
@@ -158,10 +176,7 @@ int Run(const std::vector<std::string>& argv) {
   if (compare_url) {
     auto url = DigestUrl(*compare_url);
     if (!url.ok()) return UsageError("--compare-url: " + url.error().message);
-    std::string token = args->Get("--token").value_or("");
-    if (token.empty()) {
-      if (const char* env = std::getenv("KEYLEDGER_TOKEN")) token = env;
-    }
+    const std::string token = args->Get("--token").value_or("");
     auto response =
         HttpGet(*url, token, std::chrono::milliseconds(static_cast<int64_t>(timeout_s) * 1000));
     if (!response.ok()) return Fail(kExitError, "--compare-url: " + response.error().message);
