@@ -125,9 +125,9 @@ class Writer {
   }
 
   void RotateMaster() {
-    ASSERT_OK(keyring_->RotateMaster(events::MasterKey::FromBytes(kTestMasterKey2).value(),
-                                     {"compat-ops", "127.0.0.1", "req-rotate",
-                                      std::string("yearly rotation (test)")}));
+    ASSERT_OK(keyring_->RotateMaster(
+        events::MasterKey::FromBytes(kTestMasterKey2).value(),
+        {"compat-ops", "127.0.0.1", "req-rotate", std::string("yearly rotation (test)")}));
   }
 
   Registry& registry() { return *registry_; }
@@ -218,8 +218,8 @@ TEST(CompatCorpusGenerator, DISABLED_AllEventTypes) {
   // Key updates: config fields, then a secret rotation (retires and shreds the old data key).
   KeyUpdateIntent u1;
   u1.key_id = k1;
-  u1.fields = {"note", "rate_multipliers", "internal_priority", "allowed_models", "capabilities",
-               "cache_ttl_minutes"};
+  u1.fields = {"note",           "rate_multipliers", "internal_priority",
+               "allowed_models", "capabilities",     "cache_ttl_minutes"};
   u1.values.note = "primary key";
   u1.values.rate_multipliers = OrderedMap<double>{{"CLAUDE", 1.5}, {"OPENAI", 0.75}};
   u1.values.internal_priority = 5;
@@ -248,10 +248,10 @@ TEST(CompatCorpusGenerator, DISABLED_AllEventTypes) {
   EndpointUpdateIntent ue;
   ue.endpoint_id = ea;
   ue.fields = {"headers", "timeout"};
-  ue.values.headers = OrderedMap<std::string>{
-      {"x-api-key", estate.header_secrets.at(0).second.mask},
-      {"x-tenant", "test-only-tenant-credential"},
-      {"anthropic-version", "2023-06-01"}};
+  ue.values.headers =
+      OrderedMap<std::string>{{"x-api-key", estate.header_secrets.at(0).second.mask},
+                              {"x-tenant", "test-only-tenant-credential"},
+                              {"anthropic-version", "2023-06-01"}};
   ue.values.timeout = 120;
   w.Run(MakeUpdateEndpoint(std::move(ue)), "req-e1-update");
 
@@ -358,9 +358,9 @@ TEST(CompatCorpusGenerator, DISABLED_SchemaV1Credentials) {
   EndpointUpdateIntent resend;
   resend.endpoint_id = eid;
   resend.fields = {"headers"};
-  resend.values.headers = OrderedMap<std::string>{
-      {"x-api-key", events::MaskSecret(e.headers->at(0).second)},
-      {"authorization", events::MaskSecret(e.headers->at(1).second)}};
+  resend.values.headers =
+      OrderedMap<std::string>{{"x-api-key", events::MaskSecret(e.headers->at(0).second)},
+                              {"authorization", events::MaskSecret(e.headers->at(1).second)}};
   w.Run(MakeUpdateEndpoint(std::move(resend)), "req-e-seal");
   ASSERT_NO_FATAL_FAILURE(WriteCorpus(w.log(), "schema-v1-credentials"));
 }
