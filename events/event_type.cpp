@@ -51,16 +51,13 @@ bool IsKnownEventType(uint16_t value) {
   return false;
 }
 
-uint16_t CurrentSchemaVersion(EventType type) {
-  switch (type) {
-    case EventType::kProviderCreated:
-    case EventType::kProviderUpdated:
-    case EventType::kEndpointCreated:
-    case EventType::kEndpointUpdated:
-      return 2;
-    default:
-      return 1;
-  }
+std::span<const EventType> AllEventTypes() {
+  static constexpr auto kTypes = [] {
+    std::array<EventType, kNames.size()> types{};
+    for (size_t i = 0; i < kNames.size(); ++i) types[i] = kNames[i].first;
+    return types;
+  }();
+  return kTypes;
 }
 
 }  // namespace keyledger::events

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace keyledger::events {
@@ -39,9 +40,26 @@ std::string_view EventTypeName(EventType type);
 std::optional<EventType> EventTypeFromName(std::string_view name);
 bool IsKnownEventType(uint16_t value);
 
+// Every type this build knows, in number order.
+std::span<const EventType> AllEventTypes();
+
 // The schema version this build writes for `type` (events/FORMAT.md "Payloads"), which is also
 // the newest it reads: 2 for ProviderCreated/Updated and EndpointCreated/Updated (credentials in
-// headers and config are sealed), 1 for every other type.
-uint16_t CurrentSchemaVersion(EventType type);
+// headers and config are sealed) and for KeyRpmLimitSet (carries the key's provider_id), 1 for
+// every other type. Raising a version needs a decoder of the new version and an upcaster from
+// the previous one (projections/upcasters.cpp) and a new compatibility corpus (tests/compat);
+// the payload structs of projections/event_payloads.hpp check they match at compile time.
+constexpr uint16_t CurrentSchemaVersion(EventType type) {
+  switch (type) {
+    case EventType::kProviderCreated:
+    case EventType::kProviderUpdated:
+    case EventType::kEndpointCreated:
+    case EventType::kEndpointUpdated:
+    case EventType::kKeyRpmLimitSet:
+      return 2;
+    default:
+      return 1;
+  }
+}
 
 }  // namespace keyledger::events

@@ -9,6 +9,7 @@
 #include "events/time_format.hpp"
 #include "projections/codec_internal.hpp"
 #include "projections/credentials.hpp"
+#include "projections/event_payloads.hpp"
 #include "projections/fold.hpp"
 #include "projections/snapshot.hpp"
 
@@ -142,17 +143,20 @@ void WriteEventMembers(json::Writer& w, const EventRecord& r, std::string_view r
   w.Member("hash", HashHex(r.hash));
 }
 
-// The provider a payload names: a top-level "provider_id", or that of a created key/endpoint.
-std::optional<std::string> NamedProvider(simdjson::dom::parser& parser, std::string_view payload) {
-  if (payload.find("\"provider_id\"") == std::string_view::npos) return std::nullopt;
-  element doc;
-  if (parser.parse(payload.data(), payload.size(), true).get(doc)) return std::nullopt;
-  std::string_view id;
-  if (!doc["provider_id"].get_string().get(id)) return std::string(id);
-  for (const char* entity : {"key", "endpoint"}) {
-    if (!doc[entity]["provider_id"].get_string().get(id)) return std::string(id);
+// The provider a stored event names (NamedProvider of its typed payload, any schema version
+// upcast). A schema version this build cannot read fails as the fold does (kUnsupported, naming
+// the event, its type and version); a payload that does not decode names none.
+Result<std::optional<std::string>> ProviderNamedBy(EventDecoder& decoder, const EventRecord& r) {
+  if (r.payload.find("\"provider_id\"") == std::string::npos) {
+    KL_RETURN_IF_ERROR(CheckReadable(r));
+    return std::optional<std::string>();
   }
-  return std::nullopt;
+  Result<Event> event = decoder.Decode(r);
+  if (!event.ok()) {
+    if (event.error().code == ErrorCode::kUnsupported) return event.error();
+    return std::optional<std::string>();
+  }
+  return NamedProvider(*event);
 }
 
 bool IsHexDigest(std::string_view s) {
@@ -225,16 +229,13 @@ std::string KeyFieldValue(const KeyState& k, std::string_view name) {
   return s.substr(name.size() + 4, s.size() - name.size() - 5);
 }
 
-Status ComputeChanges(simdjson::dom::parser& parser, const EventRecord& r, const KeyState& before,
-                      const KeyState& after, std::vector<FieldChange>& out) {
+// `updated`: the KeyUpdated whose set names the fields; null for an adaptive-RPM event.
+Status ComputeChanges(simdjson::dom::parser& parser, const KeyUpdated* updated,
+                      const KeyState& before, const KeyState& after,
+                      std::vector<FieldChange>& out) {
   std::vector<std::string> names;
-  if (r.type == EventType::kKeyUpdated) {
-    element doc;
-    object set;
-    if (parser.parse(r.payload).get(doc) || doc["set"].get_object().get(set)) {
-      return Corrupt("KeyUpdated payload of event " + std::to_string(r.sequence));
-    }
-    for (auto field : set) names.emplace_back(field.key);
+  if (updated != nullptr) {
+    names = updated->set.names;
   } else {
     // The adaptive-RPM events (spec §11.3) change the RPM mode and the learner's fields.
     names = {"rpm_limit",   "learned_rpm_limit", "concurrent_429_count", "rpm_429_count",
@@ -264,6 +265,7 @@ Result<KeyHistory> BuildKeyHistory(const events::EventReader& log, std::string_v
   KeyHistory h;
   h.key_id = std::string(key_id);
   Folder folder;
+  EventDecoder decoder;
   simdjson::dom::parser parser;
   State state;
   EventType last_type = EventType::kKeyCreated;
@@ -271,10 +273,18 @@ Result<KeyHistory> BuildKeyHistory(const events::EventReader& log, std::string_v
   for (uint64_t version = 1;;) {
     KL_ASSIGN_OR_RETURN(std::vector<EventRecord> page, log.ReadStream(stream, version, kPage));
     for (EventRecord& r : page) {
-      if (version == 1 && h.stream_version == 0) {
+      const bool first = version == 1 && h.stream_version == 0;
+      h.stream_version = r.stream_version;
+      last_type = r.type;
+      if (limited) continue;  // only the totals are still needed
+
+      // Every event is decoded once (any schema version upcast to the newest): the fold applies
+      // it, and the changes and the entry's summary are read from it.
+      KL_ASSIGN_OR_RETURN(Event event, decoder.Decode(r));
+      if (first) {
         // The first event creates the key; a stub of its provider lets the fold accept it.
         std::optional<std::string> provider;
-        if (r.type == EventType::kKeyCreated) provider = NamedProvider(parser, r.payload);
+        if (std::holds_alternative<KeyCreated>(event)) provider = NamedProvider(event);
         if (!provider) {
           return MakeError(ErrorCode::kCorruption,
                            "stream " + stream + " does not start with a KeyCreated event");
@@ -284,32 +294,30 @@ Result<KeyHistory> BuildKeyHistory(const events::EventReader& log, std::string_v
         state.providers.Set(*provider, std::move(stub));
         h.provider_id = *provider;
       }
-      h.stream_version = r.stream_version;
-      last_type = r.type;
-      if (limited) continue;  // only the totals are still needed
 
       std::optional<KeyState> before;
       if (r.type == EventType::kKeyUpdated || r.type == EventType::kKeyAdaptiveModeChanged ||
           r.type == EventType::kKeyRpmLimitSet || r.type == EventType::kKeyLearningReset) {
         if (const KeyState* k = state.keys.Find(key_id)) before = *k;
       }
-      KL_RETURN_IF_ERROR(folder.Apply(state, r));
-
       const bool wanted =
           r.stream_version > options.after_version &&
           (options.include_health_reports || r.type != EventType::kKeyHealthReported);
-      if (!wanted) continue;
-      if (h.entries.size() >= options.limit) {
+      if (wanted && h.entries.size() >= options.limit) {
         limited = true;
         h.next_after_version =
             h.entries.empty() ? options.after_version : h.entries.back().record.stream_version;
-        continue;
       }
+      const bool keep = wanted && !limited;
       KeyHistoryEntry entry;
+      if (keep) entry.event = event;
+      KL_RETURN_IF_ERROR(folder.Apply(state, r, std::move(event)));
+      if (!keep) continue;
       if (before) {
         const KeyState* after = state.keys.Find(key_id);
         if (after == nullptr) return Corrupt("key state after event " + std::to_string(r.sequence));
-        KL_RETURN_IF_ERROR(ComputeChanges(parser, r, *before, *after, entry.changes));
+        const auto* updated = std::get_if<KeyUpdated>(&entry.event);
+        KL_RETURN_IF_ERROR(ComputeChanges(parser, updated, *before, *after, entry.changes));
       }
       entry.record = std::move(r);
       entry.record.payload = RedactWith(parser, entry.record.payload);
@@ -387,7 +395,7 @@ class Matcher {
   Result<bool> MatchesProvider(const EventRecord& r) {
     const std::string& id = *f_.provider_id;
     if (r.stream == provider_stream_) return true;
-    std::optional<std::string> named = NamedProvider(parser_, r.payload);
+    KL_ASSIGN_OR_RETURN(std::optional<std::string> named, ProviderNamedBy(decoder_, r));
     const bool owned = r.stream.starts_with("key-") || r.stream.starts_with("endpoint-");
     if (named && (r.type == EventType::kKeyCreated || r.type == EventType::kEndpointCreated)) {
       owners_[r.stream] = *named;
@@ -399,7 +407,11 @@ class Matcher {
       // The stream's created event names its provider (one lookup per stream per query).
       KL_ASSIGN_OR_RETURN(auto first, log_.ReadStream(r.stream, 1, 1));
       std::string owner;
-      if (!first.empty()) owner = NamedProvider(parser_, first.front().payload).value_or("");
+      if (!first.empty()) {
+        KL_ASSIGN_OR_RETURN(std::optional<std::string> named_first,
+                            ProviderNamedBy(decoder_, first.front()));
+        owner = named_first.value_or("");
+      }
       it = owners_.emplace(r.stream, std::move(owner)).first;
     }
     return it->second == id;
@@ -408,7 +420,7 @@ class Matcher {
   const events::EventReader& log_;
   const EventFilter& f_;
   std::string provider_stream_;
-  simdjson::dom::parser parser_;
+  EventDecoder decoder_;
   std::unordered_map<std::string, std::string> owners_;  // key/endpoint stream -> provider id
 };
 

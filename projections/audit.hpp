@@ -25,6 +25,7 @@
 #include "events/record.hpp"
 #include "events/secrets.hpp"
 #include "events/status.hpp"
+#include "projections/event_payloads.hpp"
 #include "projections/state.hpp"
 
 namespace keyledger::projections {
@@ -74,6 +75,10 @@ struct FieldChange {
 
 struct KeyHistoryEntry {
   events::EventRecord record;  // payload already redacted (RedactPayload)
+  // The stored payload decoded (EventDecoder: any schema version, upcast to the newest), for
+  // readers that interpret it (keyledger-audit history's summaries). It holds sealed secrets as
+  // stored (ciphertext, never plaintext); print `record`, which is redacted.
+  Event event;
   // KeyUpdated: the fields it set whose value changed; KeyAdaptiveModeChanged, KeyRpmLimitSet,
   // KeyLearningReset: the RPM and learner fields they changed.
   std::vector<FieldChange> changes;

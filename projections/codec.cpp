@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <cassert>
 
@@ -238,14 +239,14 @@ struct Field {
   bool config;  // part of create/update payloads
   void (*put)(json::Writer&, const E&);
   Status (*get)(element, E&);
+  void (*move)(E& from, E& to);  // to.member = std::move(from.member)
 };
 
-#define KL_FIELD(E, member, config)                                                                \
-  Field<E> {                                                                                       \
-#member, config,                                                                               \
-        [](json::Writer & w,                                                                       \
-           const E& e) { Put(w, e.member); }, [](element v, E & e)                                 \
-                                                   -> Status { return Get(v, e.member, #member); } \
+#define KL_FIELD(E, member, config)                                                  \
+  Field<E> {                                                                         \
+#member, config, [](json::Writer& w, const E& e) { Put(w, e.member); },            \
+        [](element v, E& e) -> Status { return Get(v, e.member, #member); },           \
+        [](E& from, E& to) { to.member = std::move(from.member); } \
   }
 
 const auto& ProviderFields() {
@@ -378,12 +379,16 @@ void WriteNamed(json::Writer& w, const E& e, std::span<const std::string_view> n
 }
 
 template <typename E, typename Table>
-Status ReadObject(simdjson::dom::object obj, E& e, const Table& table, std::string_view entity) {
+Status ReadObject(simdjson::dom::object obj, E& e, const Table& table, std::string_view entity,
+                  std::vector<std::string>* names = nullptr) {
   for (auto member : obj) {
     bool found = false;
     for (const auto& f : table) {
       if (f.name == member.key) {
         KL_RETURN_IF_ERROR(f.get(member.value, e));
+        if (names != nullptr && std::find(names->begin(), names->end(), f.name) == names->end()) {
+          names->emplace_back(f.name);  // a repeated member is read again, named once
+        }
         found = true;
         break;
       }
@@ -391,6 +396,22 @@ Status ReadObject(simdjson::dom::object obj, E& e, const Table& table, std::stri
     if (!found) return Corrupt(std::string(entity) + " member " + std::string(member.key));
   }
   return Status::Ok();
+}
+
+template <typename E, typename Table>
+void MoveNamed(std::span<const std::string> names, E& from, E& to, const Table& table) {
+  for (const std::string& name : names) {
+    bool found = false;
+    for (const auto& f : table) {
+      if (f.name == name) {
+        f.move(from, to);
+        found = true;
+        break;
+      }
+    }
+    assert(found && "unknown field name");
+    (void)found;
+  }
 }
 
 template <typename E, typename Table>
@@ -527,6 +548,28 @@ Status ReadEndpointObject(simdjson::dom::object obj, EndpointState& e) {
 }
 Status ReadKeyObject(simdjson::dom::object obj, KeyState& k) {
   return ReadObject(obj, k, KeyFields(), "key");
+}
+Status ReadProviderObject(simdjson::dom::object obj, ProviderState& p,
+                          std::vector<std::string>* names) {
+  return ReadObject(obj, p, ProviderFields(), "provider", names);
+}
+Status ReadEndpointObject(simdjson::dom::object obj, EndpointState& e,
+                          std::vector<std::string>* names) {
+  return ReadObject(obj, e, EndpointFields(), "endpoint", names);
+}
+Status ReadKeyObject(simdjson::dom::object obj, KeyState& k, std::vector<std::string>* names) {
+  return ReadObject(obj, k, KeyFields(), "key", names);
+}
+void CopyProviderFields(std::span<const std::string> names, ProviderState&& from,
+                        ProviderState& to) {
+  MoveNamed(names, from, to, ProviderFields());
+}
+void CopyEndpointFields(std::span<const std::string> names, EndpointState&& from,
+                        EndpointState& to) {
+  MoveNamed(names, from, to, EndpointFields());
+}
+void CopyKeyFields(std::span<const std::string> names, KeyState&& from, KeyState& to) {
+  MoveNamed(names, from, to, KeyFields());
 }
 Status ReadProviderFields(std::string_view json, ProviderState& p) {
   return ReadText(json, p, ProviderFields(), "provider");

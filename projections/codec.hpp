@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/json_writer.hpp"
 #include "events/status.hpp"
@@ -38,6 +39,14 @@ void WriteStoredSecret(json::Writer& w, const StoredSecret& s);
 Status ReadProviderFields(std::string_view object_json, ProviderState& p);
 Status ReadEndpointFields(std::string_view object_json, EndpointState& e);
 Status ReadKeyFields(std::string_view object_json, KeyState& k);
+
+// Moves the named fields from `from` to `to` (the fold applying an *Updated event's set).
+// Unknown names are a programming error (assert): the names come from the same table.
+void CopyProviderFields(std::span<const std::string> names, ProviderState&& from,
+                        ProviderState& to);
+void CopyEndpointFields(std::span<const std::string> names, EndpointState&& from,
+                        EndpointState& to);
+void CopyKeyFields(std::span<const std::string> names, KeyState&& from, KeyState& to);
 
 bool IsKeyField(std::string_view name);
 bool IsProviderField(std::string_view name);

@@ -10,6 +10,12 @@ namespace keyledger::projections {
 Status ReadProviderObject(simdjson::dom::object obj, ProviderState& p);
 Status ReadEndpointObject(simdjson::dom::object obj, EndpointState& e);
 Status ReadKeyObject(simdjson::dom::object obj, KeyState& k);
+// The same, also appending the name of every member read to `names` (an *Updated event's set).
+Status ReadProviderObject(simdjson::dom::object obj, ProviderState& p,
+                          std::vector<std::string>* names);
+Status ReadEndpointObject(simdjson::dom::object obj, EndpointState& e,
+                          std::vector<std::string>* names);
+Status ReadKeyObject(simdjson::dom::object obj, KeyState& k, std::vector<std::string>* names);
 Status ReadFormatHealth(simdjson::dom::element v, FormatHealth& h);
 Status ReadFormatBreaker(simdjson::dom::element v, FormatBreaker& b);
 

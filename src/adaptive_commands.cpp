@@ -18,7 +18,6 @@
 namespace keyledger::registry {
 namespace {
 
-using events::EventType;
 using projections::KeyState;
 
 constexpr IntRange kLimitRange{1, domain::rpm::kMaxRpmLimit};
@@ -73,21 +72,15 @@ class SetAdaptiveMode final : public Command {
     // As K3's rpm_limit:null, switching to adaptive restarts learning. (Written without a copy
     // of the optional that is then reset: g++ 12 -O3 calls that maybe-uninitialized.)
     const bool keeps_learned = !in.enabled && k->learned_rpm_limit.has_value();
-    json::Writer w;
-    w.BeginObject().Member("key_id", key_id_).Member("adaptive", in.enabled).Key("rpm_limit");
-    PutOptInt(w, rpm_limit);
-    w.Key("learned_rpm_limit");
-    if (keeps_learned) {
-      w.Int(*k->learned_rpm_limit);
-    } else {
-      w.Null();
-    }
-    w.Key("previous_rpm_limit");
-    PutOptInt(w, k->rpm_limit);
-    w.EndObject();
+    projections::KeyAdaptiveModeChanged event;
+    event.key_id = key_id_;
+    event.adaptive = in.enabled;
+    event.rpm_limit = rpm_limit;
+    if (keeps_learned) event.learned_rpm_limit = *k->learned_rpm_limit;
+    event.previous_rpm_limit = k->rpm_limit;
     Decision d;
-    d.streams.push_back(OneEvent(projections::KeyStream(key_id_), k->stream_version, ctx.request,
-                                 EventType::kKeyAdaptiveModeChanged, w.Take()));
+    d.streams.push_back(
+        OneEvent(projections::KeyStream(key_id_), k->stream_version, ctx.request, event));
     d.respond = [id = key_id_, enabled = in.enabled](const State& after) {
       return Respond(after, id, enabled);
     };
@@ -125,13 +118,10 @@ class SetRpmLimit final : public Command {
     const KeyState* k = ctx.state.keys.Find(key_id_);
     if (k == nullptr) return KeyNotFound(key_id_);
     KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, k->version, "key " + key_id_));
-    json::Writer w;
-    w.BeginObject().Member("key_id", key_id_).Member("rpm_limit", limit_).Key("previous_rpm_limit");
-    PutOptInt(w, k->rpm_limit);
-    w.EndObject();
     Decision d;
-    d.streams.push_back(OneEvent(projections::KeyStream(key_id_), k->stream_version, ctx.request,
-                                 EventType::kKeyRpmLimitSet, w.Take()));
+    d.streams.push_back(
+        OneEvent(projections::KeyStream(key_id_), k->stream_version, ctx.request,
+                 projections::KeyRpmLimitSet{key_id_, k->provider_id, limit_, k->rpm_limit}));
     const bool was_adaptive = !k->rpm_limit.has_value();
     d.respond = [id = key_id_, limit = limit_,
                  was_adaptive](const State& after) -> Result<PreparedResponse> {
@@ -164,13 +154,9 @@ class ResetLearning final : public Command {
   Result<Decision> Decide(DecideContext& ctx) override {
     const KeyState* k = ctx.state.keys.Find(key_id_);
     if (k == nullptr) return KeyNotFound(key_id_);
-    json::Writer w;
-    w.BeginObject().Member("key_id", key_id_).Key("previous_learned_rpm_limit");
-    PutOptInt(w, k->learned_rpm_limit);
-    w.EndObject();
     Decision d;
     d.streams.push_back(OneEvent(projections::KeyStream(key_id_), k->stream_version, ctx.request,
-                                 EventType::kKeyLearningReset, w.Take()));
+                                 projections::KeyLearningReset{key_id_, k->learned_rpm_limit}));
     d.respond = [id = key_id_](const State&) -> Result<PreparedResponse> {
       json::Writer b;
       b.BeginObject().Member("message", "学习状态已重置").Member("key_id", id).EndObject();

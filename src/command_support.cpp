@@ -37,18 +37,13 @@ events::EventMetadata Metadata(const RequestContext& request) {
                                request.reason};
 }
 
-events::StreamAppend OneEvent(std::string stream, uint64_t current_version,
-                              const RequestContext& request, events::EventType type,
-                              std::string payload) {
+events::StreamAppend detail::AppendOf(std::string stream, uint64_t current_version,
+                                      const RequestContext& request, events::NewEvent event) {
   events::StreamAppend sa;
   sa.stream = std::move(stream);
   sa.expected_version = static_cast<int64_t>(current_version);
   sa.metadata = Metadata(request);
-  events::NewEvent e;
-  e.type = type;
-  e.schema_version = events::CurrentSchemaVersion(type);
-  e.payload = std::move(payload);
-  sa.events.push_back(std::move(e));
+  sa.events.push_back(std::move(event));
   return sa;
 }
 

@@ -10,6 +10,7 @@
 
 #include "events/event_log.hpp"
 #include "events/json_writer.hpp"
+#include "projections/event_payloads.hpp"
 #include "projections/state.hpp"
 #include "src/intents.hpp"
 #include "src/registry.hpp"
@@ -24,19 +25,19 @@ Status CheckIfMatch(const RequestContext& request, uint64_t version, std::string
 
 events::EventMetadata Metadata(const RequestContext& request);
 
-// One event on a stream at `current_version` (the stream's version before this event).
-events::StreamAppend OneEvent(std::string stream, uint64_t current_version,
-                              const RequestContext& request, events::EventType type,
-                              std::string payload);
+namespace detail {
+events::StreamAppend AppendOf(std::string stream, uint64_t current_version,
+                              const RequestContext& request, events::NewEvent event);
+}  // namespace detail
 
-// {"<id_member>": id, "set": {fields...}} for *Updated events.
-template <typename Writer>
-std::string UpdatePayload(std::string_view id_member, std::string_view id, Writer&& write_fields) {
-  json::Writer w(512);
-  w.BeginObject().Member(id_member, id).Key("set");
-  write_fields(w);
-  w.EndObject();
-  return w.Take();
+// One event on a stream at `current_version` (the stream's version before this event). Payloads
+// are only ever built from the typed events of projections/event_payloads.hpp, which write the
+// newest schema version of their type.
+template <typename Payload>
+events::StreamAppend OneEvent(std::string stream, uint64_t current_version,
+                              const RequestContext& request, const Payload& payload) {
+  return detail::AppendOf(std::move(stream), current_version, request,
+                          projections::MakeEvent(payload));
 }
 
 // Seals a secret for `owner` (a key id, or "<stream>/proxy") at `version`, adding the DEK write

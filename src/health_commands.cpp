@@ -11,7 +11,6 @@
 namespace keyledger::registry {
 namespace {
 
-using events::EventType;
 using projections::FormatBreaker;
 using projections::FormatHealth;
 using projections::KeyState;
@@ -69,26 +68,11 @@ class ReportHealth final : public Command {
                                              item.total_response_time_ms, item.at_us});
       it->second = {out.health, out.breaker};
 
-      json::Writer w(512);
-      w.BeginObject()
-          .Member("key_id", item.key_id)
-          .Member("api_format", item.api_format)
-          .Member("successes", item.successes)
-          .Member("failures", item.failures)
-          .Member("total_response_time_ms", item.total_response_time_ms)
-          .Key("last_error");
-      if (item.last_error) {
-        w.String(*item.last_error);
-      } else {
-        w.Null();
-      }
-      w.Member("at", item.at_us).Key("health");
-      projections::WriteFormatHealth(w, out.health);
-      w.Key("breaker");
-      projections::WriteFormatBreaker(w, out.breaker);
-      w.EndObject();
-      d.streams.push_back(OneEvent(projections::KeyStream(item.key_id), run.stream_version++,
-                                   ctx.request, EventType::kKeyHealthReported, w.Take()));
+      d.streams.push_back(OneEvent(
+          projections::KeyStream(item.key_id), run.stream_version++, ctx.request,
+          projections::KeyHealthReported{item.key_id, item.api_format, item.successes,
+                                         item.failures, item.total_response_time_ms,
+                                         item.last_error, item.at_us, out.health, out.breaker}));
       ++accepted;
       results.Member("status", "accepted").EndObject();
     }
@@ -124,18 +108,8 @@ std::vector<std::string> FormatsWithState(const KeyState& k) {
 events::StreamAppend ResetEvent(const KeyState& k, const std::optional<std::string>& requested,
                                 const std::vector<std::string>& formats,
                                 const RequestContext& request) {
-  json::Writer w;
-  w.BeginObject().Member("key_id", k.id).Key("api_format");
-  if (requested) {
-    w.String(*requested);
-  } else {
-    w.Null();
-  }
-  w.Key("formats").BeginArray();
-  for (const auto& f : formats) w.String(f);
-  w.EndArray().EndObject();
   return OneEvent(projections::KeyStream(k.id), k.stream_version, request,
-                  EventType::kKeyHealthReset, w.Take());
+                  projections::KeyHealthReset{k.id, requested, formats});
 }
 
 class ResetKeyHealth final : public Command {

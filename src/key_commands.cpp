@@ -11,7 +11,6 @@
 namespace keyledger::registry {
 namespace {
 
-using events::EventType;
 using projections::KeyState;
 using projections::State;
 
@@ -89,15 +88,12 @@ class CreateKey final : public Command {
     KL_ASSIGN_OR_RETURN(k.secret, SealInto(d, ctx.keyring, k.id, 1, in_.secret, true));
     KL_RETURN_IF_ERROR(CheckDuplicate(ctx.state, k.provider_id, k.secret.fingerprint, k.id));
 
-    json::Writer w(1024);
-    w.BeginObject().Key("key");
-    projections::WriteKey(w, k, projections::FieldSet::kConfig);
-    w.EndObject();
-    d.streams.push_back(
-        OneEvent(projections::KeyStream(k.id), 0, ctx.request, EventType::kKeyCreated, w.Take()));
+    const std::string id = k.id;
+    d.streams.push_back(OneEvent(projections::KeyStream(id), 0, ctx.request,
+                                 projections::KeyCreated{std::move(k)}));
     std::optional<std::string> plain;
     if (ctx.options.echo_plaintext_on_create) plain = in_.secret;
-    d.respond = [id = k.id, plain](const State& after) -> Result<PreparedResponse> {
+    d.respond = [id, plain](const State& after) -> Result<PreparedResponse> {
       return KeyResponse(after, id, plain);
     };
     return d;
@@ -168,14 +164,15 @@ class UpdateKey final : public Command {
       set("secret");
     }
 
-    json::Writer w(512);
-    w.BeginObject().Member("key_id", next.id).Key("set");
-    projections::WriteKeyFields(w, next, fields);
-    if (retired_dek) w.Member("retired_dek_id", *retired_dek);
-    w.EndObject();
-    d.streams.push_back(OneEvent(projections::KeyStream(next.id), current->stream_version,
-                                 ctx.request, EventType::kKeyUpdated, w.Take()));
-    d.respond = [id = next.id](const State& after) -> Result<PreparedResponse> {
+    const std::string id = next.id;
+    projections::KeyUpdated event;
+    event.key_id = id;
+    event.set.names.assign(fields.begin(), fields.end());
+    event.set.values = std::move(next);
+    event.retired_dek_id = std::move(retired_dek);
+    d.streams.push_back(
+        OneEvent(projections::KeyStream(id), current->stream_version, ctx.request, event));
+    d.respond = [id](const State& after) -> Result<PreparedResponse> {
       return KeyResponse(after, id);
     };
     return d;
@@ -199,15 +196,9 @@ class DeleteKey final : public Command {
     if (k == nullptr) return KeyNotFound(id_);
     KL_RETURN_IF_ERROR(CheckIfMatch(ctx.request, k->version, "key " + id_));
     Decision d;
-    json::Writer w;
-    w.BeginObject()
-        .Member("key_id", id_)
-        .Member("provider_id", k->provider_id)
-        .Member("shredded_dek_id", k->secret.sealed.dek_id)
-        .Member("cause", "request")
-        .EndObject();
-    d.streams.push_back(OneEvent(projections::KeyStream(id_), k->stream_version, ctx.request,
-                                 EventType::kKeyDeleted, w.Take()));
+    d.streams.push_back(
+        OneEvent(projections::KeyStream(id_), k->stream_version, ctx.request,
+                 projections::KeyDeleted{id_, k->provider_id, k->secret.sealed.dek_id, "request"}));
     ShredInto(d, k->secret);
     d.respond = [id = id_](const State&) -> Result<PreparedResponse> {
       PreparedResponse r;
@@ -244,14 +235,9 @@ class RevealKey final : public Command {
       return InvalidRequest("无法解密 API Key，可能是加密密钥已更改。请重新添加该密钥。");
     }
     Decision d;
-    json::Writer w;
-    w.BeginObject()
-        .Member("key_id", id_)
-        .Member("dek_id", k->secret.sealed.dek_id)
-        .Member("secret_version", k->secret.version)
-        .EndObject();
-    d.streams.push_back(OneEvent(projections::KeyStream(id_), k->stream_version, ctx.request,
-                                 EventType::kKeyRevealed, w.Take()));
+    d.streams.push_back(
+        OneEvent(projections::KeyStream(id_), k->stream_version, ctx.request,
+                 projections::KeyRevealed{id_, k->secret.sealed.dek_id, k->secret.version}));
     d.respond = [secret =
                      std::move(plain).value()](const State&) mutable -> Result<PreparedResponse> {
       PreparedResponse r;

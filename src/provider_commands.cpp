@@ -11,7 +11,6 @@
 namespace keyledger::registry {
 namespace {
 
-using events::EventType;
 using projections::EndpointState;
 using projections::KeyState;
 using projections::ProviderState;
@@ -20,14 +19,6 @@ using projections::State;
 Error ProviderMissing(bool patch) {
   return patch ? NotFoundWithResource("Provider not found", "provider")
                : NotFoundWithResource("提供商不存在", "provider");
-}
-
-std::string ProviderCreatedPayload(const ProviderState& p) {
-  json::Writer w(512);
-  w.BeginObject().Key("provider");
-  projections::WriteProvider(w, p, projections::FieldSet::kConfig);
-  w.EndObject();
-  return w.Take();
 }
 
 class CreateProvider final : public Command {
@@ -46,8 +37,7 @@ class CreateProvider final : public Command {
     KL_ASSIGN_OR_RETURN(p.proxy, ResolveProxy(d, ctx.keyring, stream, 1, in_.proxy, std::nullopt));
     KL_ASSIGN_OR_RETURN(p.config_secrets,
                         SealConfig(d, ctx, stream, 1, p.config, std::nullopt, {}));
-    d.streams.push_back(
-        OneEvent(stream, 0, ctx.request, EventType::kProviderCreated, ProviderCreatedPayload(p)));
+    d.streams.push_back(OneEvent(stream, 0, ctx.request, projections::ProviderCreated{p}));
     d.respond = [id = p.id, name = p.name](const State& after) -> Result<PreparedResponse> {
       PreparedResponse r;
       json::Writer w;
@@ -107,12 +97,8 @@ class UpdateProvider final : public Command {
                                      current->config, current->config_secrets));
       fields.push_back("config_secrets");
     }
-    std::vector<std::string_view> views(fields.begin(), fields.end());
-    std::string payload = UpdatePayload("provider_id", next.id, [&](json::Writer& w) {
-      projections::WriteProviderFields(w, next, views);
-    });
     d.streams.push_back(OneEvent(stream, current->stream_version, ctx.request,
-                                 EventType::kProviderUpdated, std::move(payload)));
+                                 projections::ProviderUpdated{next.id, {fields, next}}));
     d.respond = [id = next.id,
                  patch = in_.patch_response](const State& after) -> Result<PreparedResponse> {
       const ProviderState& p = *after.providers.Find(id);
@@ -141,14 +127,9 @@ class UpdateProvider final : public Command {
 
 void DeleteEndpointInto(Decision& d, const EndpointState& e, const RequestContext& request,
                         std::string_view cause) {
-  json::Writer w;
-  w.BeginObject()
-      .Member("endpoint_id", e.id)
-      .Member("provider_id", e.provider_id)
-      .Member("cause", cause)
-      .EndObject();
-  d.streams.push_back(OneEvent(projections::EndpointStream(e.id), e.stream_version, request,
-                               EventType::kEndpointDeleted, w.Take()));
+  d.streams.push_back(
+      OneEvent(projections::EndpointStream(e.id), e.stream_version, request,
+               projections::EndpointDeleted{e.id, e.provider_id, std::string(cause)}));
   if (e.proxy && e.proxy->password) ShredInto(d, *e.proxy->password);
   ShredAllInto(d, e.header_secrets);
   ShredAllInto(d, e.config_secrets);
@@ -168,15 +149,9 @@ class DeleteProvider final : public Command {
     p->key_ids.ForEach([&](const std::string& key_id) {
       const KeyState* k = ctx.state.keys.Find(key_id);
       if (k == nullptr) return;
-      json::Writer w;
-      w.BeginObject()
-          .Member("key_id", key_id)
-          .Member("provider_id", id_)
-          .Member("shredded_dek_id", k->secret.sealed.dek_id)
-          .Member("cause", "provider_deleted")
-          .EndObject();
-      d.streams.push_back(OneEvent(projections::KeyStream(key_id), k->stream_version, ctx.request,
-                                   EventType::kKeyDeleted, w.Take()));
+      d.streams.push_back(OneEvent(
+          projections::KeyStream(key_id), k->stream_version, ctx.request,
+          projections::KeyDeleted{key_id, id_, k->secret.sealed.dek_id, "provider_deleted"}));
       ShredInto(d, k->secret);
     });
     p->endpoint_ids.ForEach([&](const std::string& endpoint_id) {
@@ -184,14 +159,10 @@ class DeleteProvider final : public Command {
         DeleteEndpointInto(d, *e, ctx.request, "provider_deleted");
       }
     });
-    json::Writer w;
-    w.BeginObject()
-        .Member("provider_id", id_)
-        .Member("deleted_keys", static_cast<uint64_t>(p->key_ids.size()))
-        .Member("deleted_endpoints", static_cast<uint64_t>(p->endpoint_ids.size()))
-        .EndObject();
-    d.streams.push_back(OneEvent(projections::ProviderStream(id_), p->stream_version, ctx.request,
-                                 EventType::kProviderDeleted, w.Take()));
+    d.streams.push_back(
+        OneEvent(projections::ProviderStream(id_), p->stream_version, ctx.request,
+                 projections::ProviderDeleted{id_, static_cast<uint64_t>(p->key_ids.size()),
+                                              static_cast<uint64_t>(p->endpoint_ids.size())}));
     if (p->proxy && p->proxy->password) ShredInto(d, *p->proxy->password);
     ShredAllInto(d, p->config_secrets);
     d.respond = [](const State&) -> Result<PreparedResponse> {
@@ -247,11 +218,7 @@ class CreateEndpoint final : public Command {
                         SealHeaders(d, ctx, stream, 1, e.headers, std::nullopt, {}));
     KL_ASSIGN_OR_RETURN(e.config_secrets,
                         SealConfig(d, ctx, stream, 1, e.config, std::nullopt, {}));
-    json::Writer w(512);
-    w.BeginObject().Key("endpoint");
-    projections::WriteEndpoint(w, e, projections::FieldSet::kConfig);
-    w.EndObject();
-    d.streams.push_back(OneEvent(stream, 0, ctx.request, EventType::kEndpointCreated, w.Take()));
+    d.streams.push_back(OneEvent(stream, 0, ctx.request, projections::EndpointCreated{e}));
     d.respond = [id = e.id](const State& after) -> Result<PreparedResponse> {
       return EndpointResponse(after, id);
     };
@@ -304,12 +271,8 @@ class UpdateEndpoint final : public Command {
                                      current->config_secrets));
       fields.push_back("config_secrets");
     }
-    std::vector<std::string_view> views(fields.begin(), fields.end());
-    std::string payload = UpdatePayload("endpoint_id", next.id, [&](json::Writer& w) {
-      projections::WriteEndpointFields(w, next, views);
-    });
     d.streams.push_back(OneEvent(stream, current->stream_version, ctx.request,
-                                 EventType::kEndpointUpdated, std::move(payload)));
+                                 projections::EndpointUpdated{next.id, {fields, next}}));
     d.respond = [id = next.id](const State& after) -> Result<PreparedResponse> {
       return EndpointResponse(after, id);
     };
@@ -401,22 +364,11 @@ Status CheckRevealReason(const DecideContext& ctx) {
   return Status::Ok();
 }
 
-// {"<id_member>":id,["provider_id":id,]"revealed":[pointers],"dek_ids":[ids]}
-std::string RevealedPayload(std::string_view id_member, std::string_view id,
-                            const std::string* provider_id,
-                            const std::vector<std::string>& revealed,
-                            const std::vector<const projections::StoredSecret*>& secrets) {
-  json::Writer w;
-  w.BeginObject().Member(id_member, id);
-  if (provider_id) w.Member("provider_id", *provider_id);
-  w.Key("revealed").BeginArray();
-  for (const std::string& r : revealed) w.String(r);
-  w.EndArray();
-  w.Key("dek_ids").BeginArray();
-  for (const projections::StoredSecret* s : secrets) w.String(s->sealed.dek_id);
-  w.EndArray();
-  w.EndObject();
-  return w.Take();
+// The data keys of the revealed values, for the *CredentialsRevealed events.
+projections::StringList DekIds(const std::vector<const projections::StoredSecret*>& secrets) {
+  projections::StringList ids;
+  for (const projections::StoredSecret* s : secrets) ids.push_back(s->sealed.dek_id);
+  return ids;
 }
 
 // The answer of a credential reveal: the plaintext body, never stored for Idempotency-Key replay.
@@ -445,9 +397,9 @@ class RevealProviderCredentials final : public Command {
     std::vector<const projections::StoredSecret*> secrets;
     for (const auto& [k, v] : p->config_secrets) secrets.push_back(&v);
     Decision d;
-    d.streams.push_back(OneEvent(stream, p->stream_version, ctx.request,
-                                 EventType::kProviderCredentialsRevealed,
-                                 RevealedPayload("provider_id", id_, nullptr, revealed, secrets)));
+    d.streams.push_back(
+        OneEvent(stream, p->stream_version, ctx.request,
+                 projections::ProviderCredentialsRevealed{id_, revealed, DekIds(secrets)}));
     json::Writer body;
     body.BeginObject().Member("provider_id", id_).Key("config");
     config ? body.Raw(*config) : body.Null();
@@ -502,9 +454,9 @@ class RevealEndpointCredentials final : public Command {
     body.EndObject();
     if (config) crypto::SecureWipe(*config);
     Decision d;
-    d.streams.push_back(
-        OneEvent(stream, e->stream_version, ctx.request, EventType::kEndpointCredentialsRevealed,
-                 RevealedPayload("endpoint_id", id_, &e->provider_id, revealed, secrets)));
+    d.streams.push_back(OneEvent(
+        stream, e->stream_version, ctx.request,
+        projections::EndpointCredentialsRevealed{id_, e->provider_id, revealed, DekIds(secrets)}));
     d.respond = RevealAnswer(body.Take());
     return d;
   }

@@ -10,7 +10,6 @@
 namespace keyledger::registry {
 namespace {
 
-using events::EventType;
 using projections::State;
 using projections::SystemConfigState;
 
@@ -89,17 +88,10 @@ class SetSystemConfig final : public Command {
     if (existing != nullptr && (!description_ || description_->empty())) {
       description = existing->description;
     }
-    json::Writer w;
-    w.BeginObject().Member("key", key_).Key("value").Raw(value_json_).Key("description");
-    if (description) {
-      w.String(*description);
-    } else {
-      w.Null();
-    }
-    w.EndObject();
     Decision d;
-    d.streams.push_back(OneEvent(projections::SystemConfigStream(key_), version, ctx.request,
-                                 EventType::kSystemConfigSet, w.Take()));
+    d.streams.push_back(OneEvent(
+        projections::SystemConfigStream(key_), version, ctx.request,
+        projections::SystemConfigSet{key_, projections::RawJson{value_json_}, description}));
     d.respond = [key = key_](const State& after) -> Result<PreparedResponse> {
       const SystemConfigState& c = after.system_configs.find(key)->second;
       json::Writer body;

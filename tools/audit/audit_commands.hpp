@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "events/record.hpp"
+#include "projections/event_payloads.hpp"
 
 namespace keyledger::tools::audit {
 
@@ -18,8 +19,9 @@ int RunState(const std::vector<std::string>& args);
 int RunExport(const std::vector<std::string>& args);
 int RunImport(const std::vector<std::string>& args);
 
-// One line for humans about what an event did, from its redacted payload and metadata (never a
-// secret). Holds a reusable JSON parser; one per thread.
+// One line for humans about what an event did, from its typed payload (any stored schema
+// version, upcast: projections/event_payloads.hpp) and metadata; never a secret, only masks and
+// data-key ids. Holds a reusable decoder; one per thread.
 class EventSummarizer {
  public:
   EventSummarizer();
@@ -27,7 +29,11 @@ class EventSummarizer {
   EventSummarizer(const EventSummarizer&) = delete;
   EventSummarizer& operator=(const EventSummarizer&) = delete;
 
+  // Decodes the record's stored payload; a schema version this build cannot read is summarized
+  // as the fold's error (naming the event, its type and version).
   std::string Summary(const events::EventRecord& r);
+  // With the payload already decoded (a key history entry's event).
+  std::string Summary(const events::EventRecord& r, const projections::Event& event);
 
  private:
   struct Impl;

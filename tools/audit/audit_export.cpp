@@ -1,7 +1,6 @@
 // keyledger-audit export and import: the log as JSONL, and back into an empty data directory
 // with the same records, hash chain and head hash.
 #include <fcntl.h>
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -336,7 +335,7 @@ int RunImport(const std::vector<std::string>& argv) {
   const std::string partial = " (" + *dir + " now holds a partial import: delete it, then retry)";
   projections::Folder folder;
   projections::State state;
-  simdjson::dom::parser parser;
+  projections::EventDecoder decoder;
   std::unordered_set<std::string> shredded;
   events::Hash prev = events::GenesisHash();
   std::vector<EventRecord> batch;
@@ -402,17 +401,20 @@ int RunImport(const std::vector<std::string>& argv) {
     if (r.time_us <= 0 || r.stream_version == 0) {
       return Fail(kExitCheckFailed, where + ": time and stream version must be positive" + partial);
     }
-    Status folded = folder.Apply(state, r);
+    // Decoded once (any schema version upcast; a newer one fails as the fold does), then folded
+    // and read for the data keys it shreds.
+    Result<projections::Event> event = decoder.Decode(r);
+    Status folded = event.ok() ? Status::Ok() : Status(event.error());
+    if (folded.ok()) {
+      if (const auto* deleted = std::get_if<projections::KeyDeleted>(&*event)) {
+        if (!deleted->shredded_dek_id.empty()) shredded.insert(deleted->shredded_dek_id);
+      } else if (const auto* updated = std::get_if<projections::KeyUpdated>(&*event)) {
+        if (updated->retired_dek_id) shredded.insert(*updated->retired_dek_id);
+      }
+      folded = folder.Apply(state, r, std::move(event).value());
+    }
     if (!folded.ok()) {
       return Fail(kExitCheckFailed, where + ": " + folded.error().message + partial);
-    }
-    if (r.type == EventType::kKeyDeleted || r.type == EventType::kKeyUpdated) {
-      simdjson::dom::element doc;
-      std::string_view dek;
-      if (!parser.parse(r.payload).get(doc) && (!doc["shredded_dek_id"].get_string().get(dek) ||
-                                                !doc["retired_dek_id"].get_string().get(dek))) {
-        shredded.emplace(dek);
-      }
     }
     prev = r.hash;
     batch_bytes += r.payload.size();

@@ -1,5 +1,4 @@
 // keyledger-audit log and history: events as an aligned table on a terminal, JSONL for scripts.
-#include <simdjson.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -58,158 +57,139 @@ constexpr const char* kHistoryUsage =
     "\n"
     "Exit status: 0 found, 1 the key never existed, 2 usage error, 3 could not run.\n";
 
-std::string Str(simdjson::dom::element v, std::string_view member) {
-  std::string_view s;
-  if (v[member].get_string().get(s)) return "";
-  return std::string(s);
+// "12", or "null" (an RPM limit of null means adaptive mode).
+std::string OptIntText(const std::optional<int64_t>& v) {
+  return v ? std::to_string(*v) : std::string("null");
 }
 
-int64_t Int(simdjson::dom::element v, std::string_view member) {
-  int64_t n = 0;
-  if (v[member].get_int64().get(n)) return 0;
-  return n;
-}
-
-bool Bool(simdjson::dom::element v, std::string_view member) {
-  bool b = false;
-  if (v[member].get_bool().get(b)) return false;
-  return b;
-}
-
-// "12", or "adaptive" for null (an RPM limit of null means adaptive mode), "?" when missing.
-std::string OptIntText(simdjson::dom::element v, std::string_view member) {
-  simdjson::dom::element e;
-  if (v[member].get(e)) return "?";
-  if (e.is_null()) return "null";
-  int64_t n = 0;
-  if (e.get_int64().get(n)) return "?";
-  return std::to_string(n);
-}
-
-std::string Joined(simdjson::dom::element v, std::string_view member) {
+std::string Joined(const std::vector<std::string>& list) {
   std::string out;
-  simdjson::dom::array arr;
-  if (v[member].get_array().get(arr)) return out;
-  for (simdjson::dom::element item : arr) {
-    std::string_view s;
-    if (item.get_string().get(s)) continue;
+  for (const std::string& s : list) {
     if (!out.empty()) out += ",";
     out += s;
   }
   return out;
 }
 
-std::string MemberNames(simdjson::dom::element v, std::string_view member) {
+std::string Names(const std::vector<std::string>& names) {
   std::string out;
-  simdjson::dom::object obj;
-  if (v[member].get_object().get(obj)) return out;
-  for (auto field : obj) {
+  for (const std::string& n : names) {
     if (!out.empty()) out += ", ";
-    out += field.key;
+    out += n;
   }
   return out;
 }
 
+std::string Reason(const EventRecord& r) {
+  return r.metadata.reason ? "\"" + *r.metadata.reason + "\"" : std::string("none");
+}
+
+// What one event did, from its typed payload (the newest shape of its type, any stored schema
+// version upcast). Never shows a secret: only masks, data-key ids and names.
+struct Describe {
+  const EventRecord& r;
+
+  std::string operator()(const projections::ProviderCreated& e) const {
+    return "provider \"" + e.provider.name + "\"";
+  }
+  std::string operator()(const projections::EndpointCreated& e) const {
+    return e.endpoint.api_format + " " + e.endpoint.base_url + " (provider " +
+           e.endpoint.provider_id + ")";
+  }
+  std::string operator()(const projections::KeyCreated& e) const {
+    const std::string mask = e.key.secret.mask.empty() ? "?" : e.key.secret.mask;
+    return "\"" + e.key.name + "\" " + Joined(e.key.api_formats) + " secret " + mask +
+           " (provider " + e.key.provider_id + ")";
+  }
+  std::string operator()(const projections::ProviderUpdated& e) const {
+    return "set " + Names(e.set.names);
+  }
+  std::string operator()(const projections::EndpointUpdated& e) const {
+    return "set " + Names(e.set.names);
+  }
+  std::string operator()(const projections::KeyUpdated& e) const {
+    std::string out = "set " + Names(e.set.names);
+    if (e.retired_dek_id && !e.retired_dek_id->empty()) {
+      out += "; secret replaced, data key " + *e.retired_dek_id + " shredded";
+    }
+    return out;
+  }
+  std::string operator()(const projections::ProviderDeleted& e) const {
+    return "deleted with " + std::to_string(e.deleted_keys) + " keys and " +
+           std::to_string(e.deleted_endpoints) + " endpoints";
+  }
+  std::string operator()(const projections::EndpointDeleted& e) const {
+    return "deleted (" + e.cause + ")";
+  }
+  std::string operator()(const projections::KeyDeleted& e) const {
+    return "deleted (" + e.cause + "); data key " + e.shredded_dek_id + " shredded";
+  }
+  std::string operator()(const projections::ProviderCredentialsRevealed& e) const {
+    return "credentials " + Joined(e.revealed) + " revealed; reason: " + Reason(r);
+  }
+  std::string operator()(const projections::EndpointCredentialsRevealed& e) const {
+    return "credentials " + Joined(e.revealed) + " revealed; reason: " + Reason(r);
+  }
+  std::string operator()(const projections::KeyRevealed& e) const {
+    return "secret v" + std::to_string(e.secret_version) + " revealed; reason: " + Reason(r);
+  }
+  std::string operator()(const projections::KeyHealthReported& e) const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", e.health.health_score);
+    std::string out = e.api_format + " +" + std::to_string(e.successes) + " -" +
+                      std::to_string(e.failures) + " health " + buf;
+    if (e.breaker.open) out += ", breaker open";
+    if (e.last_error && !e.last_error->empty()) out += ", last error: " + *e.last_error;
+    return out;
+  }
+  std::string operator()(const projections::KeyHealthReset& e) const {
+    return "health reset: " + Joined(e.formats);
+  }
+  std::string operator()(const projections::KeyAdaptiveModeChanged& e) const {
+    std::string out = e.adaptive
+                          ? std::string("adaptive RPM mode")
+                          : "fixed RPM mode, limit " + std::to_string(e.rpm_limit.value_or(0));
+    return out + " (was " + OptIntText(e.previous_rpm_limit) + ")";
+  }
+  std::string operator()(const projections::KeyRpmLimitSet& e) const {
+    return "RPM limit " + std::to_string(e.rpm_limit.value_or(0)) + " (was " +
+           OptIntText(e.previous_rpm_limit) + ")";
+  }
+  std::string operator()(const projections::KeyLearningReset& e) const {
+    return "adaptive learning reset (learned limit was " +
+           OptIntText(e.previous_learned_rpm_limit) + ")";
+  }
+  std::string operator()(const projections::MasterKeyRotated& e) const {
+    return "master key rotated: KEK v" + std::to_string(e.from_kek_version) + " -> v" +
+           std::to_string(e.to_kek_version) + ", " + std::to_string(e.rewrapped_deks) +
+           " data keys rewrapped";
+  }
+  std::string operator()(const projections::SystemConfigSet& e) const {
+    return "system config " + e.key + " = " + e.value.text;
+  }
+};
+
 }  // namespace
 
 struct EventSummarizer::Impl {
-  simdjson::dom::parser parser;
+  projections::EventDecoder decoder;
 };
 
 EventSummarizer::EventSummarizer() : impl_(std::make_unique<Impl>()) {}
 EventSummarizer::~EventSummarizer() = default;
 
 std::string EventSummarizer::Summary(const EventRecord& r) {
-  const std::string payload = projections::RedactRecordPayload(r);
-  simdjson::dom::element p;
-  if (impl_->parser.parse(payload).get(p)) return "(payload cannot be decoded)";
-  std::string out;
-  switch (r.type) {
-    case EventType::kProviderCreated:
-      out = "provider \"" + Str(p["provider"], "name") + "\"";
-      break;
-    case EventType::kEndpointCreated:
-      out = Str(p["endpoint"], "api_format") + " " + Str(p["endpoint"], "base_url") +
-            " (provider " + Str(p["endpoint"], "provider_id") + ")";
-      break;
-    case EventType::kKeyCreated: {
-      simdjson::dom::element k = p["key"];
-      std::string_view mask;
-      if (k["secret"]["mask"].get_string().get(mask)) mask = "?";
-      out = "\"" + Str(k, "name") + "\" " + Joined(k, "api_formats") + " secret " +
-            std::string(mask) + " (provider " + Str(k, "provider_id") + ")";
-      break;
-    }
-    case EventType::kProviderUpdated:
-    case EventType::kEndpointUpdated:
-    case EventType::kKeyUpdated: {
-      out = "set " + MemberNames(p, "set");
-      if (std::string dek = Str(p, "retired_dek_id"); !dek.empty()) {
-        out += "; secret replaced, data key " + dek + " shredded";
-      }
-      break;
-    }
-    case EventType::kProviderDeleted:
-      out = "deleted with " + std::to_string(Int(p, "deleted_keys")) + " keys and " +
-            std::to_string(Int(p, "deleted_endpoints")) + " endpoints";
-      break;
-    case EventType::kEndpointDeleted:
-      out = "deleted (" + Str(p, "cause") + ")";
-      break;
-    case EventType::kKeyDeleted:
-      out =
-          "deleted (" + Str(p, "cause") + "); data key " + Str(p, "shredded_dek_id") + " shredded";
-      break;
-    case EventType::kProviderCredentialsRevealed:
-    case EventType::kEndpointCredentialsRevealed:
-      out = "credentials " + Joined(p, "revealed") + " revealed; reason: " +
-            (r.metadata.reason ? "\"" + *r.metadata.reason + "\"" : std::string("none"));
-      break;
-    case EventType::kKeyRevealed:
-      out = "secret v" + std::to_string(Int(p, "secret_version")) + " revealed; reason: " +
-            (r.metadata.reason ? "\"" + *r.metadata.reason + "\"" : std::string("none"));
-      break;
-    case EventType::kKeyHealthReported: {
-      double score = 0;
-      bool open = false;
-      IgnoreError(p["health"]["health_score"].get_double().get(score));
-      IgnoreError(p["breaker"]["open"].get_bool().get(open));
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.2f", score);
-      out = Str(p, "api_format") + " +" + std::to_string(Int(p, "successes")) + " -" +
-            std::to_string(Int(p, "failures")) + " health " + buf;
-      if (open) out += ", breaker open";
-      if (std::string e = Str(p, "last_error"); !e.empty()) out += ", last error: " + e;
-      break;
-    }
-    case EventType::kKeyHealthReset:
-      out = "health reset: " + Joined(p, "formats");
-      break;
-    case EventType::kKeyAdaptiveModeChanged:
-      out = Bool(p, "adaptive") ? std::string("adaptive RPM mode")
-                                : "fixed RPM mode, limit " + std::to_string(Int(p, "rpm_limit"));
-      out += " (was " + OptIntText(p, "previous_rpm_limit") + ")";
-      break;
-    case EventType::kKeyRpmLimitSet:
-      out = "RPM limit " + std::to_string(Int(p, "rpm_limit")) + " (was " +
-            OptIntText(p, "previous_rpm_limit") + ")";
-      break;
-    case EventType::kKeyLearningReset:
-      out = "adaptive learning reset (learned limit was " +
-            OptIntText(p, "previous_learned_rpm_limit") + ")";
-      break;
-    case EventType::kMasterKeyRotated:
-      out = "master key rotated: KEK v" + std::to_string(Int(p, "from_kek_version")) + " -> v" +
-            std::to_string(Int(p, "to_kek_version")) + ", " +
-            std::to_string(Int(p, "rewrapped_deks")) + " data keys rewrapped";
-      break;
-    case EventType::kSystemConfigSet: {
-      std::string value = "?";
-      if (simdjson::dom::element v; !p["value"].get(v)) value = simdjson::minify(v);
-      out = "system config " + Str(p, "key") + " = " + value;
-      break;
-    }
+  Result<projections::Event> event = impl_->decoder.Decode(r);
+  if (!event.ok()) {
+    // A schema version this build cannot read is named as the fold names it.
+    if (event.error().code == ErrorCode::kUnsupported) return "(" + event.error().message + ")";
+    return "(payload cannot be decoded)";
   }
+  return Summary(r, *event);
+}
+
+std::string EventSummarizer::Summary(const EventRecord& r, const projections::Event& event) {
+  std::string out = std::visit(Describe{r}, event);
   // Reveals name their reason above; every other event with one says it at the end.
   if (r.metadata.reason && r.type != EventType::kKeyRevealed &&
       r.type != EventType::kProviderCredentialsRevealed &&
@@ -480,7 +460,7 @@ int RunHistory(const std::vector<std::string>& argv) {
                      std::string(EventColor(e.record.type))},
                     {e.record.metadata.actor, ""},
                     {e.record.metadata.client_ip, ""},
-                    {summarizer.Summary(e.record), ""}},
+                    {summarizer.Summary(e.record, e.event), ""}},
                    std::move(notes));
     }
     table.Print(stdout, s);
