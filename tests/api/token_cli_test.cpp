@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "api/auth.hpp"
@@ -132,6 +134,49 @@ TEST(TokenCliTest, UsageErrors) {
   }
   // Nothing was written by the failures above.
   EXPECT_EQ(RunCli({"list"}, data).code, 1);
+}
+
+TEST(TokenCliTest, ReadsTheServersVariablesAndEverySubcommandHasHelp) {
+  TempDir dir;
+  std::map<std::string, std::string> env = {{"KEYLEDGER_DATA_DIR", dir.Sub("env-data")}};
+  TokenCliOptions options;
+  options.default_data_dir = dir.Sub("unused");
+  options.now_unix = [] { return kNow; };
+  options.getenv = [&env](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  auto run = [&](const std::vector<std::string>& args) {
+    std::ostringstream out, err;
+    const int code = RunTokenCommand(args, out, err, options);
+    return CliResult{code, out.str(), err.str()};
+  };
+  // KEYLEDGER_DATA_DIR, as keyledgerd reads it.
+  ASSERT_EQ(run({"create", "--name", "a", "--role", "admin"}).code, 0);
+  EXPECT_TRUE(std::filesystem::exists(DefaultTokensFile(dir.Sub("env-data"))));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("unused")));
+  // KEYLEDGER_TOKENS_FILE names the file itself, as for keyledgerd; --tokens-file wins over it.
+  env["KEYLEDGER_TOKENS_FILE"] = dir.Sub("env-tokens.json");
+  ASSERT_EQ(run({"create", "--name", "b", "--role", "auditor"}).code, 0);
+  ASSERT_OK_AND_ASSIGN(auto from_env, LoadTokensFile(dir.Sub("env-tokens.json")));
+  ASSERT_EQ(from_env.size(), 1u);
+  EXPECT_EQ(from_env[0].name, "b");
+  ASSERT_EQ(
+      run({"create", "--name", "c", "--role", "admin", "--tokens-file", dir.Sub("flag.json")}).code,
+      0);
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("flag.json")));
+
+  for (const char* sub : {"create", "revoke", "list"}) {
+    CliResult help = run({sub, "--help"});
+    EXPECT_EQ(help.code, 0) << sub;
+    EXPECT_TRUE(help.out.starts_with(std::string("usage: keyledgerd token ") + sub)) << help.out;
+    EXPECT_TRUE(help.err.empty()) << help.err;
+  }
+  CliResult bad = run({"revoke", "--role", "admin"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.err,
+            "keyledgerd token revoke: unknown option --role\n"
+            "Run 'keyledgerd token revoke --help' for usage.\n");
 }
 
 TEST(TokenCliTest, ParseDuration) {
