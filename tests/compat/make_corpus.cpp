@@ -180,8 +180,8 @@ HealthReportItem Report(const std::string& key, const std::string& format, int64
   return item;
 }
 
-// Every event type as today's commands write it (current schema versions).
-TEST(CompatCorpusGenerator, DISABLED_AllEventTypes) {
+// Every event type as the commands of the build write it (their current schema versions).
+void WriteAllEventTypes(const std::string& corpus_name) {
   Writer w;
   w.OpenRegistry();
 
@@ -309,7 +309,16 @@ TEST(CompatCorpusGenerator, DISABLED_AllEventTypes) {
                    std::nullopt, "req-e4");
   w.Run(MakeDeleteProvider(pc), "req-p3-delete", std::string("offboarded (test)"));
 
-  ASSERT_NO_FATAL_FAILURE(WriteCorpus(w.log(), "all-types"));
+  ASSERT_NO_FATAL_FAILURE(WriteCorpus(w.log(), corpus_name));
+}
+
+// Written by the build before typed events (2026-12-06-all-types).
+TEST(CompatCorpusGenerator, DISABLED_AllEventTypes) { WriteAllEventTypes("all-types"); }
+
+// The same history written by the build with typed events, where KeyRpmLimitSet is at schema
+// version 2 (2026-12-06-all-types-rpm-limit-v2).
+TEST(CompatCorpusGenerator, DISABLED_AllEventTypesRpmLimitV2) {
+  WriteAllEventTypes("all-types-rpm-limit-v2");
 }
 
 // Schema-version-1 payloads of the four types now at version 2 (ProviderCreated/Updated,
