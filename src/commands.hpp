@@ -4,7 +4,9 @@
 //
 // Every Parse* function reads one body completely and reports ALL field errors at once, in the
 // declaration order of Aether's pydantic model, shaped like FastAPI's 422 entries (see
-// src/json_input.hpp). Unknown members are ignored. Errors:
+// src/json_input.hpp). The fields of keys, providers and endpoints, their order, limits and
+// nullability come from the field tables (src/field_tables.hpp). Unknown members are ignored.
+// Errors:
 //   - kValidation with `details` (answer 422 {"detail":[...]}; serialize with
 //     ValidationErrorBody), for every route Aether validates through FastAPI;
 //   - kInvalidArgument with Aether's message, for the provider POST/PUT routes that Aether
@@ -123,7 +125,8 @@ struct ProxyConfig {
 
 // ---------------------------------------------------------------------------------------------
 // Limits that Aether leaves open (aether-spec.md §14.12) or that keyledger adds. Aether's own
-// limits are written where they are applied, in commands.cpp.
+// limits, and every limit of a key, provider or endpoint field, are in the field tables
+// (src/field_tables.cpp), which both the readers and the OpenAPI schemas take them from.
 
 namespace limits {
 // internal_priority, global_priority: any value of Aether's integer column (PostgreSQL
