@@ -68,10 +68,12 @@ tsan_stage() {
   rm -rf "$reports"
   mkdir -p "$reports"
   local status=0
-  # Tests whose binary this stage does not build (fault_tests) appear as *_NOT_BUILT.
+  # Tests whose binary this stage does not build (fault_tests) appear as *_NOT_BUILT. The
+  # 10,000-command reference model runs one command at a time (nothing for TSan to find that the
+  # concurrent registry tests miss) and takes minutes under TSan: the ASan stage runs it.
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp log_path=$reports/tsan second_deadlock_stack=1" \
     "${run[@]}" ctest --test-dir "$dir" -j "$JOBS" --output-on-failure --timeout 1200 \
-    -E '_NOT_BUILT$' || status=$?
+    -E '_NOT_BUILT$|^RegistryModelTest[.]' || status=$?
   if compgen -G "$reports/tsan.*" >/dev/null; then
     echo "test.sh: ThreadSanitizer reports:" >&2
     cat "$reports"/tsan.* >&2
