@@ -14,7 +14,8 @@
 // read goes through a RocksDB snapshot taken right after the last synced batch (the "read
 // view"). When nothing is in flight, a blocking Append() runs on the caller's thread as one
 // synced write, with no hand-off at all. A failed write or sync fails every request not yet
-// durable; the next group reopens the store first (FORMAT.md "Failed writes").
+// durable; the next group reopens the store first (FORMAT.md "Failed writes"). The registry's
+// group of commands above this one, and every thread's role: src/WRITER.md.
 
 #include <chrono>
 #include <condition_variable>

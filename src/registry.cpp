@@ -124,13 +124,14 @@ namespace {
 
 // One command's place in a group.
 struct Slot {
-  std::optional<Error> error;
-  std::optional<PreparedResponse> prepared;
-  std::optional<IdempotencyRecord> replay;  // answered from a stored record
-  std::optional<size_t> replay_of;          // same Idempotency-Key earlier in this group
-  size_t first_event = 0;
+  std::optional<Error> error;                // its answer, when it failed before the commit
+  std::optional<PreparedResponse> prepared;  // decided: what it answers after the commit
+  std::optional<IdempotencyRecord> replay;   // answered from a stored record
+  std::optional<size_t> replay_of;           // same Idempotency-Key earlier in this group
+  size_t first_event = 0;                    // its events in the group's append
   size_t event_count = 0;
   std::string idempotency_aux_key;
+  std::optional<CommandResult> result;  // decided and committed: its answer
 };
 
 CommandResult FinishResult(const PreparedResponse& p, uint64_t seq, const std::string& hash) {
@@ -144,214 +145,270 @@ CommandResult FinishResult(const PreparedResponse& p, uint64_t seq, const std::s
 
 }  // namespace
 
-size_t Registry::ProcessGroup(std::vector<Pending>& group) {
-  const auto started = std::chrono::steady_clock::now();
-  StatePtr base = Current();
-  State working = base->Fork();
+// Everything one group commit works on (src/WRITER.md). The stages below each read and write a
+// part of it, named in their comments; it lives on the writer thread's stack for one
+// ProcessGroup call and nothing else ever sees it.
+struct Registry::GroupPlan {
+  GroupPlan(std::vector<Pending>& group, StatePtr committed, int64_t now)
+      : commands(group),
+        base(std::move(committed)),
+        now_us(now),
+        started(std::chrono::steady_clock::now()),
+        slots(group.size()),
+        working(base->Fork()),
+        next_sequence(base->sequence + 1),
+        processed(group.size()) {}
+
+  // The group, fixed before the first stage.
+  std::vector<Pending>& commands;
+  const StatePtr base;   // the committed state the group starts from
+  const int64_t now_us;  // the time every event of the group carries
+  const std::chrono::steady_clock::time_point started;
+
+  // Built command by command (ResolveIdempotency, DecideAndFold).
+  std::vector<Slot> slots;  // one per command
+  State working;            // `base` plus the events of every command decided so far
   Folder folder;
-  AppendRequest request;
-  std::vector<Slot> slots(group.size());
-  uint64_t next_seq = base->sequence + 1;
-  const int64_t now = Now(*base);
-  bool purge = false;
+  events::AppendRequest request;  // their streams and aux writes, in command order
+  uint64_t next_sequence;         // the sequence the next decided event will get
   size_t total_events = 0;
-  size_t processed = group.size();
+  bool purge_keyring = false;  // a decided command shredded a data key
+  size_t processed;            // commands in this group; the rest go into the next one
 
-  for (size_t i = 0; i < group.size(); ++i) {
-    Pending& p = group[i];
-    Slot& slot = slots[i];
-
-    if (p.context.idempotency_key) {
-      slot.idempotency_aux_key = IdempotencyAuxKey(p.context.actor, *p.context.idempotency_key);
-      // The first command of the group with this key is the one that decided (or failed, or
-      // found a stored record); later ones with the same key answer what it answered. (Any
-      // later match would itself be a replay, which has no result of its own.)
-      std::optional<size_t> first;
-      for (size_t j = 0; j < i && !first; ++j) {
-        if (slots[j].idempotency_aux_key == slot.idempotency_aux_key) first = j;
-      }
-      if (first) {
-        if (group[*first].context.request_fingerprint != p.context.request_fingerprint) {
-          slot.error = IdempotencyMismatch();
-          continue;
-        }
-        const Slot& earlier = slots[*first];
-        if (!(earlier.prepared && earlier.prepared->not_replayable &&
-              !earlier.prepared->replay_body)) {
-          slot.replay_of = first;
-          continue;
-        }
-        // The first answer holds a secret and has no replacement (a reveal): this request is
-        // decided on its own, as a retry after the commit would be.
-      }
-    }
-    if (p.context.idempotency_key) {
-      auto stored = LookupIdempotency(*options_.log, slot.idempotency_aux_key, now);
-      if (!stored.ok()) {
-        slot.error = stored.error();
-        continue;
-      }
-      if (stored->has_value()) {
-        if ((*stored)->fingerprint != p.context.request_fingerprint) {
-          slot.error = IdempotencyMismatch();
-        } else {
-          slot.replay = std::move(**stored);
-        }
-        continue;
-      }
-    }
-
-    DecideContext ctx{working, p.context, *options_.keyring, options_, now};
-    auto decision = p.command->Decide(ctx);
-    if (!decision.ok()) {
-      slot.error = decision.error();
-      continue;
-    }
-    size_t decided_events = 0;
-    for (const auto& sa : decision->streams) decided_events += sa.events.size();
-    if (total_events > 0 && total_events + decided_events > kMaxGroupEvents) {
-      // This command and the ones after it go into the next group, in order.
-      processed = i;
-      break;
-    }
-    // Fold the decided events into a fork, so a bad decision leaves `working` untouched.
-    State candidate = working.Fork();
-    Status folded = Status::Ok();
-    uint64_t seq = next_seq;
-    std::vector<events::StreamAppend>& streams = decision->streams;
-    for (events::StreamAppend& sa : streams) {
-      if (sa.events.empty()) continue;
-      if (sa.expected_version < 0) {
-        folded = MakeError(ErrorCode::kInternal, "commands must name exact expected versions");
-        break;
-      }
-      uint64_t version = static_cast<uint64_t>(sa.expected_version);
-      for (events::NewEvent& e : sa.events) {
-        e.time_us = now;
-        EventRecord r;
-        r.sequence = seq++;
-        r.stream = sa.stream;
-        r.stream_version = ++version;
-        r.type = e.type;
-        r.schema_version = e.schema_version;
-        r.time_us = now;
-        r.metadata = sa.metadata;
-        r.payload = e.payload;
-        folded = folder.Apply(candidate, r);
-        if (!folded.ok()) break;
-      }
-      if (!folded.ok()) break;
-    }
-    Result<PreparedResponse> prepared = folded.ok() && decision->respond
-                                            ? decision->respond(candidate)
-                                            : Result<PreparedResponse>(PreparedResponse{});
-    if (!folded.ok() || !prepared.ok()) {
-      const Error& e = folded.ok() ? prepared.error() : folded.error();
-      Log(LogLevel::kError, std::string("command ") + std::string(p.command->Name()) +
-                                " produced events the fold rejects: " + e.message);
-      slot.error = MakeError(ErrorCode::kInternal, "internal error");
-      continue;
-    }
-    working = std::move(candidate);
-    slot.first_event = total_events;
-    slot.event_count = seq - next_seq;
-    total_events += slot.event_count;
-    next_seq = seq;
-    slot.prepared = std::move(prepared).value();
-    for (auto& sa : streams) request.streams.push_back(std::move(sa));
-    for (auto& aux : decision->aux) request.aux.push_back(std::move(aux));
-    purge |= decision->purge_keyring;
-    if (p.context.idempotency_key &&
-        (!slot.prepared->not_replayable || slot.prepared->replay_body)) {
-      uint64_t last_seq = slot.event_count > 0 ? seq - 1 : 0;
-      PreparedResponse stored = *slot.prepared;
-      if (stored.replay_body) stored.body = *stored.replay_body;
-      request.aux.push_back(
-          MakeIdempotencyWrite(slot.idempotency_aux_key, p.context.request_fingerprint,
-                               now + options_.idempotency_ttl_us, stored, last_seq));
-    }
-  }
-
+  // Set by Commit.
   Result<events::AppendResult> appended = events::AppendResult{};
-  const bool any_write = !request.streams.empty() || !request.aux.empty();
-  if (any_write) appended = options_.log->Append(std::move(request));
+  std::optional<Error> failure;  // the append failed: what its decided commands are told
+};
 
-  if (!appended.ok()) {
-    Log(LogLevel::kError, "group commit failed: " + appended.error().message);
-    // Storage failures are worth a retry (503); anything else the log refused is the request's.
-    const ErrorCode code = appended.error().code;
-    const Error failure =
-        code == ErrorCode::kIoError || code == ErrorCode::kUnavailable
-            ? MakeError(ErrorCode::kIoError, "the event store could not write; retry later")
-            : appended.error();
-    for (size_t i = 0; i < processed; ++i) {
-      if (slots[i].error) {
-        group[i].done(*slots[i].error);
-      } else if (slots[i].replay) {
-        group[i].done(ReplayResult(*options_.log, *slots[i].replay));
-      } else {
-        group[i].done(failure);
-      }
-    }
+// The writer's stages, in order. The first two run command by command (a command's idempotency
+// is resolved against the earlier slots of its group, and it decides against the state they
+// left); the other three run once for the whole group.
+size_t Registry::ProcessGroup(std::vector<Pending>& group) {
+  StatePtr base = Current();
+  const int64_t now = Now(*base);
+  GroupPlan plan(group, std::move(base), now);
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!ResolveIdempotency(plan, i)) continue;  // answered without deciding
+    if (!DecideAndFold(plan, i)) break;          // the group is full: i and the rest wait
+  }
+  Commit(plan);
+  Complete(plan);
+  if (plan.failure) {
     // The write may have reached the disk after all (see events/FORMAT.md "Failed writes"), or
     // another writer may have appended: re-read the log before deciding anything else.
     if (Status s = Resync(); !s.ok()) Log(LogLevel::kError, "resync failed: " + s.ToString());
-    return processed;
+    return plan.processed;
   }
+  Notify(plan);
+  return plan.processed;
+}
 
-  if (total_events > 0) {
-    if (appended->sequences.size() != total_events ||
-        appended->sequences.front() != base->sequence + 1) {
-      Log(LogLevel::kError, "the log assigned unexpected sequences; resynchronizing");
-      if (Status s = Resync(); !s.ok()) Log(LogLevel::kError, "resync failed: " + s.ToString());
-    } else {
-      Publish(std::make_shared<const State>(std::move(working)));
+// Stage 1, resolve idempotency. Reads the command's RequestContext, the earlier slots and the
+// stored idempotency records (the log's aux space, at plan.now_us); writes the slot's aux key and,
+// when the command is answered without deciding, its error, replay or replay_of. Returns whether
+// the command still has to be decided.
+bool Registry::ResolveIdempotency(GroupPlan& plan, size_t i) {
+  const Pending& p = plan.commands[i];
+  Slot& slot = plan.slots[i];
+  if (!p.context.idempotency_key) return true;
+  slot.idempotency_aux_key = IdempotencyAuxKey(p.context.actor, *p.context.idempotency_key);
+  // The first command of the group with this key is the one that decided (or failed, or found a
+  // stored record); later ones with the same key answer what it answered. (Any later match would
+  // itself be a replay, which has no result of its own.)
+  std::optional<size_t> first;
+  for (size_t j = 0; j < i && !first; ++j) {
+    if (plan.slots[j].idempotency_aux_key == slot.idempotency_aux_key) first = j;
+  }
+  if (first) {
+    if (plan.commands[*first].context.request_fingerprint != p.context.request_fingerprint) {
+      slot.error = IdempotencyMismatch();
+      return false;
+    }
+    const Slot& earlier = plan.slots[*first];
+    if (!(earlier.prepared && earlier.prepared->not_replayable && !earlier.prepared->replay_body)) {
+      slot.replay_of = first;
+      return false;
+    }
+    // The first answer holds a secret and has no replacement (a reveal): this request is decided
+    // on its own, as a retry after the commit would be.
+  }
+  auto stored = LookupIdempotency(*options_.log, slot.idempotency_aux_key, plan.now_us);
+  if (!stored.ok()) {
+    slot.error = stored.error();
+    return false;
+  }
+  if (!stored->has_value()) return true;
+  if ((*stored)->fingerprint != p.context.request_fingerprint) {
+    slot.error = IdempotencyMismatch();
+  } else {
+    slot.replay = std::move(**stored);
+  }
+  return false;
+}
+
+// Stage 2, decide and fold. Reads the command and plan.working; writes plan.working (the state
+// after this command), the slot's prepared answer or error and event range, and appends the
+// command's streams, aux writes and idempotency record to plan.request (with next_sequence,
+// total_events and purge_keyring). Returns false, changing nothing, when the command's events
+// would take the group past kMaxGroupEvents: the group closes before it (plan.processed).
+bool Registry::DecideAndFold(GroupPlan& plan, size_t i) {
+  Pending& p = plan.commands[i];
+  Slot& slot = plan.slots[i];
+  DecideContext ctx{plan.working, p.context, *options_.keyring, options_, plan.now_us};
+  auto decision = p.command->Decide(ctx);
+  if (!decision.ok()) {
+    slot.error = decision.error();
+    return true;
+  }
+  size_t decided_events = 0;
+  for (const auto& sa : decision->streams) decided_events += sa.events.size();
+  if (plan.total_events > 0 && plan.total_events + decided_events > kMaxGroupEvents) {
+    // This command and the ones after it go into the next group, in order.
+    plan.processed = i;
+    return false;
+  }
+  // Fold the decided events into a fork, so a bad decision leaves `working` untouched.
+  State candidate = plan.working.Fork();
+  Status folded = Status::Ok();
+  uint64_t seq = plan.next_sequence;
+  std::vector<events::StreamAppend>& streams = decision->streams;
+  for (events::StreamAppend& sa : streams) {
+    if (sa.events.empty()) continue;
+    if (sa.expected_version < 0) {
+      folded = MakeError(ErrorCode::kInternal, "commands must name exact expected versions");
+      break;
+    }
+    uint64_t version = static_cast<uint64_t>(sa.expected_version);
+    for (events::NewEvent& e : sa.events) {
+      e.time_us = plan.now_us;
+      EventRecord r;
+      r.sequence = seq++;
+      r.stream = sa.stream;
+      r.stream_version = ++version;
+      r.type = e.type;
+      r.schema_version = e.schema_version;
+      r.time_us = plan.now_us;
+      r.metadata = sa.metadata;
+      r.payload = e.payload;
+      folded = plan.folder.Apply(candidate, r);
+      if (!folded.ok()) break;
+    }
+    if (!folded.ok()) break;
+  }
+  Result<PreparedResponse> prepared = folded.ok() && decision->respond
+                                          ? decision->respond(candidate)
+                                          : Result<PreparedResponse>(PreparedResponse{});
+  if (!folded.ok() || !prepared.ok()) {
+    const Error& e = folded.ok() ? prepared.error() : folded.error();
+    Log(LogLevel::kError, std::string("command ") + std::string(p.command->Name()) +
+                              " produced events the fold rejects: " + e.message);
+    slot.error = MakeError(ErrorCode::kInternal, "internal error");
+    return true;
+  }
+  plan.working = std::move(candidate);
+  slot.first_event = plan.total_events;
+  slot.event_count = seq - plan.next_sequence;
+  plan.total_events += slot.event_count;
+  plan.next_sequence = seq;
+  slot.prepared = std::move(prepared).value();
+  for (auto& sa : streams) plan.request.streams.push_back(std::move(sa));
+  for (auto& aux : decision->aux) plan.request.aux.push_back(std::move(aux));
+  plan.purge_keyring |= decision->purge_keyring;
+  if (p.context.idempotency_key && (!slot.prepared->not_replayable || slot.prepared->replay_body)) {
+    const uint64_t last_seq = slot.event_count > 0 ? seq - 1 : 0;
+    PreparedResponse stored = *slot.prepared;
+    if (stored.replay_body) stored.body = *stored.replay_body;
+    plan.request.aux.push_back(
+        MakeIdempotencyWrite(slot.idempotency_aux_key, p.context.request_fingerprint,
+                             plan.now_us + options_.idempotency_ttl_us, stored, last_seq));
+  }
+  return true;
+}
+
+// Stage 3, commit. Reads plan.request, base and total_events; makes ONE append of the request
+// (none when it is empty) and, when the log assigned the sequences planned, publishes
+// plan.working as the committed state (otherwise re-reads the log). Writes plan.appended and,
+// when the append failed, plan.failure.
+void Registry::Commit(GroupPlan& plan) {
+  const bool any_write = !plan.request.streams.empty() || !plan.request.aux.empty();
+  if (any_write) plan.appended = options_.log->Append(std::move(plan.request));
+  if (!plan.appended.ok()) {
+    Log(LogLevel::kError, "group commit failed: " + plan.appended.error().message);
+    // Storage failures are worth a retry (503); anything else the log refused is the request's.
+    const ErrorCode code = plan.appended.error().code;
+    plan.failure =
+        code == ErrorCode::kIoError || code == ErrorCode::kUnavailable
+            ? MakeError(ErrorCode::kIoError, "the event store could not write; retry later")
+            : plan.appended.error();
+    return;
+  }
+  if (plan.total_events == 0) return;
+  const events::AppendResult& appended = *plan.appended;
+  if (appended.sequences.size() != plan.total_events ||
+      appended.sequences.front() != plan.base->sequence + 1) {
+    Log(LogLevel::kError, "the log assigned unexpected sequences; resynchronizing");
+    if (Status s = Resync(); !s.ok()) Log(LogLevel::kError, "resync failed: " + s.ToString());
+  } else {
+    Publish(std::make_shared<const State>(std::move(plan.working)));
+  }
+}
+
+// Stage 4, complete. Reads the slots, plan.appended and plan.failure; writes each decided slot's
+// result (its last event's sequence and hash) and calls every processed command's `done`, in
+// order, exactly once: its error, its replay, the failure (when the append failed), the answer of
+// the earlier command with its Idempotency-Key, or its own result.
+void Registry::Complete(GroupPlan& plan) {
+  if (!plan.failure) {
+    for (size_t i = 0; i < plan.processed; ++i) {
+      Slot& slot = plan.slots[i];
+      if (slot.error || slot.replay || slot.replay_of) continue;
+      uint64_t seq = 0;
+      std::string hash;
+      if (slot.event_count > 0) {
+        const size_t last = slot.first_event + slot.event_count - 1;
+        seq = plan.appended->sequences[last];
+        hash = crypto::HexEncode(crypto::AsBytes(plan.appended->hashes[last]));
+      }
+      slot.result = FinishResult(*slot.prepared, seq, hash);
     }
   }
-
-  std::vector<std::optional<CommandResult>> results(processed);
-  for (size_t i = 0; i < processed; ++i) {
-    Slot& slot = slots[i];
-    if (slot.error || slot.replay || slot.replay_of) continue;
-    uint64_t seq = 0;
-    std::string hash;
-    if (slot.event_count > 0) {
-      size_t last = slot.first_event + slot.event_count - 1;
-      seq = appended->sequences[last];
-      hash = crypto::HexEncode(crypto::AsBytes(appended->hashes[last]));
-    }
-    results[i] = FinishResult(*slot.prepared, seq, hash);
-  }
-  for (size_t i = 0; i < processed; ++i) {
-    Slot& slot = slots[i];
+  for (size_t i = 0; i < plan.processed; ++i) {
+    const Slot& slot = plan.slots[i];
+    const CommandDone& done = plan.commands[i].done;
     if (slot.error) {
-      group[i].done(*slot.error);
+      done(*slot.error);
     } else if (slot.replay) {
-      group[i].done(ReplayResult(*options_.log, *slot.replay));
+      done(ReplayResult(*options_.log, *slot.replay));
+    } else if (plan.failure) {
+      done(*plan.failure);
     } else if (slot.replay_of) {
-      const size_t first = *slot.replay_of;
-      if (results[first]) {
-        CommandResult copy = *results[first];
+      const Slot& first = plan.slots[*slot.replay_of];
+      if (first.result) {
+        CommandResult copy = *first.result;
         copy.replayed = true;
-        if (slots[first].prepared->replay_body) {
-          copy.body = *slots[first].prepared->replay_body;  // never the secret twice
-        }
-        group[i].done(std::move(copy));
-      } else if (slots[first].replay) {
-        group[i].done(ReplayResult(*options_.log, *slots[first].replay));
+        if (first.prepared->replay_body) copy.body = *first.prepared->replay_body;  // never twice
+        done(std::move(copy));
+      } else if (first.replay) {
+        done(ReplayResult(*options_.log, *first.replay));
       } else {
-        group[i].done(slots[first].error.value_or(MakeError(ErrorCode::kIoError, "retry later")));
+        done(first.error.value_or(MakeError(ErrorCode::kIoError, "retry later")));
       }
     } else {
       // Copied, not moved: a later command of the group with the same Idempotency-Key copies
       // this result too (replay_of).
-      group[i].done(*results[i]);
+      done(*slot.result);
     }
   }
+}
 
-  if (total_events > 0) {
-    const uint64_t first = base->sequence + 1;
-    const uint64_t last = base->sequence + total_events;
+// Stage 5, notify (after a successful commit only). Reads plan.base, total_events,
+// purge_keyring, processed and started; tells the commit listeners the new sequences, asks the
+// maintenance thread for a keyring purge or a snapshot when due, and reports the group to
+// options_.on_group.
+void Registry::Notify(GroupPlan& plan) {
+  if (plan.total_events > 0) {
+    const uint64_t first = plan.base->sequence + 1;
+    const uint64_t last = plan.base->sequence + plan.total_events;
     std::vector<CommitListener> listeners;
     {
       std::lock_guard lock(listeners_mu_);
@@ -359,19 +416,18 @@ size_t Registry::ProcessGroup(std::vector<Pending>& group) {
     }
     for (const auto& l : listeners) l(first, last);
     std::lock_guard lock(maint_mu_);
-    purge_requested_ |= purge;
+    purge_requested_ |= plan.purge_keyring;
     if (options_.snapshot_every > 0 && last - last_snapshot_sequence_ >= options_.snapshot_every) {
       snapshot_requested_ = true;
     }
     if (purge_requested_ || snapshot_requested_) maint_cv_.notify_one();
   }
   if (options_.on_group) {
-    options_.on_group(processed, total_events,
+    options_.on_group(plan.processed, plan.total_events,
                       std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
+                          std::chrono::steady_clock::now() - plan.started)
                           .count());
   }
-  return processed;
 }
 
 Status Registry::Resync() {

@@ -10,6 +10,10 @@
 // and completes every command. A failed write completes every command of the group with
 // kIoError (503) and publishes nothing; validation failures complete at once with no event.
 //
+// The writer's stages (resolve idempotency, decide and fold, commit, complete, notify), the two
+// batching layers (this registry's group and the event log's group commit) and which thread owns
+// what: src/WRITER.md.
+//
 // Thread safety: Submit() and Current() may be called from any thread. Completion callbacks run
 // on the writer thread and must not block (post to an I/O executor). Reads use Current(): an
 // immutable snapshot, never the writer's lock.
@@ -173,8 +177,15 @@ class Registry {
   Status Recover();
   void WriterLoop();
   // Decides, appends and completes a prefix of `group`; returns its length (the rest did not fit
-  // into one append and goes into the next group).
+  // into one append and goes into the next group). It runs the stages below over one GroupPlan
+  // (registry.cpp; src/WRITER.md), on the writer thread.
   size_t ProcessGroup(std::vector<Pending>& group);
+  struct GroupPlan;
+  bool ResolveIdempotency(GroupPlan& plan, size_t i);  // false: answered without deciding
+  bool DecideAndFold(GroupPlan& plan, size_t i);       // false: the group is full before it
+  void Commit(GroupPlan& plan);
+  void Complete(GroupPlan& plan);
+  void Notify(GroupPlan& plan);
   Status Resync();
   void Publish(StatePtr state);
   void MaintenanceLoop();

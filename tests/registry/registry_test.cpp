@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
 
+#include "events/crypto.hpp"
 #include "projections/views.hpp"
+#include "src/idempotency.hpp"
 #include "tests/registry/registry_harness.hpp"
 #include "tests/support/file_scan.hpp"
 
@@ -535,6 +538,296 @@ TEST(RegistryPurgeTest, PacedPurgesStillShredEveryKeyByClose) {
   for (size_t i = 0; i < wrapped.size(); ++i) {
     EXPECT_TRUE(after[wrapped[i]].empty()) << "key " << i << ": " << after[wrapped[i]].front();
   }
+}
+
+}  // namespace
+}  // namespace keyledger::registry
+
+namespace keyledger::registry {
+namespace {
+
+// Tells when the writer is inside it, then holds the writer there until released.
+class HoldCommand final : public Command {
+ public:
+  HoldCommand(std::promise<void>& entered, std::shared_future<void> release)
+      : entered_(entered), release_(std::move(release)) {}
+  std::string_view Name() const override { return "Hold"; }
+  Result<Decision> Decide(DecideContext&) override {
+    entered_.set_value();
+    release_.wait();
+    return Decision{};
+  }
+
+ private:
+  std::promise<void>& entered_;
+  std::shared_future<void> release_;
+};
+
+// The writer's stages (src/WRITER.md), each seen through one group of commands: everything is
+// submitted while the writer is held in a group of its own, so it decides them as the next group.
+class OneGroup {
+ public:
+  explicit OneGroup(Harness& h) : h_(h) {
+    std::promise<void> entered;
+    h_.registry().Submit(std::make_unique<HoldCommand>(entered, gate_.get_future().share()),
+                         Harness::Admin(), [this](Result<CommandResult>) { Count(); });
+    entered.get_future().wait();
+  }
+
+  // Queues a command; its result is results()[n] for the n-th call.
+  void Add(std::unique_ptr<Command> command, RequestContext ctx = Harness::Admin()) {
+    const size_t index = expected_++;
+    results_.emplace_back(MakeError(ErrorCode::kInternal, "not answered"));
+    h_.registry().Submit(std::move(command), std::move(ctx),
+                         [this, index](Result<CommandResult> r) {
+                           {
+                             std::lock_guard lock(mu_);
+                             results_[index] = std::move(r);
+                           }
+                           Count();
+                         });
+  }
+
+  // Opens the gate and waits for every answer (the gate's own included).
+  const std::vector<Result<CommandResult>>& Run() {
+    gate_.set_value();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return answered_ == expected_ + 1; });
+    return results_;
+  }
+
+ private:
+  void Count() {
+    std::lock_guard lock(mu_);
+    ++answered_;
+    cv_.notify_all();
+  }
+
+  Harness& h_;
+  std::promise<void> gate_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t expected_ = 0;
+  size_t answered_ = 0;
+  std::vector<Result<CommandResult>> results_;
+};
+
+RequestContext Keyed(std::string key, std::string fingerprint) {
+  RequestContext ctx = Harness::Admin();
+  ctx.idempotency_key = std::move(key);
+  ctx.request_fingerprint = std::move(fingerprint);
+  return ctx;
+}
+
+std::unique_ptr<Command> SetNote(const std::string& key_id, const std::string& note) {
+  KeyUpdateIntent in;
+  in.key_id = key_id;
+  in.fields = {"note"};
+  in.values.note = note;
+  return MakeUpdateKey(std::move(in));
+}
+
+// Decides one event on a stream without naming its expected version, which the writer refuses
+// to fold (commands must name exact versions): a bug in a command, answered as 500.
+class UnversionedCommand final : public Command {
+ public:
+  std::string_view Name() const override { return "Unversioned"; }
+  Result<Decision> Decide(DecideContext&) override {
+    Decision d;
+    events::StreamAppend sa;
+    sa.stream = "key-unversioned";
+    sa.expected_version = events::kAnyVersion;
+    sa.events.push_back(events::NewEvent{events::EventType::kKeyUpdated, 1, "{}", 0});
+    d.streams.push_back(std::move(sa));
+    return d;
+  }
+};
+
+// Resolve idempotency: a retry in the same group with another request is refused (422), while
+// the first one runs; a retry with the same request answers the first one's result.
+TEST(RegistryStagesTest, AnInGroupRetryWithAnotherRequestIsRefused) {
+  Harness h;
+  const std::string key = h.CreateKey(h.CreateProvider("stages-a"), kSecret);
+  const uint64_t head = h.log().GetHead().sequence;
+  OneGroup group(h);
+  group.Add(SetNote(key, "first"), Keyed("k-a", "PUT note=first"));
+  group.Add(SetNote(key, "second"), Keyed("k-a", "PUT note=second"));
+  group.Add(SetNote(key, "first"), Keyed("k-a", "PUT note=first"));
+  const auto& r = group.Run();
+  ASSERT_OK(r[0].status());
+  EXPECT_FALSE(r[0]->replayed);
+  ASSERT_FALSE(r[1].ok());
+  EXPECT_EQ(r[1].error().code, ErrorCode::kValidation);
+  ASSERT_EQ(r[1].error().details.size(), 1u);
+  EXPECT_EQ(r[1].error().details[0].loc, (std::vector<std::string>{"header", "Idempotency-Key"}));
+  ASSERT_OK(r[2].status());
+  EXPECT_TRUE(r[2]->replayed);
+  EXPECT_EQ(r[2]->body, r[0]->body);
+  EXPECT_EQ(r[2]->sequence, r[0]->sequence);
+  EXPECT_EQ(r[2]->hash, r[0]->hash);
+  EXPECT_EQ(h.log().GetHead().sequence, head + 1);
+  EXPECT_EQ(*h.registry().Current()->keys.Find(key)->note, "first");
+}
+
+// Resolve idempotency: retries of a stored record, two in one group, both replay it (the second
+// through the first) and append nothing; retries of a failed command fail alike and store nothing.
+TEST(RegistryStagesTest, InGroupRetriesOfAStoredRecordOrAFailureAnswerAlike) {
+  Harness h;
+  const std::string key = h.CreateKey(h.CreateProvider("stages-b"), kSecret);
+  ASSERT_OK_AND_ASSIGN(auto original, h.Run(SetNote(key, "kept"), Keyed("k-b", "PUT kept")));
+  const uint64_t head = h.log().GetHead().sequence;
+  OneGroup group(h);
+  group.Add(SetNote(key, "kept"), Keyed("k-b", "PUT kept"));
+  group.Add(SetNote(key, "kept"), Keyed("k-b", "PUT kept"));
+  group.Add(MakeDeleteKey("nope"), Keyed("k-missing", "DELETE nope"));
+  group.Add(MakeDeleteKey("nope"), Keyed("k-missing", "DELETE nope"));
+  const auto& r = group.Run();
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_OK(r[i].status());
+    EXPECT_TRUE(r[i]->replayed);
+    EXPECT_EQ(r[i]->body, original.body);
+    EXPECT_EQ(r[i]->etag, original.etag);
+    EXPECT_EQ(r[i]->sequence, original.sequence);
+    EXPECT_EQ(r[i]->hash, original.hash);
+  }
+  for (size_t i = 2; i < 4; ++i) {
+    ASSERT_FALSE(r[i].ok());
+    EXPECT_EQ(r[i].error().code, ErrorCode::kNotFound);
+  }
+  EXPECT_EQ(h.log().GetHead().sequence, head);
+  ASSERT_OK_AND_ASSIGN(auto stored, h.log().GetAux(events::AuxSpace::kIdempotency,
+                                                   IdempotencyAuxKey("ops", "k-missing")));
+  EXPECT_FALSE(stored.has_value());
+}
+
+// Decide and fold: each command decides against the state after the earlier commands of its
+// group, so two updates naming the same If-Match version cannot both win.
+TEST(RegistryStagesTest, LaterCommandsOfAGroupSeeTheEarlierOnes) {
+  Harness h;
+  const std::string key = h.CreateKey(h.CreateProvider("stages-c"), kSecret);
+  const uint64_t version = h.registry().Current()->keys.Find(key)->version;
+  RequestContext if_match = Harness::Admin();
+  if_match.if_match = version;
+  OneGroup group(h);
+  group.Add(SetNote(key, "winner"), if_match);
+  group.Add(SetNote(key, "loser"), if_match);
+  const auto& r = group.Run();
+  ASSERT_OK(r[0].status());
+  EXPECT_EQ(r[0]->etag, version + 1);
+  ASSERT_FALSE(r[1].ok());
+  EXPECT_EQ(r[1].error().code, ErrorCode::kPreconditionFailed);
+  EXPECT_EQ(r[1].error().actual_version, version + 1);
+  EXPECT_EQ(*h.registry().Current()->keys.Find(key)->note, "winner");
+}
+
+// Decide and fold: a command whose events the writer cannot fold fails alone (500, logged), the
+// rest of its group commits.
+TEST(RegistryStagesTest, EventsThatCannotBeFoldedFailOnlyTheirCommand) {
+  Harness h;
+  const std::string key = h.CreateKey(h.CreateProvider("stages-d"), kSecret);
+  const uint64_t head = h.log().GetHead().sequence;
+  OneGroup group(h);
+  group.Add(SetNote(key, "before"));
+  group.Add(std::make_unique<UnversionedCommand>());
+  group.Add(SetNote(key, "after"));
+  const auto& r = group.Run();
+  ASSERT_OK(r[0].status());
+  ASSERT_FALSE(r[1].ok());
+  EXPECT_EQ(r[1].error().code, ErrorCode::kInternal);
+  EXPECT_EQ(r[1].error().message, "internal error");
+  ASSERT_OK(r[2].status());
+  EXPECT_EQ(r[2]->sequence, r[0]->sequence + 1);
+  EXPECT_EQ(h.log().GetHead().sequence, head + 2);
+  EXPECT_EQ(*h.registry().Current()->keys.Find(key)->note, "after");
+  bool logged = false;
+  for (const auto& line : h.log_lines()) {
+    logged |= line.find("command Unversioned produced events the fold rejects") == 0;
+  }
+  EXPECT_TRUE(logged);
+}
+
+// Commit and complete: a failed append fails every command that decided (503, their retries in
+// the group too) and publishes nothing, while errors and stored replays keep their own answers.
+TEST(RegistryStagesTest, AFailedCommitFailsTheDecidedCommandsOnly) {
+  Harness h;
+  std::atomic<bool> fail{false};
+  h.fail_write = [&] { return fail.load(); };
+  const std::string key = h.CreateKey(h.CreateProvider("stages-e"), kSecret);
+  ASSERT_OK_AND_ASSIGN(auto stored, h.Run(SetNote(key, "stored"), Keyed("k-stored", "PUT s")));
+  const auto before = h.registry().Current();
+  fail = true;
+  OneGroup group(h);
+  group.Add(SetNote(key, "lost"), Keyed("k-new", "PUT lost"));
+  group.Add(SetNote(key, "lost"), Keyed("k-new", "PUT lost"));
+  group.Add(SetNote(key, "stored"), Keyed("k-stored", "PUT s"));
+  group.Add(MakeDeleteKey("nope"));
+  const auto& r = group.Run();
+  fail = false;
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_FALSE(r[i].ok());
+    EXPECT_EQ(r[i].error().code, ErrorCode::kIoError);
+  }
+  ASSERT_OK(r[2].status());
+  EXPECT_TRUE(r[2]->replayed);
+  EXPECT_EQ(r[2]->body, stored.body);
+  ASSERT_FALSE(r[3].ok());
+  EXPECT_EQ(r[3].error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(h.registry().Current(), before);
+  // Nothing was stored for the failed key: its retry runs the command.
+  ASSERT_OK_AND_ASSIGN(auto retry, h.Run(SetNote(key, "lost"), Keyed("k-new", "PUT lost")));
+  EXPECT_FALSE(retry.replayed);
+  EXPECT_EQ(*h.registry().Current()->keys.Find(key)->note, "lost");
+}
+
+// Commit, complete and notify: one group is one append; its commands get consecutive sequences
+// with their hashes, the listeners hear the group's range once, and on_group counts it.
+TEST(RegistryStagesTest, AGroupIsOneAppendAndOneNotification) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<size_t, size_t>> groups;  // (commands, events)
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  RegistryOptions o;
+  o.on_group = [&](size_t commands, size_t events, int64_t) {
+    std::lock_guard lock(mu);
+    groups.emplace_back(commands, events);
+    cv.notify_all();
+  };
+  Harness h(Harness::Store::kRocks, o);
+  const std::string pid = h.CreateProvider("stages-f");
+  const std::string a = h.CreateKey(pid, "sk-stages-f-first-key-0123456789");
+  const std::string b = h.CreateKey(pid, "sk-stages-f-second-key-0123456789", {"CLAUDE"}, "b");
+  {
+    // A group notifies after it completes: wait for the three groups above to be done with it.
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return groups.size() == 3; });
+    groups.clear();
+  }
+  h.registry().AddCommitListener([&](uint64_t first, uint64_t last) {
+    std::lock_guard lock(mu);
+    ranges.emplace_back(first, last);
+  });
+  const uint64_t head = h.log().GetHead().sequence;
+  OneGroup group(h);
+  group.Add(SetNote(a, "one"));
+  group.Add(MakeDeleteKey("nope"));
+  group.Add(SetNote(b, "two"));
+  group.Add(SetNote(a, "three"));
+  const auto& r = group.Run();
+  ASSERT_OK(r[0].status());
+  ASSERT_OK(r[2].status());
+  ASSERT_OK(r[3].status());
+  EXPECT_EQ(r[0]->sequence, head + 1);
+  EXPECT_EQ(r[2]->sequence, head + 2);
+  EXPECT_EQ(r[3]->sequence, head + 3);
+  ASSERT_OK_AND_ASSIGN(auto records, h.log().ReadRange(head + 1, 3));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(r[0]->hash, crypto::HexEncode(crypto::AsBytes(records[0].hash)));
+  EXPECT_EQ(r[3]->hash, crypto::HexEncode(crypto::AsBytes(records[2].hash)));
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return groups.size() == 2; });  // notified after the answers
+  EXPECT_EQ(ranges, (std::vector<std::pair<uint64_t, uint64_t>>{{head + 1, head + 3}}));
+  // The gate's group (nothing appended), then the four commands' group.
+  EXPECT_EQ(groups, (std::vector<std::pair<size_t, size_t>>{{1, 0}, {4, 3}}));
 }
 
 }  // namespace
