@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up, builds with warnings as errors and AddressSanitizer + UBSan, and runs every
-# test through ctest (unit, end-to-end and fault-injection suites); then builds the unit and
-# end-to-end suites with ThreadSanitizer and runs them (KEYLEDGER_TSAN=0 skips that); then builds
+# test through ctest (unit, end-to-end and fault-injection suites); with KEYLEDGER_TSAN=1, builds
+# the unit and end-to-end suites with ThreadSanitizer and runs them (not yet on by default: see
+# the stage's comment); then builds
 # the libFuzzer targets with clang and runs each for KEYLEDGER_FUZZ_SECONDS (60) from its corpus
 # in the repository, and soaks the sanitizer build's server for KEYLEDGER_SOAK_SECONDS (60) under a
 # mixed workload (tools/bench/soak.sh); then builds Release (jemalloc, -Werror) and soaks its server
@@ -34,7 +35,10 @@ ctest --test-dir "$BUILD_DIR" -j "$JOBS" --output-on-failure --timeout 1200 "$@"
 # is left out (kill -9 and full-disk rounds add minutes and no thread the suites above lack).
 # Every process, the keyledgerd children of the e2e tests included, writes its reports under
 # $TSAN_DIR/reports; any report fails the stage. tests/tsan.supp holds the suppressions, each for
-# a library we cannot instrument, never for our own code. KEYLEDGER_TSAN=0 skips the stage.
+# a library we cannot instrument, never for our own code.
+# Opt-in (KEYLEDGER_TSAN=1) until it is green: so far only registry_tests has run under it, with
+# one report inside librocksdb (registry_crash_child) still unexplained, and the cold stage has
+# not been timed against CI's budget. Issue 14 stays open until this is the default.
 tsan_stage() {
   local dir="${KEYLEDGER_TSAN_BUILD_DIR:-build/tsan}"
   cmake -S . -B "$dir" -G Ninja \
@@ -59,7 +63,7 @@ tsan_stage() {
     else
       echo "test.sh: ThreadSanitizer cannot run on this machine, even under setarch -R:" >&2
       cat "$dir/probe.err" >&2
-      echo "(lower vm.mmap_rnd_bits to 28, or set KEYLEDGER_TSAN=0 to skip this stage)" >&2
+      echo "(lower vm.mmap_rnd_bits to 28, or leave KEYLEDGER_TSAN unset to skip this stage)" >&2
       return 1
     fi
   fi
@@ -81,7 +85,7 @@ tsan_stage() {
   fi
   return "$status"
 }
-if [[ "${KEYLEDGER_TSAN:-1}" != "0" ]]; then
+if [[ "${KEYLEDGER_TSAN:-0}" == "1" ]]; then
   tsan_stage
 fi
 
