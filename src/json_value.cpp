@@ -20,24 +20,8 @@
 
 namespace keyledger::registry {
 
-using detail::CanonicalIntText;
-using detail::CodePointIndex;
-using detail::DecodeAt;
-using detail::DigitsToInt64;
-using detail::DoubleText;
-using detail::IntText;
-using detail::IsDigit;
-using detail::IsJsonSpace;
-using detail::IsPySpace;
-using detail::IsUnicodeSpaceCommon;
-using detail::JsonInvalid;
-using detail::LiteralToDouble;
-using detail::MatchJsonNumber;
-using detail::PrevCodePointStart;
-using detail::QuoteJson;
-using detail::SizeText;
-using detail::TrimWith;
-using detail::ValidationFailure;
+// The shared helpers of the three input files (src/json_detail.hpp).
+using namespace detail;
 
 namespace detail {
 
