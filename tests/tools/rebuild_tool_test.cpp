@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "events/crypto.hpp"
@@ -171,9 +172,9 @@ TEST(RebuildToolTest, LiveMismatchNamesTheFirstDifferingKey) {
   auto changed = std::make_shared<projections::KeyState>(*drifted.keys.Find(keys[3]));
   changed->name = "drifted";
   drifted.keys.Set(keys[3], changed);
-  bool with_entities = true;
+  std::atomic<bool> with_entities = true;  // read on the server thread
   TinyHttpServer server([&](const std::string&, const std::string&) {
-    return std::pair{200, projections::DigestJson(drifted, with_entities)};
+    return std::pair{200, projections::DigestJson(drifted, with_entities.load())};
   });
   ToolRun r = Rebuild(dir, data, {"--compare-url", server.url(), "--progress", "none"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
