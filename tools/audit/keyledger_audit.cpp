@@ -189,15 +189,18 @@ int UsageError(const std::string& message, const char* usage) {
   return kExitUsage;
 }
 
+// A usage error of one of the subcommands declared with cli::Command.
+int CommandUsageError(const cli::Command& cmd, const std::string& message) {
+  std::fputs(cli::UsageErrorText(cmd.program(), message).c_str(), stderr);
+  return kExitUsage;
+}
+
 int RunVerify(const std::vector<std::string>& argv) {
   const cli::Command cmd = VerifyCommand();
   cli::Args parsed_args;
   if (auto code = ParseOrExit(cmd, argv, &parsed_args)) return *code;
   const cli::Args* args = &parsed_args;
-  auto usage_error = [&](const std::string& message) {
-    std::fputs(cli::UsageErrorText(cmd.program(), message).c_str(), stderr);
-    return kExitUsage;
-  };
+  auto usage_error = [&](const std::string& message) { return CommandUsageError(cmd, message); };
   auto dir = DataDirFrom(*args);
   if (!dir.ok()) return usage_error(dir.error().message);
   uint64_t from = 1, to = UINT64_MAX;
@@ -322,10 +325,7 @@ int RunState(const std::vector<std::string>& argv) {
   cli::Args parsed_args;
   if (auto code = ParseOrExit(cmd, argv, &parsed_args)) return *code;
   const cli::Args* args = &parsed_args;
-  auto usage_error = [&](const std::string& message) {
-    std::fputs(cli::UsageErrorText(cmd.program(), message).c_str(), stderr);
-    return kExitUsage;
-  };
+  auto usage_error = [&](const std::string& message) { return CommandUsageError(cmd, message); };
   auto dir = DataDirFrom(*args);
   if (!dir.ok()) return usage_error(dir.error().message);
   const auto seq_arg = args->Get("--as-of-seq");
