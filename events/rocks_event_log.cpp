@@ -633,15 +633,23 @@ void RocksEventLog::SyncLoop() {
       // Snapshots are released while the database is certainly open.
       for (Written& w : batch) w.view.reset();
     }
-    {
-      std::lock_guard lock(queue_mu_);
-      syncing_ = false;
-      if (failure) {
-        // What was written after the failed sync is not known to be durable either.
+    if (failure) {
+      // What was written after the failed sync is not known to be durable either. Its snapshots
+      // must be released before the writer may reopen (and so delete) the database they belong
+      // to: while syncing_ is still set, the writer cannot start its reopen.
+      const size_t failed_before = batch.size();
+      {
+        std::lock_guard lock(queue_mu_);
         needs_reopen_ = true;
         for (Written& w : unsynced_) batch.push_back(std::move(w));
         unsynced_.clear();
       }
+      std::shared_lock db_lock(db_mu_);
+      for (size_t i = failed_before; i < batch.size(); ++i) batch[i].view.reset();
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      syncing_ = false;
       // The writer waits for the pipeline to drain before it reopens.
       if (needs_reopen_) queue_cv_.notify_all();
     }
