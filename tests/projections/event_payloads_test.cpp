@@ -11,6 +11,7 @@
 #include "projections/codec.hpp"
 #include "projections/event_payloads.hpp"
 #include "projections/fold.hpp"
+#include "projections/health_views.hpp"
 #include "projections/snapshot.hpp"
 #include "projections/upcasters.hpp"
 #include "tests/support/test_support.hpp"
@@ -168,6 +169,45 @@ TEST(EventPayloadsTest, EncodersWriteTheBytesEarlierBuildsWrote) {
   const events::NewEvent made = MakeEvent(KeyRpmLimitSet{"k1", std::string("p1"), 60, 40});
   EXPECT_EQ(made.type, EventType::kKeyRpmLimitSet);
   EXPECT_EQ(made.schema_version, 2);
+}
+
+// The health views (H5/H6) read KeyHealthReported events through EventDecoder, as the fold
+// does: a report this build reads is counted, one at a schema version it does not know fails the
+// view with kUnsupported instead of being read as if it were version 1, and one missing a member
+// the decoder requires is kCorruption.
+TEST(EventPayloadsTest, HealthViewsDecodeHealthReportsThroughTheDecoder) {
+  const int64_t t = 1700000000000000;
+  KeyHealthReported report;
+  report.key_id = "k1";
+  report.api_format = "CLAUDE";
+  report.successes = 3;
+  report.failures = 1;
+  report.at = t;
+  auto log_with = [&](events::NewEvent e) {
+    auto log = std::make_unique<events::MemoryEventLog>();
+    e.time_us = t;
+    EXPECT_OK(log->Append("key-k1", 0, {std::move(e)}));
+    return log;
+  };
+  const State state;
+  auto good = log_with(MakeEvent(report));
+  EXPECT_OK(ApiFormatHealthJson(state, *good, 1, 10, t + 1'000'000).status());
+
+  events::NewEvent newer = MakeEvent(report);
+  newer.schema_version = KeyHealthReported::kSchemaVersion + 1;
+  auto unsupported = log_with(newer);
+  auto r = ApiFormatHealthJson(state, *unsupported, 1, 10, t + 1'000'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnsupported) << r.error().message;
+
+  events::NewEvent partial = MakeEvent(report);
+  partial.payload =
+      R"({"key_id":"k1","api_format":"CLAUDE","successes":3,"failures":1,"total_response_time_ms":0,"at":)" +
+      std::to_string(t) + "}";
+  auto corrupt = log_with(partial);
+  r = ApiFormatHealthJson(state, *corrupt, 1, 10, t + 1'000'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << r.error().message;
 }
 
 TEST(EventPayloadsTest, EveryKnownVersionHasADecoderAndEveryOlderOneAnUpcaster) {
