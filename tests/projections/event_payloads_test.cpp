@@ -6,6 +6,7 @@
 // same state.
 #include <gtest/gtest.h>
 
+#include "events/keyring_event.hpp"
 #include "events/memory_event_log.hpp"
 #include "projections/audit.hpp"
 #include "projections/codec.hpp"
@@ -169,6 +170,32 @@ TEST(EventPayloadsTest, EncodersWriteTheBytesEarlierBuildsWrote) {
   const events::NewEvent made = MakeEvent(KeyRpmLimitSet{"k1", std::string("p1"), 60, 40});
   EXPECT_EQ(made.type, EventType::kKeyRpmLimitSet);
   EXPECT_EQ(made.schema_version, 2);
+}
+
+// MasterKeyRotated is written below this layer (events/secrets.cpp, through
+// events::MakeMasterKeyRotatedEvent): the event it builds is the typed event the decoder reads,
+// at the newest version, with the bytes the hand-written payload had.
+TEST(EventPayloadsTest, MasterKeyRotatedWrittenByTheKeyringIsTheTypedEvent) {
+  const MasterKeyRotated rotated{.from_kek_version = 3, .to_kek_version = 4, .rewrapped_deks = 9};
+  const events::NewEvent made = events::MakeMasterKeyRotatedEvent(rotated);
+  EXPECT_EQ(made.type, EventType::kMasterKeyRotated);
+  EXPECT_EQ(made.schema_version, events::CurrentSchemaVersion(EventType::kMasterKeyRotated));
+  EXPECT_EQ(made.payload, R"({"from_kek_version":3,"to_kek_version":4,"rewrapped_deks":9})");
+  const events::NewEvent typed = MakeEvent(rotated);
+  EXPECT_EQ(typed.type, made.type);
+  EXPECT_EQ(typed.schema_version, made.schema_version);
+  EXPECT_EQ(typed.payload, made.payload);
+  EXPECT_NE(upcast::FindDecoder(EventType::kMasterKeyRotated, MasterKeyRotated::kSchemaVersion),
+            nullptr);
+  events::EventRecord r;
+  r.sequence = 1;
+  r.type = made.type;
+  r.schema_version = made.schema_version;
+  r.payload = made.payload;
+  EventDecoder decoder;
+  ASSERT_OK_AND_ASSIGN(Event back, decoder.Decode(r));
+  ASSERT_TRUE(std::holds_alternative<MasterKeyRotated>(back));
+  EXPECT_EQ(std::get<MasterKeyRotated>(back), rotated);
 }
 
 // The health views (H5/H6) read KeyHealthReported events through EventDecoder, as the fold
