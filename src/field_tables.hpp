@@ -10,9 +10,13 @@
 //     order (which is the order of the `fields` list an update event records);
 //   - the OpenAPI request schemas (api/openapi_schemas.cpp): type, nullable, minimum, maximum,
 //     minLength, maxLength, minItems, pattern, default and required, from the same entries.
-// Adding an Aether field: a DTO member in src/commands.hpp, the state member, and one table line
-// (plus its response member in projections/views.cpp and its codec line, which the events
-// engineer owns).
+// The responses are driven by the response tables one layer down
+// (projections/response_fields.hpp: member order, types, the members that stand for a secret),
+// which tests/registry/field_table_test.cpp holds to these tables: every field a response
+// echoes in this table's order, no secret field as a member.
+// Adding an Aether field: a DTO member in src/commands.hpp, the state member, one table line
+// here and its response line (projections/views.cpp, usually `KL_STATE(member, type)`), plus
+// its codec line, which the events engineer owns.
 //
 // Irregular fields (a union such as allowed_models, a validator that maps blank to null) name a
 // custom reader in their table line; their published schema is one of Schema's named fragments.
