@@ -3,8 +3,8 @@
 // uses it): the request bodies the routes name in RouteSpec::request_schema and the response
 // shapes they name in response_schema, so every "$ref" of the generated document resolves.
 //
-// The request schemas of keys, providers and endpoints are generated from the field tables that
-// also drive the parsers
+// The request schemas of keys, providers and endpoints, and of the nested ProxyConfig and
+// HealthReport, are generated from the field tables that also drive the parsers
 // (src/field_tables.hpp: fields, nullability, limits, defaults, required); the response schemas
 // of keys, providers and endpoints from the response tables that drive the views
 // (projections/response_fields.hpp: `properties` in the order the server emits the members,

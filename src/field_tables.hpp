@@ -57,6 +57,7 @@ enum class Schema : uint8_t {
   kBillingType,      // enum, null means the default
   kProxy,            // $ref ProxyConfig or null
   kHeaders,          // header name -> value
+  kReportTime,       // a date-time string or Unix seconds/milliseconds
 };
 
 struct FieldSpec {
@@ -89,9 +90,17 @@ std::span<const FieldSpec> KeyFields();
 std::span<const FieldSpec> ProviderFields();
 std::span<const FieldSpec> ProviderPatchFields();
 std::span<const FieldSpec> EndpointFields();
+// The nested models, which have no update form: ProxyConfig (a provider's or an endpoint's
+// proxy) and HealthReport (one item of POST .../keys/health-reports). Their readers are
+// hand-written (src/field_readers.cpp, src/commands.cpp) and take their limits from these
+// entries; the published schemas are generated from them like the others.
+std::span<const FieldSpec> ProxyFields();
+std::span<const FieldSpec> HealthReportFields();
 
 // The entry named `name`, or nullptr.
 const FieldSpec* FindField(std::span<const FieldSpec> table, std::string_view name);
+// The entry named `name`, which must exist (aborts otherwise: a programmer error).
+const FieldSpec& FieldOf(std::span<const FieldSpec> table, std::string_view name);
 
 // Readers: every field of the model, in table order, errors appended to m.errors().
 void ReadKeyCreate(ModelReader& m, KeyCreate& dto);

@@ -424,6 +424,26 @@ TEST(AdminApiSchemasTest, ResponseModelsAreByteIdenticalToThePublishedOnes) {
   }
 }
 
+// ProxyConfig and HealthReport are generated from their tables (src/field_tables.hpp
+// ProxyFields, HealthReportFields) since they stopped being written by hand; the bytes are the
+// ones published before.
+TEST(AdminApiSchemasTest, NestedModelsAreByteIdenticalToThePublishedOnes) {
+  const std::pair<const char*, const char*> expected[] = {
+      {"ProxyConfig",
+       R"json({"type":"object","required":["url"],"properties":{"url":{"type":"string","description":"http://, https:// or socks5://, with a host and without user name or password"},"username":{"type":["string","null"],"maxLength":255},"password":{"type":["string","null"],"maxLength":500,"description":"Responses show \"***\" when one is stored; an update without a password keeps the stored one"},"enabled":{"type":"boolean","default":true}}})json"},
+      {"HealthReport",
+       R"json({"type":"object","description":"Request outcomes of one key for one format since the gateway's previous report","required":["key_id","api_format","successes","failures","total_response_time_ms","at"],"properties":{"key_id":{"type":"string","minLength":1,"maxLength":64},"api_format":{"type":"string","description":"CLAUDE, CLAUDE_CLI, OPENAI, OPENAI_CLI, GEMINI or GEMINI_CLI in any letter case, stored upper-case"},"successes":{"type":"integer","minimum":0,"maximum":1000000},"failures":{"type":"integer","minimum":0,"maximum":1000000},"total_response_time_ms":{"type":"integer","minimum":0,"maximum":1000000000000,"description":"Sum over the successful requests"},"last_error":{"type":["string","null"],"maxLength":1000},"at":{"description":"When the gateway took the sample","anyOf":[{"type":"string","format":"date-time"},{"type":"number","description":"Unix seconds, or milliseconds beyond 2e10"}]
+}}})json"},
+  };
+  const std::vector<SchemaComponent> schemas = AdminApiSchemas();
+  for (const auto& [name, json] : expected) {
+    const auto it = std::find_if(schemas.begin(), schemas.end(),
+                                 [&](const SchemaComponent& s) { return s.name == name; });
+    ASSERT_NE(it, schemas.end()) << name;
+    EXPECT_EQ(it->json, json) << name;
+  }
+}
+
 TEST(SseFormatTest, SplitsLinesAndOmitsEmptyFields) {
   EXPECT_EQ(FormatSseEvent("", "x", ""), "data: x\n\n");
   EXPECT_EQ(FormatSseEvent("e", "a\r\nb\rc\nd", "7"),

@@ -474,5 +474,74 @@ TEST(FieldTableTest, ResponseTablesEchoRequestFieldsInTableOrderAndNoSecret) {
   EXPECT_EQ(standing, (std::vector<std::string>{"api_key_masked", "api_key_plain"}));
 }
 
+// The nested models' tables (ProxyConfig, HealthReport) against their hand-written readers: the
+// readers take every string length and integer range from the table, so the table's bound is
+// accepted and one past it refused.
+TEST(FieldTableTest, NestedModelLimitsAreWhatTheReadersEnforce) {
+  auto proxy_errors = [](const std::string& member, const std::string& value) {
+    return DetailsOf(ParseProviderCreate(R"({"name":"p","proxy":{"url":"http://h:1",")" + member +
+                                         R"(":")" + value + R"("}})"));
+  };
+  size_t checked = 0;
+  for (const auto& spec : f::ProxyFields()) {
+    if (!spec.length.max) continue;
+    SCOPED_TRACE(std::string(spec.name));
+    EXPECT_TRUE(proxy_errors(std::string(spec.name), std::string(*spec.length.max, 'a')).empty());
+    EXPECT_FALSE(
+        proxy_errors(std::string(spec.name), std::string(*spec.length.max + 1, 'a')).empty());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2u);  // username, password
+  EXPECT_TRUE(f::FieldOf(f::ProxyFields(), "password").secret);
+
+  // One report with `member` set to `json`; the errors of that report (none when accepted).
+  auto report_errors = [](const std::string& member, const std::string& json) {
+    std::vector<std::pair<std::string, std::string>> report = {
+        {"key_id", "\"k\""}, {"api_format", "\"CLAUDE\""},    {"successes", "1"},
+        {"failures", "0"},   {"total_response_time_ms", "1"}, {"last_error", "null"},
+        {"at", "1700000000"}};
+    std::string body = R"({"reports":[{)";
+    for (size_t i = 0; i < report.size(); ++i) {
+      if (i > 0) body += ',';
+      body += '"' + report[i].first + "\":" + (report[i].first == member ? json : report[i].second);
+    }
+    body += "}]}";
+    auto r = ParseHealthReportBatch(body);
+    EXPECT_TRUE(r.ok()) << body;
+    if (!r.ok() || r->reports.empty()) return std::vector<FieldError>{};
+    if (const auto* errors = std::get_if<std::vector<FieldError>>(&r->reports[0])) return *errors;
+    return std::vector<FieldError>{};
+  };
+  checked = 0;
+  for (const auto& spec : f::HealthReportFields()) {
+    SCOPED_TRACE(std::string(spec.name));
+    const std::string name(spec.name);
+    if (spec.type == f::JsonType::kInteger) {
+      ASSERT_TRUE(spec.ints.ge && spec.ints.le);
+      EXPECT_TRUE(report_errors(name, std::to_string(*spec.ints.ge)).empty());
+      EXPECT_TRUE(report_errors(name, std::to_string(*spec.ints.le)).empty());
+      EXPECT_FALSE(report_errors(name, std::to_string(*spec.ints.ge - 1)).empty());
+      EXPECT_FALSE(report_errors(name, std::to_string(*spec.ints.le + 1)).empty());
+      ++checked;
+    }
+    if (spec.length.max) {
+      EXPECT_TRUE(report_errors(name, '"' + std::string(*spec.length.max, 'a') + '"').empty());
+      EXPECT_FALSE(report_errors(name, '"' + std::string(*spec.length.max + 1, 'a') + '"').empty());
+      ++checked;
+    }
+    if (spec.length.min) {
+      EXPECT_FALSE(report_errors(name, '"' + std::string(*spec.length.min - 1, 'a') + '"').empty());
+      ++checked;
+    }
+    if (spec.create == f::Presence::kNullable) {
+      EXPECT_TRUE(report_errors(name, "null").empty());
+    }
+    if (spec.create == f::Presence::kRequired) {
+      EXPECT_FALSE(report_errors(name, "null").empty());
+    }
+  }
+  EXPECT_EQ(checked, 6u);  // 3 integer ranges, key_id's two lengths, last_error's maximum
+}
+
 }  // namespace
 }  // namespace keyledger::registry
