@@ -8,20 +8,21 @@
 #include <utility>
 
 #include "events/json_writer.hpp"
+#include "projections/response_fields.hpp"
 #include "src/field_tables.hpp"
 
 namespace keyledger::api {
 namespace {
 
 // Fragments shared by several schemas. The request models' limits come from the field tables
-// (src/field_tables.hpp); the fragments below carry none of them, except the ProxyConfig and
-// HealthReport models, which have no table.
+// (src/field_tables.hpp); the fragments below carry none of them.
 std::string FormatInSchema() {
   return R"({"type":"string","description":"CLAUDE, CLAUDE_CLI, OPENAI, OPENAI_CLI, GEMINI or GEMINI_CLI in any letter case, stored upper-case"})";
 }
-std::string FormatOutSchema() {
-  return R"({"type":"string","enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"]})";
+std::string FormatEnum() {
+  return R"("enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"])";
 }
+std::string FormatOutSchema() { return R"({"type":"string",)" + FormatEnum() + "}"; }
 std::string DateTimeSchema() { return R"({"type":"string","format":"date-time"})"; }
 std::string NullableDateTimeSchema() {
   return R"({"type":["string","null"],"format":"date-time"})";
@@ -38,8 +39,6 @@ std::string AllowedModelsSchema() {
 std::string NullableProxySchema() {
   return R"({"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]})";
 }
-std::string ConfigSchema() { return R"({"type":["object","null"]})"; }
-std::string NullableIntSchema() { return R"({"type":["integer","null"]})"; }
 std::string NullableStringSchema() { return R"({"type":["string","null"]})"; }
 std::string BillingTypeSchema() {
   return R"({"type":["string","null"],"enum":["monthly_quota","pay_as_you_go","free_tier",null],"default":"pay_as_you_go","description":"null means pay_as_you_go"})";
@@ -47,6 +46,13 @@ std::string BillingTypeSchema() {
 std::string DescriptionSchema() { return R"({"type":["string","null"],"maxLength":1000})"; }
 std::string HeadersSchema() {
   return R"({"type":["object","null"],"description":"Extra upstream request headers: HTTP token names (unique ignoring case), values without control characters","additionalProperties":{"type":"string"}})";
+}
+
+// The line break before the closing brace is in the published document since the schema was
+// written by hand; kept so the document stays byte-identical.
+std::string ReportTimeSchema() {
+  return R"({"description":"When the gateway took the sample","anyOf":[{"type":"string","format":"date-time"},{"type":"number","description":"Unix seconds, or milliseconds beyond 2e10"}]
+})";
 }
 
 std::string Object(const std::string& properties, const std::string& required = "",
@@ -170,6 +176,8 @@ std::string FieldSchema(const fields::FieldSpec& f, bool create) {
       return NullableProxySchema();
     case fields::Schema::kHeaders:
       return HeadersSchema();
+    case fields::Schema::kReportTime:
+      return ReportTimeSchema();
   }
   return GenericSchema(f, create);
 }
@@ -223,83 +231,121 @@ std::string FormatBreaker() {
       R"("open","open_at","next_probe_at","half_open_until","half_open_successes","half_open_failures")");
 }
 
-// Every member, in emission order (projections::WriteKeyResponse).
-std::string KeyResponse() {
-  const std::string props[][2] = {
-      {"id", R"({"type":"string"})"},
-      {"provider_id", R"({"type":"string"})"},
-      {"api_formats", R"({"type":"array","items":)" + FormatOutSchema() + "}"},
-      {"api_key_masked", R"({"type":"string"})"},
-      {"api_key_plain",
-       R"({"type":["string","null"],"description":"null unless the server runs with --echo-plaintext-on-create on create only"})"},
-      {"name", R"({"type":"string"})"},
-      {"rate_multiplier", R"({"type":"number"})"},
-      {"rate_multipliers",
-       R"({"type":["object","null"],"additionalProperties":{"type":"number"}})"},
-      {"internal_priority", R"({"type":"integer"})"},
-      {"global_priority", NullableIntSchema()},
-      {"rpm_limit", NullableIntSchema()},
-      {"allowed_models", AllowedModelsSchema()},
-      {"capabilities", R"({"type":["object","null"],"additionalProperties":{"type":"boolean"}})"},
-      {"cache_ttl_minutes", R"({"type":"integer"})"},
-      {"max_probe_interval_minutes", R"({"type":"integer"})"},
-      {"health_by_format", R"({"type":"object","additionalProperties":)" + FormatHealth() + "}"},
-      {"circuit_breaker_by_format",
-       R"({"type":"object","additionalProperties":)" + FormatBreaker() + "}"},
-      {"health_score", R"({"type":"number"})"},
-      {"consecutive_failures", R"({"type":"integer"})"},
-      {"last_failure_at", NullableDateTimeSchema()},
-      {"circuit_breaker_open", R"({"type":"boolean"})"},
-      {"circuit_breaker_open_at", NullableDateTimeSchema()},
-      {"next_probe_at", NullableDateTimeSchema()},
-      {"half_open_until", NullableDateTimeSchema()},
-      {"half_open_successes", NullableIntSchema()},
-      {"half_open_failures", NullableIntSchema()},
-      {"request_results_window", R"({"type":["array","null"]})"},
-      {"request_count", R"({"type":"integer"})"},
-      {"success_count", R"({"type":"integer"})"},
-      {"error_count", R"({"type":"integer"})"},
-      {"success_rate", R"({"type":"number"})"},
-      {"avg_response_time_ms", R"({"type":"number"})"},
-      {"is_active", R"({"type":"boolean"})"},
-      {"is_adaptive", R"({"type":"boolean"})"},
-      {"learned_rpm_limit", NullableIntSchema()},
-      {"effective_limit", R"({"type":"integer"})"},
-      {"utilization_samples", R"({"type":["array","null"],"items":{"type":"object"}})"},
-      {"last_probe_increase_at", NullableDateTimeSchema()},
-      {"concurrent_429_count", R"({"type":"integer"})"},
-      {"rpm_429_count", R"({"type":"integer"})"},
-      {"last_429_at", NullableDateTimeSchema()},
-      {"last_429_type", NullableStringSchema()},
-      {"note", NullableStringSchema()},
-      {"last_used_at", NullableDateTimeSchema()},
-      {"created_at", DateTimeSchema()},
-      {"updated_at", DateTimeSchema()},
-  };
+// ---- Response models, generated from the response tables (projections/response_fields.hpp) --
+
+namespace resp = projections::response;
+
+std::string_view TypeName(resp::Type t) {
+  switch (t) {
+    case resp::Type::kString:
+    case resp::Type::kDateTime:
+      return "string";
+    case resp::Type::kInteger:
+      return "integer";
+    case resp::Type::kNumber:
+      return "number";
+    case resp::Type::kBoolean:
+      return "boolean";
+    case resp::Type::kObject:
+      return "object";
+    case resp::Type::kArray:
+      return "array";
+  }
+  return "string";
+}
+
+std::string EndpointHealthDetailsItems() {
+  return R"({"type":"object","required":["api_format","health_score","is_active","active_keys"],"properties":{"api_format":)" +
+         FormatOutSchema() +
+         R"(,"health_score":{"type":"number"},"is_active":{"type":"boolean"},"active_keys":{"type":"integer"}}})";
+}
+
+// {"type":..[,"format"][,"enum"|"items"|"additionalProperties"][,"description"]}, or the whole
+// fragment of an irregular shape.
+std::string ResponseMemberSchema(resp::Type type, bool nullable, resp::Shape shape,
+                                 std::string_view description) {
+  if (shape == resp::Shape::kAllowedModels) return AllowedModelsSchema();
+  if (shape == resp::Shape::kProxy) return NullableProxySchema();
+  std::string out = R"({"type":)";
+  if (nullable) {
+    out += "[\"";
+    out += TypeName(type);
+    out += "\",\"null\"]";
+  } else {
+    out += '"';
+    out += TypeName(type);
+    out += '"';
+  }
+  if (type == resp::Type::kDateTime) out += R"(,"format":"date-time")";
+  switch (shape) {
+    case resp::Shape::kPlain:
+    case resp::Shape::kAllowedModels:
+    case resp::Shape::kProxy:
+      break;
+    case resp::Shape::kFormat:
+      out += ',';
+      out += FormatEnum();
+      break;
+    case resp::Shape::kFormatList:
+      out += R"(,"items":)" + FormatOutSchema();
+      break;
+    case resp::Shape::kNumberMap:
+      out += R"(,"additionalProperties":{"type":"number"})";
+      break;
+    case resp::Shape::kBooleanMap:
+      out += R"(,"additionalProperties":{"type":"boolean"})";
+      break;
+    case resp::Shape::kStringMap:
+      out += R"(,"additionalProperties":{"type":"string"})";
+      break;
+    case resp::Shape::kObjectList:
+      out += R"(,"items":{"type":"object"})";
+      break;
+    case resp::Shape::kBillingType:
+      out += R"(,"enum":["monthly_quota","pay_as_you_go","free_tier"])";
+      break;
+    case resp::Shape::kHealthByFormat:
+      out += R"(,"additionalProperties":)" + FormatHealth();
+      break;
+    case resp::Shape::kBreakerByFormat:
+      out += R"(,"additionalProperties":)" + FormatBreaker();
+      break;
+    case resp::Shape::kEndpointHealthDetails:
+      out += R"(,"items":)" + EndpointHealthDetailsItems();
+      break;
+  }
+  if (!description.empty()) {
+    out += R"(,"description":)";
+    json::AppendString(out, description);
+  }
+  out += '}';
+  return out;
+}
+
+// The response model of `table`: every member, in table order, all required.
+template <typename View>
+std::string ResponseModel(std::span<const resp::Member<View>> table,
+                          const std::string& description) {
   std::string properties, required;
-  for (const auto& [name, schema] : props) {
+  for (const auto& m : table) {
     if (!properties.empty()) {
       properties += ',';
       required += ',';
     }
-    properties += P(name, schema);
-    required += '"' + name + '"';
+    properties +=
+        P(std::string(m.name), ResponseMemberSchema(m.type, m.nullable, m.shape, m.description));
+    required += '"' + std::string(m.name) + '"';
   }
-  return Object(properties, required,
-                "A provider key (aether-spec.md §7), members in this order; the secret only as "
-                "its mask");
+  return Object(properties, required, description);
 }
 
-std::string ProxyConfig() {
-  return Object(
-      P("url",
-        R"({"type":"string","description":"http://, https:// or socks5://, with a host and without user name or password"})") +
-          "," + P("username", R"({"type":["string","null"],"maxLength":255})") + "," +
-          P("password",
-            R"({"type":["string","null"],"maxLength":500,"description":"Responses show \"***\" when one is stored; an update without a password keeps the stored one"})") +
-          "," + P("enabled", R"({"type":"boolean","default":true})"),
-      R"("url")");
+std::string KeyResponse() {
+  return ResponseModel(resp::KeyMembers(),
+                       "A provider key (aether-spec.md §7), members in this order; the secret only "
+                       "as its mask");
 }
+
+std::string ProxyConfig() { return RequestModel(fields::ProxyFields(), true, ""); }
 
 // CreateProviderRequest and UpdateProviderRequest share their fields (one table).
 std::string ProviderBody(bool create) {
@@ -317,50 +363,9 @@ std::string ProviderPatch() {
                       "failures)");
 }
 
-// Every member, in emission order (projections::WriteProviderSummary).
 std::string ProviderSummary() {
-  const std::string props[][2] = {
-      {"id", R"({"type":"string"})"},
-      {"name", R"({"type":"string"})"},
-      {"description", NullableStringSchema()},
-      {"website", NullableStringSchema()},
-      {"provider_priority", NullableIntSchema()},
-      {"is_active", R"({"type":"boolean"})"},
-      {"billing_type", R"({"type":"string","enum":["monthly_quota","pay_as_you_go","free_tier"]})"},
-      {"monthly_quota_usd", R"({"type":["number","null"]})"},
-      {"monthly_used_usd", R"({"type":"number"})"},
-      {"quota_reset_day", NullableIntSchema()},
-      {"quota_last_reset_at", NullableDateTimeSchema()},
-      {"quota_expires_at", NullableDateTimeSchema()},
-      {"timeout", NullableIntSchema()},
-      {"max_retries", NullableIntSchema()},
-      {"proxy", NullableProxySchema()},
-      {"total_endpoints", R"({"type":"integer"})"},
-      {"active_endpoints", R"({"type":"integer"})"},
-      {"total_keys", R"({"type":"integer"})"},
-      {"active_keys", R"({"type":"integer"})"},
-      {"total_models", R"({"type":"integer"})"},
-      {"active_models", R"({"type":"integer"})"},
-      {"api_formats", R"({"type":"array","items":)" + FormatOutSchema() + "}"},
-      {"endpoint_health_details",
-       R"({"type":"array","items":{"type":"object","required":["api_format","health_score","is_active","active_keys"],"properties":{"api_format":)" +
-           FormatOutSchema() +
-           R"(,"health_score":{"type":"number"},"is_active":{"type":"boolean"},"active_keys":{"type":"integer"}}}})"},
-      {"avg_health_score", R"({"type":"number"})"},
-      {"unhealthy_endpoints", R"({"type":"integer"})"},
-      {"created_at", DateTimeSchema()},
-      {"updated_at", DateTimeSchema()},
-  };
-  std::string properties, required;
-  for (const auto& [name, schema] : props) {
-    if (!properties.empty()) {
-      properties += ',';
-      required += ',';
-    }
-    properties += P(name, schema);
-    required += '"' + name + '"';
-  }
-  return Object(properties, required, "A provider with endpoint and key counts and health");
+  return ResponseModel(resp::ProviderMembers(),
+                       "A provider with endpoint and key counts and health");
 }
 
 std::string EndpointCreate() {
@@ -374,52 +379,14 @@ std::string EndpointUpdate() {
                       "without a password keeps the stored one");
 }
 
-// Every member, in emission order (projections::WriteEndpointResponse).
 std::string EndpointResponse() {
-  const std::string props[][2] = {
-      {"id", R"({"type":"string"})"},
-      {"provider_id", R"({"type":"string"})"},
-      {"provider_name", R"({"type":"string"})"},
-      {"api_format", FormatOutSchema()},
-      {"base_url", R"({"type":"string"})"},
-      {"custom_path", NullableStringSchema()},
-      {"headers", R"({"type":["object","null"],"additionalProperties":{"type":"string"}})"},
-      {"timeout", NullableIntSchema()},
-      {"max_retries", NullableIntSchema()},
-      {"is_active", R"({"type":"boolean"})"},
-      {"config", ConfigSchema()},
-      {"proxy", NullableProxySchema()},
-      {"total_keys", R"({"type":"integer"})"},
-      {"active_keys", R"({"type":"integer"})"},
-      {"created_at", DateTimeSchema()},
-      {"updated_at", DateTimeSchema()},
-  };
-  std::string properties, required;
-  for (const auto& [name, schema] : props) {
-    if (!properties.empty()) {
-      properties += ',';
-      required += ',';
-    }
-    properties += P(name, schema);
-    required += '"' + name + '"';
-  }
-  return Object(properties, required, "A provider's endpoint for one API format");
+  return ResponseModel(resp::EndpointMembers(), "A provider's endpoint for one API format");
 }
 
 std::string HealthReport() {
-  return Object(
-      P("key_id", R"({"type":"string","minLength":1,"maxLength":64})") + "," +
-          P("api_format", FormatInSchema()) + "," +
-          P("successes", R"({"type":"integer","minimum":0,"maximum":1000000})") + "," +
-          P("failures", R"({"type":"integer","minimum":0,"maximum":1000000})") + "," +
-          P("total_response_time_ms",
-            R"({"type":"integer","minimum":0,"maximum":1000000000000,"description":"Sum over the successful requests"})") +
-          "," + P("last_error", R"({"type":["string","null"],"maxLength":1000})") + "," +
-          P("at",
-            R"({"description":"When the gateway took the sample","anyOf":[{"type":"string","format":"date-time"},{"type":"number","description":"Unix seconds, or milliseconds beyond 2e10"}]
-})"),
-      R"("key_id","api_format","successes","failures","total_response_time_ms","at")",
-      "Request outcomes of one key for one format since the gateway's previous report");
+  return RequestModel(fields::HealthReportFields(), true,
+                      "Request outcomes of one key for one format since the gateway's previous "
+                      "report");
 }
 
 std::string HealthReportBatch() {

@@ -20,6 +20,7 @@
 
 #include "events/crypto.hpp"
 #include "events/json_writer.hpp"
+#include "events/keyring_event.hpp"
 #include "events/private_file.hpp"
 #include "events/record.hpp"
 
@@ -847,15 +848,8 @@ Status Keyring::RotateMaster(MasterKey next, const EventMetadata& metadata) {
     }
     req.aux.push_back({AuxSpace::kKeyring, std::string(kMetaKekKey), EncodeMetaKek(to, next)});
 
-    json::Writer payload;
-    payload.BeginObject()
-        .Member("from_kek_version", uint64_t{from})
-        .Member("to_kek_version", uint64_t{to})
-        .Member("rewrapped_deks", uint64_t{rewrapped})
-        .EndObject();
-    NewEvent event;
-    event.type = EventType::kMasterKeyRotated;
-    event.payload = payload.Take();
+    NewEvent event = MakeMasterKeyRotatedEvent(
+        {.from_kek_version = from, .to_kek_version = to, .rewrapped_deks = rewrapped});
     req.streams.push_back(StreamAppend{std::string(kKeyringStream),
                                        static_cast<int64_t>(st.stream_version),
                                        metadata,

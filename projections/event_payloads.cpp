@@ -200,15 +200,7 @@ std::string EncodePayload(const KeyLearningReset& e) {
   return w.Take();
 }
 
-std::string EncodePayload(const MasterKeyRotated& e) {
-  json::Writer w;
-  w.BeginObject()
-      .Member("from_kek_version", e.from_kek_version)
-      .Member("to_kek_version", e.to_kek_version)
-      .Member("rewrapped_deks", e.rewrapped_deks)
-      .EndObject();
-  return w.Take();
-}
+std::string EncodePayload(const MasterKeyRotated& e) { return events::EncodeMasterKeyRotated(e); }
 
 std::string EncodePayload(const SystemConfigSet& e) {
   json::Writer w;

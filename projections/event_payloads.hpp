@@ -22,6 +22,7 @@
 
 #include "events/event_log.hpp"
 #include "events/event_type.hpp"
+#include "events/keyring_event.hpp"
 #include "events/record.hpp"
 #include "events/status.hpp"
 #include "projections/state.hpp"
@@ -196,15 +197,10 @@ struct KeyLearningReset {
   std::optional<int64_t> previous_learned_rpm_limit;
   friend bool operator==(const KeyLearningReset&, const KeyLearningReset&) = default;
 };
-// {"from_kek_version","to_kek_version","rewrapped_deks"} (written by events/secrets.cpp, which
-// sits below this layer and writes the same three members with events::MasterKeyRotatedPayload).
-struct MasterKeyRotated {
-  KL_EVENT(MasterKeyRotated, 1);
-  uint64_t from_kek_version = 0;
-  uint64_t to_kek_version = 0;
-  uint64_t rewrapped_deks = 0;
-  friend bool operator==(const MasterKeyRotated&, const MasterKeyRotated&) = default;
-};
+// {"from_kek_version","to_kek_version","rewrapped_deks"}: written by events/secrets.cpp, which
+// sits below this layer, so the struct, its version check and its encoder are in
+// events/keyring_event.hpp; EncodePayload below forwards to that encoder.
+using MasterKeyRotated = events::MasterKeyRotated;
 // {"key","value":<JSON>,"description":text|null}
 struct SystemConfigSet {
   KL_EVENT(SystemConfigSet, 1);

@@ -6,12 +6,12 @@
 #include <functional>
 #include <map>
 #include <set>
-
-#include <simdjson.h>
+#include <variant>
 
 #include "events/json_writer.hpp"
 #include "events/time_format.hpp"
 #include "projections/domain.hpp"
+#include "projections/event_payloads.hpp"
 #include "projections/snapshot.hpp"
 #include "projections/view_writers.hpp"
 #include "projections/views.hpp"
@@ -109,34 +109,38 @@ struct Report {
   std::optional<std::string> last_error;
 };
 
-// Visits the KeyHealthReported events observed in [since, now) (by their "at").
+// Visits the KeyHealthReported events observed in [since, now) (by their "at"). The payloads
+// are decoded by EventDecoder, as the fold decodes them, so a schema version this build does not
+// read is kUnsupported and an unreadable payload kCorruption, never a silently different figure.
 Status ScanReports(const events::EventReader& log, int64_t since_us, int64_t now_us,
                    const std::function<void(const Report&)>& visit) {
   KL_ASSIGN_OR_RETURN(uint64_t before, SequenceAtTime(log, since_us));
   const uint64_t head = log.GetHead().sequence;
   if (before >= head) return Status::Ok();
-  simdjson::dom::parser parser;
+  EventDecoder decoder;
   Status failed = Status::Ok();
   KL_RETURN_IF_ERROR(log.Scan(before + 1, head, [&](const events::EventRecord& r) {
     if (r.type != events::EventType::kKeyHealthReported) return true;
-    simdjson::dom::element doc;
-    Report rep;
-    std::string_view key, format;
-    if (parser.parse(r.payload).get(doc) || doc["key_id"].get_string().get(key) ||
-        doc["api_format"].get_string().get(format) ||
-        doc["successes"].get_int64().get(rep.successes) ||
-        doc["failures"].get_int64().get(rep.failures) ||
-        doc["total_response_time_ms"].get_int64().get(rep.total_response_time_ms) ||
-        doc["at"].get_int64().get(rep.at)) {
+    auto decoded = decoder.Decode(r);
+    if (!decoded.ok()) {
+      failed = decoded.error();
+      return false;
+    }
+    auto* reported = std::get_if<KeyHealthReported>(&*decoded);
+    if (reported == nullptr) {
       failed = MakeError(ErrorCode::kCorruption,
                          "health report payload of event " + std::to_string(r.sequence));
       return false;
     }
-    if (rep.at < since_us || rep.at >= now_us) return true;
-    rep.key_id = std::string(key);
-    rep.api_format = std::string(format);
-    std::string_view err;
-    if (!doc["last_error"].get_string().get(err)) rep.last_error = std::string(err);
+    if (reported->at < since_us || reported->at >= now_us) return true;
+    Report rep;
+    rep.key_id = std::move(reported->key_id);
+    rep.api_format = std::move(reported->api_format);
+    rep.successes = reported->successes;
+    rep.failures = reported->failures;
+    rep.total_response_time_ms = reported->total_response_time_ms;
+    rep.at = reported->at;
+    rep.last_error = std::move(reported->last_error);
     visit(rep);
     return true;
   }));

@@ -4,11 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
+#include <type_traits>
 
 #include "events/time_format.hpp"
 #include "projections/codec.hpp"
 #include "projections/credentials.hpp"
 #include "projections/domain.hpp"
+#include "projections/response_fields.hpp"
 #include "projections/view_writers.hpp"
 
 namespace keyledger::projections {
@@ -32,23 +35,46 @@ void PutAllowedModels(json::Writer& w, const AllowedModels& m) {
   }
 }
 
-void PutProxy(json::Writer& w, const std::optional<Proxy>& p) {
-  if (!p) {
-    w.Null();
-    return;
-  }
+// A state value as its response member: the value itself, null for an empty optional, an
+// ordered map as an object in its order. Times are not among them (an int64_t is a number):
+// the tables write those with PutTime.
+void Put(json::Writer& w, const std::string& v) { w.String(v); }
+void Put(json::Writer& w, int64_t v) { w.Int(v); }
+void Put(json::Writer& w, double v) { w.Double(v); }
+void Put(json::Writer& w, bool v) { w.Bool(v); }
+void Put(json::Writer& w, const StringList& v) { PutStrings(w, v); }
+void Put(json::Writer& w, const AllowedModels& v) { PutAllowedModels(w, v); }
+// A proxy's password is never shown: "***" when one is stored.
+void Put(json::Writer& w, const Proxy& p) {
   w.BeginObject();
-  w.Member("url", p->url);
+  w.Member("url", p.url);
   w.Key("username");
-  PutOptString(w, p->username);
+  PutOptString(w, p.username);
   w.Key("password");
-  if (p->password) {
+  if (p.password) {
     w.String("***");
   } else {
     w.Null();
   }
-  w.Member("enabled", p->enabled);
+  w.Member("enabled", p.enabled);
   w.EndObject();
+}
+template <typename T>
+void Put(json::Writer& w, const OrderedMap<T>& m) {
+  w.BeginObject();
+  for (const auto& [k, v] : m) {
+    w.Key(k);
+    Put(w, v);
+  }
+  w.EndObject();
+}
+template <typename T>
+void Put(json::Writer& w, const std::optional<T>& v) {
+  if (v) {
+    Put(w, *v);
+  } else {
+    w.Null();
+  }
 }
 
 // health_by_format as Aether stores it: ISO strings with +00:00, window ts in epoch seconds.
@@ -134,99 +160,8 @@ KeyHealthSummary SummarizeHealth(const KeyState& k) {
 }
 
 void WriteKeyResponse(json::Writer& w, const KeyState& k, const std::optional<std::string>& plain) {
-  const KeyHealthSummary health = SummarizeHealth(k);
-  const bool adaptive = !k.rpm_limit.has_value();
-  w.BeginObject();
-  w.Member("id", k.id);
-  w.Member("provider_id", k.provider_id);
-  w.Key("api_formats");
-  PutStrings(w, k.api_formats);
-  w.Member("api_key_masked", k.secret.mask);
-  w.Key("api_key_plain");
-  PutOptString(w, plain);
-  w.Member("name", k.name);
-  w.Member("rate_multiplier", k.rate_multiplier);
-  w.Key("rate_multipliers");
-  if (k.rate_multipliers) {
-    w.BeginObject();
-    for (const auto& [f, m] : *k.rate_multipliers) w.Member(f, m);
-    w.EndObject();
-  } else {
-    w.Null();
-  }
-  w.Member("internal_priority", k.internal_priority);
-  w.Key("global_priority");
-  PutOptInt(w, k.global_priority);
-  w.Key("rpm_limit");
-  PutOptInt(w, k.rpm_limit);
-  w.Key("allowed_models");
-  PutAllowedModels(w, k.allowed_models);
-  w.Key("capabilities");
-  if (k.capabilities) {
-    w.BeginObject();
-    for (const auto& [c, on] : *k.capabilities) w.Member(c, on);
-    w.EndObject();
-  } else {
-    w.Null();
-  }
-  w.Member("cache_ttl_minutes", k.cache_ttl_minutes);
-  w.Member("max_probe_interval_minutes", k.max_probe_interval_minutes);
-  w.Key("health_by_format");
-  PutHealthByFormat(w, k.health_by_format);
-  w.Key("circuit_breaker_by_format");
-  PutBreakerByFormat(w, k.circuit_breaker_by_format);
-  w.Member("health_score", health.health_score);
-  w.Member("consecutive_failures", health.consecutive_failures);
-  w.Key("last_failure_at");
-  PutTime(w, health.last_failure_at);
-  w.Member("circuit_breaker_open", health.circuit_breaker_open);
-  w.Key("circuit_breaker_open_at").Null();
-  w.Key("next_probe_at").Null();
-  w.Key("half_open_until").Null();
-  w.Member("half_open_successes", int64_t{0});
-  w.Member("half_open_failures", int64_t{0});
-  w.Key("request_results_window").Null();
-  w.Member("request_count", k.request_count);
-  w.Member("success_count", k.success_count);
-  w.Member("error_count", k.error_count);
-  w.Member("success_rate", k.request_count > 0 ? static_cast<double>(k.success_count) /
-                                                     static_cast<double>(k.request_count)
-                                               : 0.0);
-  w.Member("avg_response_time_ms", k.success_count > 0
-                                       ? RoundTo2(static_cast<double>(k.total_response_time_ms) /
-                                                  static_cast<double>(k.success_count))
-                                       : 0.0);
-  w.Member("is_active", k.is_active);
-  w.Member("is_adaptive", adaptive);
-  w.Key("learned_rpm_limit");
-  PutOptInt(w, k.learned_rpm_limit);
-  w.Key("effective_limit");
-  if (adaptive) {
-    w.Int(k.learned_rpm_limit.value_or(domain::rpm::kInitialLimit));
-  } else {
-    w.Int(*k.rpm_limit);
-  }
-  w.Key("utilization_samples");
-  if (k.utilization_samples) {
-    w.Raw(k.utilization_samples->text);
-  } else {
-    w.Null();
-  }
-  w.Key("last_probe_increase_at");
-  PutTime(w, k.last_probe_increase_at);
-  w.Member("concurrent_429_count", k.concurrent_429_count);
-  w.Member("rpm_429_count", k.rpm_429_count);
-  w.Key("last_429_at");
-  PutTime(w, k.last_429_at);
-  w.Key("last_429_type");
-  PutOptString(w, k.last_429_type);
-  w.Key("note");
-  PutOptString(w, k.note);
-  w.Key("last_used_at");
-  PutTime(w, k.last_used_at);
-  w.Member("created_at", PydanticTime(k.created_at));
-  w.Member("updated_at", PydanticTime(k.updated_at));
-  w.EndObject();
+  const response::KeyView view{.key = k, .plain = plain, .health = SummarizeHealth(k)};
+  response::WriteObject(w, response::KeyMembers(), view);
 }
 
 std::string KeyResponseJson(const KeyState& k, const std::optional<std::string>& plain) {
@@ -422,7 +357,8 @@ std::string ProviderListJson(const State& s, uint64_t skip, uint64_t limit,
 }
 
 void WriteProviderSummary(json::Writer& w, const State& s, const ProviderState& p) {
-  std::vector<const EndpointState*> endpoints;
+  response::ProviderView view{.state = s, .provider = p};
+  std::vector<const EndpointState*>& endpoints = view.endpoints;
   p.endpoint_ids.ForEach([&](const std::string& id) {
     if (const EndpointState* e = s.endpoints.Find(id)) endpoints.push_back(e);
   });
@@ -430,22 +366,21 @@ void WriteProviderSummary(json::Writer& w, const State& s, const ProviderState& 
     if (a->created_at != b->created_at) return a->created_at < b->created_at;
     return a->id < b->id;
   });
-  int64_t active_endpoints = 0, total_keys = 0, active_keys = 0, unhealthy = 0;
   p.key_ids.ForEach([&](const std::string& id) {
     const KeyState* k = s.keys.Find(id);
     if (k == nullptr) return;
-    total_keys++;
-    if (k->is_active) active_keys++;
+    view.total_keys++;
+    if (k->is_active) view.active_keys++;
   });
   double health_total = 0;
   json::Writer details;
   details.BeginArray();
   for (const EndpointState* e : endpoints) {
-    if (e->is_active) active_endpoints++;
+    if (e->is_active) view.active_endpoints++;
     EndpointKeyCounts c = CountKeysFor(s, p, e->api_format);
     double health = c.active > 0 ? c.health_sum / static_cast<double>(c.active) : 1.0;
     health_total += health;
-    if (health < 0.5) unhealthy++;
+    if (health < 0.5) view.unhealthy_endpoints++;
     details.BeginObject()
         .Member("api_format", e->api_format)
         .Member("health_score", health)
@@ -454,49 +389,10 @@ void WriteProviderSummary(json::Writer& w, const State& s, const ProviderState& 
         .EndObject();
   }
   details.EndArray();
-
-  w.BeginObject();
-  w.Member("id", p.id);
-  w.Member("name", p.name);
-  w.Key("description");
-  PutOptString(w, p.description);
-  w.Key("website");
-  PutOptString(w, p.website);
-  w.Key("provider_priority");
-  PutOptInt(w, p.provider_priority);
-  w.Member("is_active", p.is_active);
-  w.Member("billing_type", p.billing_type);
-  w.Key("monthly_quota_usd");
-  PutOptDouble(w, p.monthly_quota_usd);
-  w.Member("monthly_used_usd", p.monthly_used_usd);
-  w.Key("quota_reset_day");
-  PutOptInt(w, p.quota_reset_day);
-  w.Key("quota_last_reset_at");
-  PutTime(w, p.quota_last_reset_at);
-  w.Key("quota_expires_at");
-  PutTime(w, p.quota_expires_at);
-  w.Key("timeout");
-  PutOptInt(w, p.timeout);
-  w.Key("max_retries");
-  PutOptInt(w, p.max_retries);
-  w.Key("proxy");
-  PutProxy(w, p.proxy);
-  w.Member("total_endpoints", static_cast<int64_t>(endpoints.size()));
-  w.Member("active_endpoints", active_endpoints);
-  w.Member("total_keys", total_keys);
-  w.Member("active_keys", active_keys);
-  w.Member("total_models", int64_t{0});
-  w.Member("active_models", int64_t{0});
-  w.Key("api_formats").BeginArray();
-  for (const EndpointState* e : endpoints) w.String(e->api_format);
-  w.EndArray();
-  w.Key("endpoint_health_details").Raw(details.str());
-  w.Member("avg_health_score",
-           endpoints.empty() ? 1.0 : health_total / static_cast<double>(endpoints.size()));
-  w.Member("unhealthy_endpoints", unhealthy);
-  w.Member("created_at", PydanticTime(p.created_at));
-  w.Member("updated_at", PydanticTime(p.updated_at));
-  w.EndObject();
+  view.endpoint_health_details = details.Take();
+  view.avg_health_score =
+      endpoints.empty() ? 1.0 : health_total / static_cast<double>(endpoints.size());
+  response::WriteObject(w, response::ProviderMembers(), view);
 }
 
 std::string ProviderSummaryJson(const State& s, const ProviderState& p) {
@@ -516,40 +412,9 @@ std::string ProviderSummariesJson(const State& s) {
 void WriteEndpointResponse(json::Writer& w, const State& s, const EndpointState& e) {
   const ProviderState* p = s.providers.Find(e.provider_id);
   EndpointKeyCounts c = p ? CountKeysFor(s, *p, e.api_format) : EndpointKeyCounts{};
-  w.BeginObject();
-  w.Member("id", e.id);
-  w.Member("provider_id", e.provider_id);
-  w.Member("provider_name", p ? p->name : std::string());
-  w.Member("api_format", e.api_format);
-  w.Member("base_url", e.base_url);
-  w.Key("custom_path");
-  PutOptString(w, e.custom_path);
-  w.Key("headers");
-  if (e.headers) {
-    w.BeginObject();
-    for (const auto& [k, v] : *e.headers) w.Member(k, ShownHeaderValue(k, v, e.header_secrets));
-    w.EndObject();
-  } else {
-    w.Null();
-  }
-  w.Key("timeout");
-  PutOptInt(w, e.timeout);
-  w.Key("max_retries");
-  PutOptInt(w, e.max_retries);
-  w.Member("is_active", e.is_active);
-  w.Key("config");
-  if (e.config) {
-    w.Raw(ShownConfig(*e.config, e.config_secrets));
-  } else {
-    w.Null();
-  }
-  w.Key("proxy");
-  PutProxy(w, e.proxy);
-  w.Member("total_keys", c.total);
-  w.Member("active_keys", c.active);
-  w.Member("created_at", PydanticTime(e.created_at));
-  w.Member("updated_at", PydanticTime(e.updated_at));
-  w.EndObject();
+  const response::EndpointView view{
+      .endpoint = e, .provider = p, .total_keys = c.total, .active_keys = c.active};
+  response::WriteObject(w, response::EndpointMembers(), view);
 }
 
 std::string EndpointResponseJson(const State& s, const EndpointState& e) {
@@ -578,3 +443,305 @@ std::string EndpointListJson(const State& s, std::string_view provider_id, uint6
 }
 
 }  // namespace keyledger::projections
+
+namespace keyledger::projections::response {
+namespace {
+
+const KeyState& StateOf(const KeyView& v) { return v.key; }
+const ProviderState& StateOf(const ProviderView& v) { return v.provider; }
+const EndpointState& StateOf(const EndpointView& v) { return v.endpoint; }
+
+// A member that is a state member as stored.
+template <auto kMember, typename View>
+void WriteState(json::Writer& w, const View& v) {
+  Put(w, StateOf(v).*kMember);
+}
+
+// A time member (microseconds since the epoch) in pydantic's UTC form, or null.
+template <auto kMember, typename View>
+void WriteTime(json::Writer& w, const View& v) {
+  const auto& t = StateOf(v).*kMember;
+  if constexpr (std::is_same_v<std::remove_cvref_t<decltype(t)>, int64_t>) {
+    w.String(PydanticTime(t));
+  } else {
+    PutTime(w, t);
+  }
+}
+
+// Table-line shorthands over the aliases S (state) and V (view) each table defines.
+#define KL_STATE(member, ...) \
+  { .name = #member __VA_OPT__(, ) __VA_ARGS__, .write = &WriteState<&S::member, V> }
+#define KL_TIME(member, ...)                                             \
+  {                                                                      \
+    .name = #member, .type = Type::kDateTime __VA_OPT__(, ) __VA_ARGS__, \
+    .write = &WriteTime<&S::member, V>                                   \
+  }
+
+constexpr Type kInt = Type::kInteger;
+constexpr Type kNum = Type::kNumber;
+constexpr Type kBool = Type::kBoolean;
+constexpr Type kObj = Type::kObject;
+constexpr Type kArr = Type::kArray;
+constexpr Type kTime = Type::kDateTime;
+
+}  // namespace
+
+// EndpointAPIKeyResponse (aether-spec.md §7). The health members after
+// circuit_breaker_by_format are the per-key summary Aether keeps; keyledger keeps them per
+// format, so the breaker timing members are always null and the counters 0.
+std::span<const Member<KeyView>> KeyMembers() {
+  using S = KeyState;
+  using V = KeyView;
+  static const Member<V> kMembers[] = {
+      KL_STATE(id),
+      KL_STATE(provider_id),
+      KL_STATE(api_formats, .type = kArr, .shape = Shape::kFormatList),
+      {.name = "api_key_masked",
+       .stands_for = "api_key",
+       .write = [](json::Writer& w, const V& v) { w.String(v.key.secret.mask); }},
+      {.name = "api_key_plain",
+       .nullable = true,
+       .description = "null unless the server runs with --echo-plaintext-on-create on create only",
+       .stands_for = "api_key",
+       .write = [](json::Writer& w, const V& v) { PutOptString(w, v.plain); }},
+      KL_STATE(name),
+      KL_STATE(rate_multiplier, .type = kNum),
+      KL_STATE(rate_multipliers, .type = kObj, .nullable = true, .shape = Shape::kNumberMap),
+      KL_STATE(internal_priority, .type = kInt),
+      KL_STATE(global_priority, .type = kInt, .nullable = true),
+      KL_STATE(rpm_limit, .type = kInt, .nullable = true),
+      KL_STATE(allowed_models, .type = kArr, .nullable = true, .shape = Shape::kAllowedModels),
+      KL_STATE(capabilities, .type = kObj, .nullable = true, .shape = Shape::kBooleanMap),
+      KL_STATE(cache_ttl_minutes, .type = kInt),
+      KL_STATE(max_probe_interval_minutes, .type = kInt),
+      {.name = "health_by_format",
+       .type = kObj,
+       .shape = Shape::kHealthByFormat,
+       .write = [](json::Writer& w, const V& v) { PutHealthByFormat(w, v.key.health_by_format); }},
+      {.name = "circuit_breaker_by_format",
+       .type = kObj,
+       .shape = Shape::kBreakerByFormat,
+       .write = [](json::Writer& w,
+                   const V& v) { PutBreakerByFormat(w, v.key.circuit_breaker_by_format); }},
+      {.name = "health_score",
+       .type = kNum,
+       .write = [](json::Writer& w, const V& v) { w.Double(v.health.health_score); }},
+      {.name = "consecutive_failures",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.health.consecutive_failures); }},
+      {.name = "last_failure_at",
+       .type = kTime,
+       .nullable = true,
+       .write = [](json::Writer& w, const V& v) { PutTime(w, v.health.last_failure_at); }},
+      {.name = "circuit_breaker_open",
+       .type = kBool,
+       .write = [](json::Writer& w, const V& v) { w.Bool(v.health.circuit_breaker_open); }},
+      {.name = "circuit_breaker_open_at",
+       .type = kTime,
+       .nullable = true,
+       .write = [](json::Writer& w, const V&) { w.Null(); }},
+      {.name = "next_probe_at",
+       .type = kTime,
+       .nullable = true,
+       .write = [](json::Writer& w, const V&) { w.Null(); }},
+      {.name = "half_open_until",
+       .type = kTime,
+       .nullable = true,
+       .write = [](json::Writer& w, const V&) { w.Null(); }},
+      {.name = "half_open_successes",
+       .type = kInt,
+       .nullable = true,
+       .write = [](json::Writer& w, const V&) { w.Int(0); }},
+      {.name = "half_open_failures",
+       .type = kInt,
+       .nullable = true,
+       .write = [](json::Writer& w, const V&) { w.Int(0); }},
+      {.name = "request_results_window",
+       .type = kArr,
+       .nullable = true,
+       .write = [](json::Writer& w, const V&) { w.Null(); }},
+      KL_STATE(request_count, .type = kInt),
+      KL_STATE(success_count, .type = kInt),
+      KL_STATE(error_count, .type = kInt),
+      {.name = "success_rate",
+       .type = kNum,
+       .write =
+           [](json::Writer& w, const V& v) {
+             const KeyState& k = v.key;
+             w.Double(k.request_count > 0 ? static_cast<double>(k.success_count) /
+                                                static_cast<double>(k.request_count)
+                                          : 0.0);
+           }},
+      {.name = "avg_response_time_ms",
+       .type = kNum,
+       .write =
+           [](json::Writer& w, const V& v) {
+             const KeyState& k = v.key;
+             w.Double(k.success_count > 0 ? RoundTo2(static_cast<double>(k.total_response_time_ms) /
+                                                     static_cast<double>(k.success_count))
+                                          : 0.0);
+           }},
+      KL_STATE(is_active, .type = kBool),
+      {.name = "is_adaptive",
+       .type = kBool,
+       .write = [](json::Writer& w, const V& v) { w.Bool(!v.key.rpm_limit.has_value()); }},
+      KL_STATE(learned_rpm_limit, .type = kInt, .nullable = true),
+      {.name = "effective_limit",
+       .type = kInt,
+       .write =
+           [](json::Writer& w, const V& v) {
+             const KeyState& k = v.key;
+             w.Int(k.rpm_limit ? *k.rpm_limit
+                               : k.learned_rpm_limit.value_or(domain::rpm::kInitialLimit));
+           }},
+      {.name = "utilization_samples",
+       .type = kArr,
+       .nullable = true,
+       .shape = Shape::kObjectList,
+       .write =
+           [](json::Writer& w, const V& v) {
+             if (v.key.utilization_samples) {
+               w.Raw(v.key.utilization_samples->text);
+             } else {
+               w.Null();
+             }
+           }},
+      KL_TIME(last_probe_increase_at, .nullable = true),
+      KL_STATE(concurrent_429_count, .type = kInt),
+      KL_STATE(rpm_429_count, .type = kInt),
+      KL_TIME(last_429_at, .nullable = true),
+      KL_STATE(last_429_type, .nullable = true),
+      KL_STATE(note, .nullable = true),
+      KL_TIME(last_used_at, .nullable = true),
+      KL_TIME(created_at),
+      KL_TIME(updated_at),
+  };
+  return kMembers;
+}
+
+// ProviderWithEndpointsSummary. Not echoed (Aether's summary has no such members):
+// concurrent_limit and config.
+std::span<const Member<ProviderView>> ProviderMembers() {
+  using S = ProviderState;
+  using V = ProviderView;
+  static const Member<V> kMembers[] = {
+      KL_STATE(id),
+      KL_STATE(name),
+      KL_STATE(description, .nullable = true),
+      KL_STATE(website, .nullable = true),
+      KL_STATE(provider_priority, .type = kInt, .nullable = true),
+      KL_STATE(is_active, .type = kBool),
+      KL_STATE(billing_type, .shape = Shape::kBillingType),
+      KL_STATE(monthly_quota_usd, .type = kNum, .nullable = true),
+      KL_STATE(monthly_used_usd, .type = kNum),
+      KL_STATE(quota_reset_day, .type = kInt, .nullable = true),
+      KL_TIME(quota_last_reset_at, .nullable = true),
+      KL_TIME(quota_expires_at, .nullable = true),
+      KL_STATE(timeout, .type = kInt, .nullable = true),
+      KL_STATE(max_retries, .type = kInt, .nullable = true),
+      KL_STATE(proxy, .type = kObj, .nullable = true, .shape = Shape::kProxy),
+      {.name = "total_endpoints",
+       .type = kInt,
+       .write = [](json::Writer& w,
+                   const V& v) { w.Int(static_cast<int64_t>(v.endpoints.size())); }},
+      {.name = "active_endpoints",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.active_endpoints); }},
+      {.name = "total_keys",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.total_keys); }},
+      {.name = "active_keys",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.active_keys); }},
+      {.name = "total_models", .type = kInt, .write = [](json::Writer& w, const V&) { w.Int(0); }},
+      {.name = "active_models", .type = kInt, .write = [](json::Writer& w, const V&) { w.Int(0); }},
+      {.name = "api_formats",
+       .type = kArr,
+       .shape = Shape::kFormatList,
+       .write =
+           [](json::Writer& w, const V& v) {
+             w.BeginArray();
+             for (const EndpointState* e : v.endpoints) w.String(e->api_format);
+             w.EndArray();
+           }},
+      {.name = "endpoint_health_details",
+       .type = kArr,
+       .shape = Shape::kEndpointHealthDetails,
+       .write = [](json::Writer& w, const V& v) { w.Raw(v.endpoint_health_details); }},
+      {.name = "avg_health_score",
+       .type = kNum,
+       .write = [](json::Writer& w, const V& v) { w.Double(v.avg_health_score); }},
+      {.name = "unhealthy_endpoints",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.unhealthy_endpoints); }},
+      KL_TIME(created_at),
+      KL_TIME(updated_at),
+  };
+  return kMembers;
+}
+
+// ProviderEndpointResponse. Header values and config members with secret names show their masks
+// (projections/credentials.hpp).
+std::span<const Member<EndpointView>> EndpointMembers() {
+  using S = EndpointState;
+  using V = EndpointView;
+  static const Member<V> kMembers[] = {
+      KL_STATE(id),
+      KL_STATE(provider_id),
+      {.name = "provider_name",
+       .write =
+           [](json::Writer& w, const V& v) {
+             w.String(v.provider ? std::string_view(v.provider->name) : std::string_view());
+           }},
+      KL_STATE(api_format, .shape = Shape::kFormat),
+      KL_STATE(base_url),
+      KL_STATE(custom_path, .nullable = true),
+      {.name = "headers",
+       .type = kObj,
+       .nullable = true,
+       .shape = Shape::kStringMap,
+       .write =
+           [](json::Writer& w, const V& v) {
+             const EndpointState& e = v.endpoint;
+             if (!e.headers) {
+               w.Null();
+               return;
+             }
+             w.BeginObject();
+             for (const auto& [k, value] : *e.headers) {
+               w.Member(k, ShownHeaderValue(k, value, e.header_secrets));
+             }
+             w.EndObject();
+           }},
+      KL_STATE(timeout, .type = kInt, .nullable = true),
+      KL_STATE(max_retries, .type = kInt, .nullable = true),
+      KL_STATE(is_active, .type = kBool),
+      {.name = "config",
+       .type = kObj,
+       .nullable = true,
+       .write =
+           [](json::Writer& w, const V& v) {
+             const EndpointState& e = v.endpoint;
+             if (e.config) {
+               w.Raw(ShownConfig(*e.config, e.config_secrets));
+             } else {
+               w.Null();
+             }
+           }},
+      KL_STATE(proxy, .type = kObj, .nullable = true, .shape = Shape::kProxy),
+      {.name = "total_keys",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.total_keys); }},
+      {.name = "active_keys",
+       .type = kInt,
+       .write = [](json::Writer& w, const V& v) { w.Int(v.active_keys); }},
+      KL_TIME(created_at),
+      KL_TIME(updated_at),
+  };
+  return kMembers;
+}
+
+#undef KL_TIME
+#undef KL_STATE
+
+}  // namespace keyledger::projections::response

@@ -4,6 +4,9 @@
 // health 0.0 stays 0.0, last_failure_at is the latest by time, the grouped view has a
 // deterministic order, and nothing here ever decrypts (masks were stored at write time).
 //
+// The key, provider and endpoint responses write the members of their response tables
+// (projections/response_fields.hpp), in table order; the list views are built on them.
+//
 // All functions are pure and thread-safe on an immutable State.
 
 #include <optional>

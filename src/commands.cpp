@@ -19,9 +19,6 @@ using readers::ReportFormatField;
 using readers::RequiredField;
 using readers::TimestampField;
 
-constexpr IntRange kReportCountRange{0, limits::kMaxReportedRequests};
-constexpr IntRange kReportMillisRange{0, limits::kMaxReportedResponseMs};
-
 template <typename T>
 Result<T> Finish(ErrorList& errors, T value) {
   if (!errors.empty()) return errors.ToError();
@@ -77,19 +74,29 @@ std::optional<HealthReport> ReadHealthReport(const JsonValue& v, const Loc& loc,
   if (!CheckNestedObject(v, loc, errors, NestedMode::kFastApi, "HealthReport")) {
     return std::nullopt;
   }
+  // The limits are the table's (fields::HealthReportFields), which the schema publishes.
+  static const fields::FieldSpec& kKeyId = fields::FieldOf(fields::HealthReportFields(), "key_id");
+  static const fields::FieldSpec& kSuccesses =
+      fields::FieldOf(fields::HealthReportFields(), "successes");
+  static const fields::FieldSpec& kFailures =
+      fields::FieldOf(fields::HealthReportFields(), "failures");
+  static const fields::FieldSpec& kMillis =
+      fields::FieldOf(fields::HealthReportFields(), "total_response_time_ms");
+  static const fields::FieldSpec& kLastError =
+      fields::FieldOf(fields::HealthReportFields(), "last_error");
   ModelReader m(v, loc, errors);
   HealthReport report;
   RequiredField(m, "key_id", report.key_id, [](const JsonValue& x, const Loc& l, ErrorList& e) {
-    return ReadString(x, l, e, {1, limits::kMaxKeyIdChars});
+    return ReadString(x, l, e, kKeyId.length);
   });
   RequiredField(m, "api_format", report.api_format, ReportFormatField);
-  RequiredField(m, "successes", report.successes, IntReader(kReportCountRange));
-  RequiredField(m, "failures", report.failures, IntReader(kReportCountRange));
+  RequiredField(m, "successes", report.successes, IntReader(kSuccesses.ints));
+  RequiredField(m, "failures", report.failures, IntReader(kFailures.ints));
   RequiredField(m, "total_response_time_ms", report.total_response_time_ms,
-                IntReader(kReportMillisRange));
+                IntReader(kMillis.ints));
   OptionalField(m, "last_error", report.last_error,
                 [](const JsonValue& x, const Loc& l, ErrorList& e) {
-                  return ReadString(x, l, e, {std::nullopt, limits::kMaxLastErrorChars});
+                  return ReadString(x, l, e, kLastError.length);
                 });
   RequiredField(m, "at", report.at, TimestampField);
   if (!errors.empty()) return std::nullopt;

@@ -5,14 +5,12 @@
 
 #include "events/json_writer.hpp"
 #include "projections/domain.hpp"
+#include "src/field_tables.hpp"
 #include "src/secret_input.hpp"
 
 namespace keyledger::registry::readers {
 
 namespace {
-
-constexpr size_t kMaxProxyUsernameChars = 255;
-constexpr size_t kMaxProxyPasswordChars = 500;
 
 constexpr std::string_view kBillingTypes[] = {"monthly_quota", "pay_as_you_go", "free_tier"};
 
@@ -427,13 +425,14 @@ std::optional<ProxyConfig> ProxyField(const JsonValue& v, const Loc& loc, ErrorL
   if (const JsonValue* url = m.Required("url")) {
     if (auto s = ProxyUrlField(*url, m.At("url"), errors)) proxy.url = std::move(*s);
   }
+  // The limits are the table's (fields::ProxyFields), which the schema publishes.
+  static const fields::FieldSpec& kUsername = fields::FieldOf(fields::ProxyFields(), "username");
+  static const fields::FieldSpec& kPassword = fields::FieldOf(fields::ProxyFields(), "password");
   if (const JsonValue* user = m.Get("username"); user != nullptr && !user->is_null()) {
-    proxy.username =
-        ReadString(*user, m.At("username"), errors, {std::nullopt, kMaxProxyUsernameChars});
+    proxy.username = ReadString(*user, m.At("username"), errors, kUsername.length);
   }
   if (const JsonValue* password = m.Get("password"); password != nullptr && !password->is_null()) {
-    proxy.password = ReadString(*password, m.At("password"), errors,
-                                {std::nullopt, kMaxProxyPasswordChars}, Echo::kOmit);
+    proxy.password = ReadString(*password, m.At("password"), errors, kPassword.length, Echo::kOmit);
   }
   if (const JsonValue* enabled = m.Get("enabled")) {
     if (auto b = ReadBool(*enabled, m.At("enabled"), errors)) proxy.enabled = *b;

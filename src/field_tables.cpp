@@ -1,5 +1,6 @@
 #include "src/field_tables.hpp"
 
+#include <cstdlib>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -598,11 +599,64 @@ std::span<const FieldSpec> EndpointFields() {
   return kSpecs;
 }
 
+// ProxyConfig (a provider's or an endpoint's proxy; src/field_readers.cpp reads it with these
+// limits). Only the create column: the nested model has no update form (an update replaces
+// the proxy, keeping a stored password when none is given).
+std::span<const FieldSpec> ProxyFields() {
+  static const FieldSpec kSpecs[] = {
+      {.name = "url",
+       .create = kRequired,
+       .create_doc = "http://, https:// or socks5://, with a host and without user name or "
+                     "password"},
+      {.name = "username", .length = {std::nullopt, 255}, .create = kNullable},
+      {.name = "password",
+       .length = {std::nullopt, 500},
+       .create = kNullable,
+       .secret = true,
+       .create_doc = "Responses show \"***\" when one is stored; an update without a password "
+                     "keeps the stored one"},
+      {.name = "enabled", .type = kBoolean, .create = kOptional, .default_json = "true"},
+  };
+  return kSpecs;
+}
+
+// HealthReport (one item of a health-report batch; src/commands.cpp reads it with these limits).
+std::span<const FieldSpec> HealthReportFields() {
+  static const FieldSpec kSpecs[] = {
+      {.name = "key_id", .length = {1, limits::kMaxKeyIdChars}, .create = kRequired},
+      {.name = "api_format", .create = kRequired, .create_doc = kFormatInDoc},
+      {.name = "successes",
+       .type = kInteger,
+       .ints = {0, limits::kMaxReportedRequests},
+       .create = kRequired},
+      {.name = "failures",
+       .type = kInteger,
+       .ints = {0, limits::kMaxReportedRequests},
+       .create = kRequired},
+      {.name = "total_response_time_ms",
+       .type = kInteger,
+       .ints = {0, limits::kMaxReportedResponseMs},
+       .create = kRequired,
+       .create_doc = "Sum over the successful requests"},
+      {.name = "last_error",
+       .length = {std::nullopt, limits::kMaxLastErrorChars},
+       .create = kNullable},
+      {.name = "at", .type = kDateTime, .create = kRequired, .schema = Schema::kReportTime},
+  };
+  return kSpecs;
+}
+
 const FieldSpec* FindField(std::span<const FieldSpec> table, std::string_view name) {
   for (const auto& spec : table) {
     if (spec.name == name) return &spec;
   }
   return nullptr;
+}
+
+const FieldSpec& FieldOf(std::span<const FieldSpec> table, std::string_view name) {
+  const FieldSpec* spec = FindField(table, name);
+  if (spec == nullptr) std::abort();
+  return *spec;
 }
 
 void ReadKeyCreate(ModelReader& m, KeyCreate& dto) { ReadCreate(KeyTable(), m, dto); }

@@ -10,9 +10,13 @@
 //     order (which is the order of the `fields` list an update event records);
 //   - the OpenAPI request schemas (api/openapi_schemas.cpp): type, nullable, minimum, maximum,
 //     minLength, maxLength, minItems, pattern, default and required, from the same entries.
-// Adding an Aether field: a DTO member in src/commands.hpp, the state member, and one table line
-// (plus its response member in projections/views.cpp and its codec line, which the events
-// engineer owns).
+// The responses are driven by the response tables one layer down
+// (projections/response_fields.hpp: member order, types, the members that stand for a secret),
+// which tests/registry/field_table_test.cpp holds to these tables: every field a response
+// echoes in this table's order, no secret field as a member.
+// Adding an Aether field: a DTO member in src/commands.hpp, the state member, one table line
+// here and its response line (projections/views.cpp, usually `KL_STATE(member, type)`), plus
+// its codec line, which the events engineer owns.
 //
 // Irregular fields (a union such as allowed_models, a validator that maps blank to null) name a
 // custom reader in their table line; their published schema is one of Schema's named fragments.
@@ -53,6 +57,7 @@ enum class Schema : uint8_t {
   kBillingType,      // enum, null means the default
   kProxy,            // $ref ProxyConfig or null
   kHeaders,          // header name -> value
+  kReportTime,       // a date-time string or Unix seconds/milliseconds
 };
 
 struct FieldSpec {
@@ -85,9 +90,17 @@ std::span<const FieldSpec> KeyFields();
 std::span<const FieldSpec> ProviderFields();
 std::span<const FieldSpec> ProviderPatchFields();
 std::span<const FieldSpec> EndpointFields();
+// The nested models, which have no update form: ProxyConfig (a provider's or an endpoint's
+// proxy) and HealthReport (one item of POST .../keys/health-reports). Their readers are
+// hand-written (src/field_readers.cpp, src/commands.cpp) and take their limits from these
+// entries; the published schemas are generated from them like the others.
+std::span<const FieldSpec> ProxyFields();
+std::span<const FieldSpec> HealthReportFields();
 
 // The entry named `name`, or nullptr.
 const FieldSpec* FindField(std::span<const FieldSpec> table, std::string_view name);
+// The entry named `name`, which must exist (aborts otherwise: a programmer error).
+const FieldSpec& FieldOf(std::span<const FieldSpec> table, std::string_view name);
 
 // Readers: every field of the model, in table order, errors appended to m.errors().
 void ReadKeyCreate(ModelReader& m, KeyCreate& dto);

@@ -13,6 +13,7 @@
 
 #include <simdjson.h>
 
+#include "projections/response_fields.hpp"
 #include "src/field_tables.hpp"
 #include "src/json_input.hpp"
 #include "tests/support/test_support.hpp"
@@ -322,6 +323,117 @@ TEST(AdminApiSchemasTest, RequestModelsAreByteIdenticalToThePublishedOnes) {
        R"json({"type":"object","description":"Body of POST /api/admin/endpoints/providers/{provider_id}/endpoints","required":["provider_id","api_format","base_url"],"properties":{"provider_id":{"type":"string","description":"Must equal the path's provider_id, else 400"},"api_format":{"type":"string","description":"CLAUDE, CLAUDE_CLI, OPENAI, OPENAI_CLI, GEMINI or GEMINI_CLI in any letter case, stored upper-case"},"base_url":{"type":"string","minLength":1,"maxLength":500,"pattern":"^[hH][tT][tT][pP][sS]?://","description":"http(s) URL with a host; a trailing / is removed"},"custom_path":{"type":["string","null"],"maxLength":200},"headers":{"type":["object","null"],"description":"Extra upstream request headers: HTTP token names (unique ignoring case), values without control characters","additionalProperties":{"type":"string"}},"timeout":{"type":"integer","minimum":10,"maximum":600,"default":300},"max_retries":{"type":"integer","minimum":0,"maximum":10,"default":2},"config":{"type":["object","null"]},"proxy":{"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]}}})json"},
       {"ProviderEndpointUpdate",
        R"json({"type":"object","description":"Body of PUT /api/admin/endpoints/{endpoint_id}: a partial update; a proxy without a password keeps the stored one","properties":{"base_url":{"type":"string","minLength":1,"maxLength":500,"pattern":"^[hH][tT][tT][pP][sS]?://","description":"http(s) URL with a host; a trailing / is removed"},"custom_path":{"type":["string","null"],"maxLength":200},"headers":{"type":["object","null"],"description":"Extra upstream request headers: HTTP token names (unique ignoring case), values without control characters","additionalProperties":{"type":"string"}},"timeout":{"type":"integer","minimum":10,"maximum":600},"max_retries":{"type":"integer","minimum":0,"maximum":10},"is_active":{"type":"boolean"},"config":{"type":["object","null"]},"proxy":{"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]}}})json"},
+  };
+  const std::vector<SchemaComponent> schemas = AdminApiSchemas();
+  for (const auto& [name, json] : expected) {
+    const auto it = std::find_if(schemas.begin(), schemas.end(),
+                                 [&](const SchemaComponent& s) { return s.name == name; });
+    ASSERT_NE(it, schemas.end()) << name;
+    EXPECT_EQ(it->json, json) << name;
+  }
+}
+
+// The response schemas are generated from the response tables that drive the views
+// (projections/response_fields.hpp): every member in table order, all required, and a member's
+// nullability and JSON type are its line's. tests/registry/field_table_test.cpp checks the same
+// tables against the views' output.
+template <typename View>
+void ExpectResponseModel(const std::vector<SchemaComponent>& schemas, const char* component,
+                         std::span<const projections::response::Member<View>> table) {
+  namespace resp = projections::response;
+  SCOPED_TRACE(component);
+  const auto it = std::find_if(schemas.begin(), schemas.end(),
+                               [&](const SchemaComponent& s) { return s.name == component; });
+  ASSERT_NE(it, schemas.end());
+  auto root = registry::ThreadBodyParser().Parse(it->json);
+  ASSERT_TRUE(root.ok());
+  const registry::JsonValue* properties = root->Find("properties");
+  ASSERT_NE(properties, nullptr);
+  std::vector<std::string> published, required, expected;
+  for (const auto& m : properties->members()) published.push_back(m.key);
+  if (const registry::JsonValue* r = root->Find("required")) {
+    for (const auto& item : r->items()) required.push_back(item.string_value());
+  }
+  for (const auto& m : table) {
+    SCOPED_TRACE(std::string(m.name));
+    expected.emplace_back(m.name);
+    const registry::JsonValue* schema = properties->Find(m.name);
+    ASSERT_NE(schema, nullptr);
+    if (m.shape == resp::Shape::kAllowedModels || m.shape == resp::Shape::kProxy) continue;
+    const registry::JsonValue* type = schema->Find("type");
+    ASSERT_NE(type, nullptr);
+    EXPECT_EQ(type->is_array(), m.nullable);
+    const std::string first =
+        type->is_array() ? type->items().at(0).string_value() : type->string_value();
+    const registry::JsonValue* format = schema->Find("format");
+    EXPECT_EQ(format != nullptr, m.type == resp::Type::kDateTime);
+    switch (m.type) {
+      case resp::Type::kString:
+      case resp::Type::kDateTime:
+        EXPECT_EQ(first, "string");
+        break;
+      case resp::Type::kInteger:
+        EXPECT_EQ(first, "integer");
+        break;
+      case resp::Type::kNumber:
+        EXPECT_EQ(first, "number");
+        break;
+      case resp::Type::kBoolean:
+        EXPECT_EQ(first, "boolean");
+        break;
+      case resp::Type::kObject:
+        EXPECT_EQ(first, "object");
+        break;
+      case resp::Type::kArray:
+        EXPECT_EQ(first, "array");
+        break;
+    }
+  }
+  EXPECT_EQ(published, expected);
+  EXPECT_EQ(required, expected);
+}
+
+TEST(AdminApiSchemasTest, ResponseModelsPublishTheResponseTables) {
+  namespace resp = projections::response;
+  const std::vector<SchemaComponent> schemas = AdminApiSchemas();
+  ExpectResponseModel(schemas, "EndpointAPIKeyResponse", resp::KeyMembers());
+  ExpectResponseModel(schemas, "ProviderWithEndpointsSummary", resp::ProviderMembers());
+  ExpectResponseModel(schemas, "ProviderEndpointResponse", resp::EndpointMembers());
+}
+
+// The response models as published before they were generated from the response tables: a
+// change to a table line that changes the document must change this expectation too,
+// deliberately.
+TEST(AdminApiSchemasTest, ResponseModelsAreByteIdenticalToThePublishedOnes) {
+  const std::pair<const char*, const char*>
+      expected[] =
+          {
+              {"EndpointAPIKeyResponse",
+               R"json({"type":"object","description":"A provider key (aether-spec.md §7), members in this order; the secret only as its mask","required":["id","provider_id","api_formats","api_key_masked","api_key_plain","name","rate_multiplier","rate_multipliers","internal_priority","global_priority","rpm_limit","allowed_models","capabilities","cache_ttl_minutes","max_probe_interval_minutes","health_by_format","circuit_breaker_by_format","health_score","consecutive_failures","last_failure_at","circuit_breaker_open","circuit_breaker_open_at","next_probe_at","half_open_until","half_open_successes","half_open_failures","request_results_window","request_count","success_count","error_count","success_rate","avg_response_time_ms","is_active","is_adaptive","learned_rpm_limit","effective_limit","utilization_samples","last_probe_increase_at","concurrent_429_count","rpm_429_count","last_429_at","last_429_type","note","last_used_at","created_at","updated_at"],"properties":{"id":{"type":"string"},"provider_id":{"type":"string"},"api_formats":{"type":"array","items":{"type":"string","enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"]}},"api_key_masked":{"type":"string"},"api_key_plain":{"type":["string","null"],"description":"null unless the server runs with --echo-plaintext-on-create on create only"},"name":{"type":"string"},"rate_multiplier":{"type":"number"},"rate_multipliers":{"type":["object","null"],"additionalProperties":{"type":"number"}},"internal_priority":{"type":"integer"},"global_priority":{"type":["integer","null"]},"rpm_limit":{"type":["integer","null"]},"allowed_models":{"description":"null: unrestricted; a list: one whitelist for every format; an object: API format or \"*\" -> whitelist. [] and {} are stored as null","anyOf":[{"type":"array","items":{"type":"string"}},{"type":"object","additionalProperties":{"type":"array","items":{"type":"string"}}},{"type":"null"}]},"capabilities":{"type":["object","null"],"additionalProperties":{"type":"boolean"}},"cache_ttl_minutes":{"type":"integer"},"max_probe_interval_minutes":{"type":"integer"},"health_by_format":{"type":"object","additionalProperties":{"type":"object","required":["health_score","consecutive_failures","last_failure_at","request_results_window"],"properties":{"health_score":{"type":"number"},"consecutive_failures":{"type":"integer"},"last_failure_at":{"type":["string","null"],"format":"date-time"},"request_results_window":{"type":"array","items":{"type":"object","properties":{"ts":{"type":"number"},"ok":{"type":"boolean"}}}}}}},"circuit_breaker_by_format":{"type":"object","additionalProperties":{"type":"object","required":["open","open_at","next_probe_at","half_open_until","half_open_successes","half_open_failures"],"properties":{"open":{"type":"boolean"},"open_at":{"type":["string","null"],"format":"date-time"},"next_probe_at":{"type":["string","null"],"format":"date-time"},"half_open_until":{"type":["string","null"],"format":"date-time"},"half_open_successes":{"type":"integer"},"half_open_failures":{"type":"integer"}}}},"health_score":{"type":"number"},"consecutive_failures":{"type":"integer"},"last_failure_at":{"type":["string","null"],"format":"date-time"},"circuit_breaker_open":{"type":"boolean"},"circuit_breaker_open_at":{"type":["string","null"],"format":"date-time"},"next_probe_at":{"type":["string","null"],"format":"date-time"},"half_open_until":{"type":["string","null"],"format":"date-time"},"half_open_successes":{"type":["integer","null"]},"half_open_failures":{"type":["integer","null"]},"request_results_window":{"type":["array","null"]},"request_count":{"type":"integer"},"success_count":{"type":"integer"},"error_count":{"type":"integer"},"success_rate":{"type":"number"},"avg_response_time_ms":{"type":"number"},"is_active":{"type":"boolean"},"is_adaptive":{"type":"boolean"},"learned_rpm_limit":{"type":["integer","null"]},"effective_limit":{"type":"integer"},"utilization_samples":{"type":["array","null"],"items":{"type":"object"}},"last_probe_increase_at":{"type":["string","null"],"format":"date-time"},"concurrent_429_count":{"type":"integer"},"rpm_429_count":{"type":"integer"},"last_429_at":{"type":["string","null"],"format":"date-time"},"last_429_type":{"type":["string","null"]},"note":{"type":["string","null"]},"last_used_at":{"type":["string","null"],"format":"date-time"},"created_at":{"type":"string","format":"date-time"},"updated_at":{"type":"string","format":"date-time"}}})json"},
+              {"ProviderWithEndpointsSummary",
+               R"json({"type":"object","description":"A provider with endpoint and key counts and health","required":["id","name","description","website","provider_priority","is_active","billing_type","monthly_quota_usd","monthly_used_usd","quota_reset_day","quota_last_reset_at","quota_expires_at","timeout","max_retries","proxy","total_endpoints","active_endpoints","total_keys","active_keys","total_models","active_models","api_formats","endpoint_health_details","avg_health_score","unhealthy_endpoints","created_at","updated_at"],"properties":{"id":{"type":"string"},"name":{"type":"string"},"description":{"type":["string","null"]},"website":{"type":["string","null"]},"provider_priority":{"type":["integer","null"]},"is_active":{"type":"boolean"},"billing_type":{"type":"string","enum":["monthly_quota","pay_as_you_go","free_tier"]},"monthly_quota_usd":{"type":["number","null"]},"monthly_used_usd":{"type":"number"},"quota_reset_day":{"type":["integer","null"]},"quota_last_reset_at":{"type":["string","null"],"format":"date-time"},"quota_expires_at":{"type":["string","null"],"format":"date-time"},"timeout":{"type":["integer","null"]},"max_retries":{"type":["integer","null"]},"proxy":{"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]},"total_endpoints":{"type":"integer"},"active_endpoints":{"type":"integer"},"total_keys":{"type":"integer"},"active_keys":{"type":"integer"},"total_models":{"type":"integer"},"active_models":{"type":"integer"},"api_formats":{"type":"array","items":{"type":"string","enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"]}},"endpoint_health_details":{"type":"array","items":{"type":"object","required":["api_format","health_score","is_active","active_keys"],"properties":{"api_format":{"type":"string","enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"]},"health_score":{"type":"number"},"is_active":{"type":"boolean"},"active_keys":{"type":"integer"}}}},"avg_health_score":{"type":"number"},"unhealthy_endpoints":{"type":"integer"},"created_at":{"type":"string","format":"date-time"},"updated_at":{"type":"string","format":"date-time"}}})json"},
+              {"ProviderEndpointResponse",
+               R"json({"type":"object","description":"A provider's endpoint for one API format","required":["id","provider_id","provider_name","api_format","base_url","custom_path","headers","timeout","max_retries","is_active","config","proxy","total_keys","active_keys","created_at","updated_at"],"properties":{"id":{"type":"string"},"provider_id":{"type":"string"},"provider_name":{"type":"string"},"api_format":{"type":"string","enum":["CLAUDE","CLAUDE_CLI","OPENAI","OPENAI_CLI","GEMINI","GEMINI_CLI"]},"base_url":{"type":"string"},"custom_path":{"type":["string","null"]},"headers":{"type":["object","null"],"additionalProperties":{"type":"string"}},"timeout":{"type":["integer","null"]},"max_retries":{"type":["integer","null"]},"is_active":{"type":"boolean"},"config":{"type":["object","null"]},"proxy":{"anyOf":[{"$ref":"#/components/schemas/ProxyConfig"},{"type":"null"}]},"total_keys":{"type":"integer"},"active_keys":{"type":"integer"},"created_at":{"type":"string","format":"date-time"},"updated_at":{"type":"string","format":"date-time"}}})json"},
+          };
+  const std::vector<SchemaComponent> schemas = AdminApiSchemas();
+  for (const auto& [name, json] : expected) {
+    const auto it = std::find_if(schemas.begin(), schemas.end(),
+                                 [&](const SchemaComponent& s) { return s.name == name; });
+    ASSERT_NE(it, schemas.end()) << name;
+    EXPECT_EQ(it->json, json) << name;
+  }
+}
+
+// ProxyConfig and HealthReport are generated from their tables (src/field_tables.hpp
+// ProxyFields, HealthReportFields) since they stopped being written by hand; the bytes are the
+// ones published before.
+TEST(AdminApiSchemasTest, NestedModelsAreByteIdenticalToThePublishedOnes) {
+  const std::pair<const char*, const char*> expected[] = {
+      {"ProxyConfig",
+       R"json({"type":"object","required":["url"],"properties":{"url":{"type":"string","description":"http://, https:// or socks5://, with a host and without user name or password"},"username":{"type":["string","null"],"maxLength":255},"password":{"type":["string","null"],"maxLength":500,"description":"Responses show \"***\" when one is stored; an update without a password keeps the stored one"},"enabled":{"type":"boolean","default":true}}})json"},
+      {"HealthReport",
+       R"json({"type":"object","description":"Request outcomes of one key for one format since the gateway's previous report","required":["key_id","api_format","successes","failures","total_response_time_ms","at"],"properties":{"key_id":{"type":"string","minLength":1,"maxLength":64},"api_format":{"type":"string","description":"CLAUDE, CLAUDE_CLI, OPENAI, OPENAI_CLI, GEMINI or GEMINI_CLI in any letter case, stored upper-case"},"successes":{"type":"integer","minimum":0,"maximum":1000000},"failures":{"type":"integer","minimum":0,"maximum":1000000},"total_response_time_ms":{"type":"integer","minimum":0,"maximum":1000000000000,"description":"Sum over the successful requests"},"last_error":{"type":["string","null"],"maxLength":1000},"at":{"description":"When the gateway took the sample","anyOf":[{"type":"string","format":"date-time"},{"type":"number","description":"Unix seconds, or milliseconds beyond 2e10"}]
+}}})json"},
   };
   const std::vector<SchemaComponent> schemas = AdminApiSchemas();
   for (const auto& [name, json] : expected) {

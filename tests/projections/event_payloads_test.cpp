@@ -6,11 +6,13 @@
 // same state.
 #include <gtest/gtest.h>
 
+#include "events/keyring_event.hpp"
 #include "events/memory_event_log.hpp"
 #include "projections/audit.hpp"
 #include "projections/codec.hpp"
 #include "projections/event_payloads.hpp"
 #include "projections/fold.hpp"
+#include "projections/health_views.hpp"
 #include "projections/snapshot.hpp"
 #include "projections/upcasters.hpp"
 #include "tests/support/test_support.hpp"
@@ -168,6 +170,71 @@ TEST(EventPayloadsTest, EncodersWriteTheBytesEarlierBuildsWrote) {
   const events::NewEvent made = MakeEvent(KeyRpmLimitSet{"k1", std::string("p1"), 60, 40});
   EXPECT_EQ(made.type, EventType::kKeyRpmLimitSet);
   EXPECT_EQ(made.schema_version, 2);
+}
+
+// MasterKeyRotated is written below this layer (events/secrets.cpp, through
+// events::MakeMasterKeyRotatedEvent): the event it builds is the typed event the decoder reads,
+// at the newest version, with the bytes the hand-written payload had.
+TEST(EventPayloadsTest, MasterKeyRotatedWrittenByTheKeyringIsTheTypedEvent) {
+  const MasterKeyRotated rotated{.from_kek_version = 3, .to_kek_version = 4, .rewrapped_deks = 9};
+  const events::NewEvent made = events::MakeMasterKeyRotatedEvent(rotated);
+  EXPECT_EQ(made.type, EventType::kMasterKeyRotated);
+  EXPECT_EQ(made.schema_version, events::CurrentSchemaVersion(EventType::kMasterKeyRotated));
+  EXPECT_EQ(made.payload, R"({"from_kek_version":3,"to_kek_version":4,"rewrapped_deks":9})");
+  const events::NewEvent typed = MakeEvent(rotated);
+  EXPECT_EQ(typed.type, made.type);
+  EXPECT_EQ(typed.schema_version, made.schema_version);
+  EXPECT_EQ(typed.payload, made.payload);
+  EXPECT_NE(upcast::FindDecoder(EventType::kMasterKeyRotated, MasterKeyRotated::kSchemaVersion),
+            nullptr);
+  events::EventRecord r;
+  r.sequence = 1;
+  r.type = made.type;
+  r.schema_version = made.schema_version;
+  r.payload = made.payload;
+  EventDecoder decoder;
+  ASSERT_OK_AND_ASSIGN(Event back, decoder.Decode(r));
+  ASSERT_TRUE(std::holds_alternative<MasterKeyRotated>(back));
+  EXPECT_EQ(std::get<MasterKeyRotated>(back), rotated);
+}
+
+// The health views (H5/H6) read KeyHealthReported events through EventDecoder, as the fold
+// does: a report this build reads is counted, one at a schema version it does not know fails the
+// view with kUnsupported instead of being read as if it were version 1, and one missing a member
+// the decoder requires is kCorruption.
+TEST(EventPayloadsTest, HealthViewsDecodeHealthReportsThroughTheDecoder) {
+  const int64_t t = 1700000000000000;
+  KeyHealthReported report;
+  report.key_id = "k1";
+  report.api_format = "CLAUDE";
+  report.successes = 3;
+  report.failures = 1;
+  report.at = t;
+  auto log_with = [&](events::NewEvent e) {
+    auto log = std::make_unique<events::MemoryEventLog>();
+    e.time_us = t;
+    EXPECT_OK(log->Append("key-k1", 0, {std::move(e)}));
+    return log;
+  };
+  const State state;
+  auto good = log_with(MakeEvent(report));
+  EXPECT_OK(ApiFormatHealthJson(state, *good, 1, 10, t + 1'000'000).status());
+
+  events::NewEvent newer = MakeEvent(report);
+  newer.schema_version = KeyHealthReported::kSchemaVersion + 1;
+  auto unsupported = log_with(newer);
+  auto r = ApiFormatHealthJson(state, *unsupported, 1, 10, t + 1'000'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnsupported) << r.error().message;
+
+  events::NewEvent partial = MakeEvent(report);
+  partial.payload =
+      R"({"key_id":"k1","api_format":"CLAUDE","successes":3,"failures":1,"total_response_time_ms":0,"at":)" +
+      std::to_string(t) + "}";
+  auto corrupt = log_with(partial);
+  r = ApiFormatHealthJson(state, *corrupt, 1, 10, t + 1'000'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kCorruption) << r.error().message;
 }
 
 TEST(EventPayloadsTest, EveryKnownVersionHasADecoderAndEveryOlderOneAnUpcaster) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "events/json_writer.hpp"
+#include "projections/response_fields.hpp"
 #include "projections/views.hpp"
 #include "src/commands.hpp"
 #include "src/dto_adapters.hpp"
@@ -392,6 +393,154 @@ TEST(FieldTableTest, ViewsEchoTableFieldsInTableOrderAndNoSecret) {
   e.id = "e1";
   e.provider_id = "p1";
   ExpectTableOrder(f::EndpointFields(), Members(projections::EndpointResponseJson(state, e)), 10);
+}
+
+// The response tables (projections/response_fields.hpp) drive the views: each view writes
+// exactly its table's members, in table order.
+template <typename View>
+std::vector<std::string> NamesOf(std::span<const projections::response::Member<View>> table) {
+  std::vector<std::string> out;
+  for (const auto& m : table) out.emplace_back(m.name);
+  return out;
+}
+
+TEST(FieldTableTest, ViewsWriteExactlyTheirResponseTablesInOrder) {
+  namespace resp = projections::response;
+  projections::State state;
+  projections::ProviderState p;
+  p.id = "p1";
+  p.name = "p";
+  p.proxy = projections::Proxy{.url = "http://proxy:1",
+                               .username = std::nullopt,
+                               .password = projections::StoredSecret{},
+                               .enabled = true};
+  state.providers.Set(p.id, std::make_shared<projections::ProviderState>(p));
+  projections::EndpointState e;
+  e.id = "e1";
+  e.provider_id = "p1";
+  e.api_format = "CLAUDE";
+  e.headers = projections::OrderedMap<std::string>{{"x-a", "b"}};
+  state.endpoints.Set(e.id, std::make_shared<projections::EndpointState>(e));
+  projections::KeyState k;
+  k.id = "k1";
+  k.provider_id = "p1";
+  k.secret.mask = "sk-a***0005";
+  k.last_used_at = 1;
+
+  EXPECT_EQ(Members(projections::KeyResponseJson(k, std::string("sk-a-valid-key-0005"))),
+            NamesOf(resp::KeyMembers()));
+  EXPECT_EQ(Members(projections::ProviderSummaryJson(state, *state.providers.Find("p1"))),
+            NamesOf(resp::ProviderMembers()));
+  EXPECT_EQ(Members(projections::EndpointResponseJson(state, e)), NamesOf(resp::EndpointMembers()));
+}
+
+// The response tables against the request tables: the request fields a response echoes come in
+// request-table order (the same fields and counts as the views above), a secret request field is
+// never a member of its own name but has the members that stand for it, and every `stands_for`
+// names a secret field of the entity.
+template <typename View>
+void ExpectResponseTable(std::span<const f::FieldSpec> request,
+                         std::span<const projections::response::Member<View>> response,
+                         size_t expected_shared) {
+  const std::vector<std::string> names = NamesOf(response);
+  ExpectTableOrder(request, names, expected_shared);
+  for (const auto& s : request) {
+    if (!s.secret) continue;
+    const auto standing = std::count_if(response.begin(), response.end(),
+                                        [&](const auto& m) { return m.stands_for == s.name; });
+    EXPECT_GT(standing, 0) << "secret " << s.name << " has no masked member";
+  }
+  for (const auto& m : response) {
+    if (m.stands_for.empty()) continue;
+    const f::FieldSpec* s = f::FindField(request, m.stands_for);
+    ASSERT_NE(s, nullptr) << m.name;
+    EXPECT_TRUE(s->secret) << m.name << " stands for a field that is not secret";
+  }
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "duplicate member";
+}
+
+TEST(FieldTableTest, ResponseTablesEchoRequestFieldsInTableOrderAndNoSecret) {
+  namespace resp = projections::response;
+  ExpectResponseTable(f::KeyFields(), resp::KeyMembers(), 14);
+  ExpectResponseTable(f::ProviderPatchFields(), resp::ProviderMembers(), 12);
+  ExpectResponseTable(f::EndpointFields(), resp::EndpointMembers(), 10);
+  // api_key is the one secret request field; its mask and the create-time echo stand for it.
+  std::vector<std::string> standing;
+  for (const auto& m : resp::KeyMembers()) {
+    if (!m.stands_for.empty()) standing.emplace_back(m.name);
+  }
+  EXPECT_EQ(standing, (std::vector<std::string>{"api_key_masked", "api_key_plain"}));
+}
+
+// The nested models' tables (ProxyConfig, HealthReport) against their hand-written readers: the
+// readers take every string length and integer range from the table, so the table's bound is
+// accepted and one past it refused.
+TEST(FieldTableTest, NestedModelLimitsAreWhatTheReadersEnforce) {
+  auto proxy_errors = [](const std::string& member, const std::string& value) {
+    return DetailsOf(ParseProviderCreate(R"({"name":"p","proxy":{"url":"http://h:1",")" + member +
+                                         R"(":")" + value + R"("}})"));
+  };
+  size_t checked = 0;
+  for (const auto& spec : f::ProxyFields()) {
+    if (!spec.length.max) continue;
+    SCOPED_TRACE(std::string(spec.name));
+    EXPECT_TRUE(proxy_errors(std::string(spec.name), std::string(*spec.length.max, 'a')).empty());
+    EXPECT_FALSE(
+        proxy_errors(std::string(spec.name), std::string(*spec.length.max + 1, 'a')).empty());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2u);  // username, password
+  EXPECT_TRUE(f::FieldOf(f::ProxyFields(), "password").secret);
+
+  // One report with `member` set to `json`; the errors of that report (none when accepted).
+  auto report_errors = [](const std::string& member, const std::string& json) {
+    std::vector<std::pair<std::string, std::string>> report = {
+        {"key_id", "\"k\""}, {"api_format", "\"CLAUDE\""},    {"successes", "1"},
+        {"failures", "0"},   {"total_response_time_ms", "1"}, {"last_error", "null"},
+        {"at", "1700000000"}};
+    std::string body = R"({"reports":[{)";
+    for (size_t i = 0; i < report.size(); ++i) {
+      if (i > 0) body += ',';
+      body += '"' + report[i].first + "\":" + (report[i].first == member ? json : report[i].second);
+    }
+    body += "}]}";
+    auto r = ParseHealthReportBatch(body);
+    EXPECT_TRUE(r.ok()) << body;
+    if (!r.ok() || r->reports.empty()) return std::vector<FieldError>{};
+    if (const auto* errors = std::get_if<std::vector<FieldError>>(&r->reports[0])) return *errors;
+    return std::vector<FieldError>{};
+  };
+  checked = 0;
+  for (const auto& spec : f::HealthReportFields()) {
+    SCOPED_TRACE(std::string(spec.name));
+    const std::string name(spec.name);
+    if (spec.type == f::JsonType::kInteger) {
+      ASSERT_TRUE(spec.ints.ge && spec.ints.le);
+      EXPECT_TRUE(report_errors(name, std::to_string(*spec.ints.ge)).empty());
+      EXPECT_TRUE(report_errors(name, std::to_string(*spec.ints.le)).empty());
+      EXPECT_FALSE(report_errors(name, std::to_string(*spec.ints.ge - 1)).empty());
+      EXPECT_FALSE(report_errors(name, std::to_string(*spec.ints.le + 1)).empty());
+      ++checked;
+    }
+    if (spec.length.max) {
+      EXPECT_TRUE(report_errors(name, '"' + std::string(*spec.length.max, 'a') + '"').empty());
+      EXPECT_FALSE(report_errors(name, '"' + std::string(*spec.length.max + 1, 'a') + '"').empty());
+      ++checked;
+    }
+    if (spec.length.min) {
+      EXPECT_FALSE(report_errors(name, '"' + std::string(*spec.length.min - 1, 'a') + '"').empty());
+      ++checked;
+    }
+    if (spec.create == f::Presence::kNullable) {
+      EXPECT_TRUE(report_errors(name, "null").empty());
+    }
+    if (spec.create == f::Presence::kRequired) {
+      EXPECT_FALSE(report_errors(name, "null").empty());
+    }
+  }
+  EXPECT_EQ(checked, 6u);  // 3 integer ranges, key_id's two lengths, last_error's maximum
 }
 
 }  // namespace
