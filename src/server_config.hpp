@@ -38,6 +38,11 @@ struct ServerConfig {
   // credentials). Empty (default): no CORS headers at all.
   std::string cors_origins_text;
   std::vector<std::string> cors_origins;  // parsed from cors_origins_text
+  // The memory budget (README "Memory budget"): each bound, in the unit of its flag.
+  uint64_t block_cache_mb = 32;   // --block-cache-mb: RocksDB's block cache (all families)
+  uint64_t write_buffer_mb = 32;  // --write-buffer-mb: RocksDB's memtables (all families)
+  uint64_t view_cache_mb = 16;    // --view-cache-mb: cached answers of read routes (0: none)
+  uint64_t sse_buffer_kb = 256;   // --sse-buffer-kb: per audit-stream subscriber
 
   std::string host;  // parsed from listen
   uint16_t port = 0;
