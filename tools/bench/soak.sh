@@ -138,10 +138,16 @@ read -r SLOPE SLOPE_HALF RSS_WARM RSS_LAST RSS_MAX SPAN SAMPLES < <(
         if (k < 3) { print "nan nan 0 0 0 0 " k + 0; exit }
         print slope(1, k), slope(int(k / 2) + 1, k), r[1], r[k], max, t[k] - t[1], k
       }')
-echo "soak: memory: RSS ${RSS_WARM} KiB after the ${WARMUP} s warm-up, ${RSS_LAST} KiB at the" \
-  "end, ${RSS_MAX} KiB at most; slope ${SLOPE} KiB/min (second half ${SLOPE_HALF}) over" \
-  "${SPAN} s; memory budget ${BUDGET_MB:-?} MiB (ready line); last breakdown (KiB):" \
-  "$(sed -n 's/.*"mem":\({.*}\)}$/\1/p' "$WORK/soak.jsonl" | tail -n1)"
+LAST_MEM=$(sed -n 's/.*"mem":\({.*}\)}$/\1/p' "$WORK/soak.jsonl" | tail -n1)
+if [ "$SAMPLES" -ge 3 ]; then
+  echo "soak: memory: RSS ${RSS_WARM} KiB after the ${WARMUP} s warm-up, ${RSS_LAST} KiB at the" \
+    "end, ${RSS_MAX} KiB at most; slope ${SLOPE} KiB/min (second half ${SLOPE_HALF}) over" \
+    "${SPAN} s; memory budget ${BUDGET_MB:-?} MiB (ready line)"
+else
+  echo "soak: memory: the run ended within the ${WARMUP} s warm-up (no slope); memory budget" \
+    "${BUDGET_MB:-?} MiB (ready line)"
+fi
+echo "soak: memory at the end (KiB): $LAST_MEM"
 if [ "$SPAN" -ge "$SLOPE_MIN_SECONDS" ] 2>/dev/null && [ "$SLOPE" != nan ]; then
   if [ "$SLOPE" -gt "$MAX_SLOPE" ] && [ "$SLOPE_HALF" -gt "$MAX_SLOPE" ]; then
     fail "the resident set kept growing after the warm-up: $SLOPE KiB/min (second half" \
