@@ -55,7 +55,8 @@ AdminApi::Impl::Impl(registry::Registry& r, events::EventLog& l, events::Keyring
       logger(lg),
       metrics(m),
       options(o),
-      workers(std::max(1, o.workers)) {}
+      workers(std::max(1, o.workers)),
+      view_cache(o.view_cache_bytes) {}
 
 AdminApi::Impl::~Impl() = default;
 
@@ -326,6 +327,8 @@ Status AdminApi::Register(Router& router) {
 }
 
 void AdminApi::SetReady(bool ready) { impl_->ready = ready; }
+
+size_t AdminApi::ViewCacheBytes() const { return impl_->view_cache.bytes(); }
 
 void AdminApi::OnTokensReloaded() { RecheckStreams(*impl_); }
 

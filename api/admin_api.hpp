@@ -17,6 +17,7 @@
 #include "api/logger.hpp"
 #include "api/metrics.hpp"
 #include "api/router.hpp"
+#include "api/view_cache.hpp"
 #include "events/event_log.hpp"
 #include "events/secrets.hpp"
 #include "src/registry.hpp"
@@ -36,6 +37,9 @@ struct AdminApiOptions {
   size_t max_stream_backlog = 10'000;
   // Audit streams (SSE) open at once; one more is refused with 429. Default 64.
   size_t max_streams = kDefaultMaxAuditStreams;
+  // Bytes of views the read routes may keep cached (api/view_cache.hpp; --view-cache-mb).
+  // Default kDefaultViewCacheBytes (16 MiB); 0 caches nothing.
+  size_t view_cache_bytes = kDefaultViewCacheBytes;
   // Re-checks each open stream's token before every delivery and on OnTokensReloaded(), and
   // ends the stream when it no longer grants the auditor role. Borrowed; null: never re-checked.
   Authenticator* authenticator = nullptr;
@@ -56,6 +60,8 @@ class AdminApi {
   // The tokens file was reloaded (SIGHUP): end the audit streams whose token was revoked.
   void OnTokensReloaded();
   void Shutdown();
+  // Bytes the view cache holds now (keyledger_memory_bytes{component="view_cache"}).
+  size_t ViewCacheBytes() const;
 
   struct Impl;
 

@@ -116,10 +116,11 @@ struct Response {
 };
 
 // A Server-Sent Events stream (text/event-stream). Obtained from Responder::StartEventStream.
-// Thread-safe. Events are queued per connection up to ServerConfig::sse_queue_limit; a consumer
-// that falls that far behind is dropped (the stream closes and Send returns false). The server
-// sends a comment line every ServerConfig::sse_heartbeat so idle streams stay open through
-// proxies and dead peers are noticed.
+// Thread-safe. Events are queued per connection up to ServerConfig::sse_queue_limit events and
+// ServerConfig::sse_buffer_bytes bytes; a consumer that falls that far behind is dropped: it gets
+// a last "stream-closed" event with reason "too_slow", the stream closes and Send returns false.
+// The server sends a comment line every ServerConfig::sse_heartbeat so idle streams stay open
+// through proxies and dead peers are noticed.
 class EventStream {
  public:
   virtual ~EventStream() = default;

@@ -166,6 +166,7 @@ HttpServer::HttpServer(ServerConfig config, const Router& router, Authenticator*
   if (s.config.threads < 1) s.config.threads = 1;
   if (s.config.pipeline_limit < 1) s.config.pipeline_limit = 1;
   if (s.config.sse_queue_limit < 1) s.config.sse_queue_limit = 1;
+  if (s.config.sse_buffer_bytes < 1) s.config.sse_buffer_bytes = 1;
   s.logger = &logger;
   // The dispatcher registers the request families first, so /metrics lists them before the
   // connection gauges.
@@ -248,6 +249,11 @@ std::string HttpServer::base_url() const {
 }
 
 size_t HttpServer::active_connections() const { return impl_->shared->Count(); }
+
+uint64_t HttpServer::sse_buffered_bytes() const {
+  const int64_t held = impl_->shared->sse_buffered->load(std::memory_order_relaxed);
+  return held > 0 ? static_cast<uint64_t>(held) : 0;
+}
 
 void HttpServer::Stop() {
   if (!impl_->started || impl_->stopped) return;

@@ -51,6 +51,11 @@ inline constexpr std::chrono::milliseconds kDefaultLingerTimeout{2'000};
 inline constexpr uint64_t kDefaultLingerMaxBytes = 4 * 1024 * 1024;
 inline constexpr size_t kDefaultPipelineLimit = 16;
 inline constexpr size_t kDefaultSseQueueLimit = 256;
+// Bytes of events one SSE stream may hold (queued or being written): --sse-buffer-kb, part of
+// the memory budget (README "Memory budget").
+inline constexpr size_t kDefaultSseBufferBytes = size_t{256} << 10;
+// How long a stream dropped as too slow has to take its last event before the connection closes.
+inline constexpr std::chrono::milliseconds kDefaultSseDropGrace{2'000};
 inline constexpr std::chrono::milliseconds kDefaultSseHeartbeat{15'000};
 inline constexpr size_t kDefaultMaxConnections = 4096;
 
@@ -90,8 +95,12 @@ struct ServerConfig {
   uint64_t linger_max_bytes = kDefaultLingerMaxBytes;
   // Requests read but not yet answered, per connection; reading pauses at the limit.
   size_t pipeline_limit = kDefaultPipelineLimit;
-  // Events queued per SSE stream before the consumer is dropped as too slow.
+  // Events queued per SSE stream, and bytes of events held per stream (queued or being
+  // written), before the consumer is dropped as too slow with a last "stream-closed" event
+  // (api/sse.hpp); it then has sse_drop_grace to take that event.
   size_t sse_queue_limit = kDefaultSseQueueLimit;
+  size_t sse_buffer_bytes = kDefaultSseBufferBytes;
+  std::chrono::milliseconds sse_drop_grace = kDefaultSseDropGrace;
   std::chrono::milliseconds sse_heartbeat = kDefaultSseHeartbeat;
   // Connections beyond this are closed right after accept.
   size_t max_connections = kDefaultMaxConnections;
@@ -126,6 +135,8 @@ class HttpServer {
   void Stop();
 
   size_t active_connections() const;
+  // Bytes all SSE streams hold now (keyledger_memory_bytes{component="sse_buffers"}).
+  uint64_t sse_buffered_bytes() const;
 
  private:
   struct Impl;

@@ -178,6 +178,7 @@ struct MetricsRegistry::Entry {
   std::unique_ptr<GaugeFamily> gauges;
   std::unique_ptr<HistogramFamily> histograms;
   std::function<double()> callback;
+  std::function<LabeledSamples()> family_callback;
 };
 
 MetricsRegistry::MetricsRegistry() = default;
@@ -199,7 +200,8 @@ MetricsRegistry::Entry& MetricsRegistry::Register(std::string_view name, std::st
   }
   for (auto& e : entries_) {
     if (e->name != name) continue;
-    if (e->type != type || e->label_names != label_names || e->type == Type::kCallbackGauge) {
+    if (e->type != type || e->label_names != label_names || e->type == Type::kCallbackGauge ||
+        e->type == Type::kCallbackGaugeFamily) {
       throw std::logic_error("metric registered twice with another shape: " + std::string(name));
     }
     return *e;
@@ -246,6 +248,14 @@ void MetricsRegistry::AddCallbackGauge(std::string_view name, std::string_view h
   e.callback = std::move(fn);
 }
 
+void MetricsRegistry::AddCallbackGaugeFamily(std::string_view name, std::string_view help,
+                                             std::vector<std::string> label_names,
+                                             std::function<LabeledSamples()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = Register(name, help, Type::kCallbackGaugeFamily, std::move(label_names), {});
+  e.family_callback = std::move(fn);
+}
+
 std::string MetricsRegistry::Render() const {
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
@@ -277,6 +287,16 @@ std::string MetricsRegistry::Render() const {
         out += " gauge\n";
         AppendSample(out, e->name, {}, {}, e->callback ? e->callback() : 0.0);
         break;
+      case Type::kCallbackGaugeFamily: {
+        out += " gauge\n";
+        LabeledSamples samples = e->family_callback ? e->family_callback() : LabeledSamples{};
+        std::sort(samples.begin(), samples.end());
+        for (const auto& [values, v] : samples) {
+          if (values.size() != e->label_names.size()) continue;
+          AppendSample(out, e->name, e->label_names, values, v);
+        }
+        break;
+      }
       case Type::kHistogram: {
         out += " histogram\n";
         std::lock_guard<std::mutex> series_lock(e->histograms->mu_);

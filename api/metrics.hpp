@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/handler.hpp"
@@ -120,12 +121,19 @@ class MetricsRegistry {
                                 std::vector<std::string> label_names = {});
   // A gauge whose value is computed at render time.
   void AddCallbackGauge(std::string_view name, std::string_view help, std::function<double()> fn);
+  // A gauge family whose series are all computed at render time: `fn` returns one label value
+  // per label name with each sample (a sample with the wrong number of values is skipped).
+  // The series come from the server's own structures, never from client input.
+  using LabeledSamples = std::vector<std::pair<std::vector<std::string>, double>>;
+  void AddCallbackGaugeFamily(std::string_view name, std::string_view help,
+                              std::vector<std::string> label_names,
+                              std::function<LabeledSamples()> fn);
 
   // The text exposition format 0.0.4, families in registration order, series sorted by labels.
   std::string Render() const;
 
  private:
-  enum class Type { kCounter, kGauge, kHistogram, kCallbackGauge };
+  enum class Type { kCounter, kGauge, kHistogram, kCallbackGauge, kCallbackGaugeFamily };
   struct Entry;
   Entry& Register(std::string_view name, std::string_view help, Type type,
                   std::vector<std::string> label_names, std::vector<double> buckets);

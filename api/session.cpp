@@ -10,6 +10,7 @@
 #include <deque>
 #include <iterator>
 #include <type_traits>
+#include <utility>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -139,7 +140,8 @@ class Session final : public SessionControl,
         client_ip_(std::move(client_ip)),
         read_timer_(stream_.get_executor()),
         write_timer_(stream_.get_executor()),
-        heartbeat_timer_(stream_.get_executor()) {}
+        heartbeat_timer_(stream_.get_executor()),
+        drop_timer_(stream_.get_executor()) {}
 
   Session(std::shared_ptr<ServerState> shared, tcp::socket&& socket,
           std::string client_ip) requires(kTls)
@@ -148,7 +150,8 @@ class Session final : public SessionControl,
         client_ip_(std::move(client_ip)),
         read_timer_(stream_.get_executor()),
         write_timer_(stream_.get_executor()),
-        heartbeat_timer_(stream_.get_executor()) {}
+        heartbeat_timer_(stream_.get_executor()),
+        drop_timer_(stream_.get_executor()) {}
 
   ~Session() override {
     // Streams and slots that never reached the client still owe their callbacks.
@@ -193,7 +196,7 @@ class Session final : public SessionControl,
                                                std::vector<NameValue> headers) override {
     auto stream = std::make_shared<SseStream>(
         std::weak_ptr<StreamOwner>(std::static_pointer_cast<StreamOwner>(this->shared_from_this())),
-        shared_->config.sse_queue_limit);
+        shared_->config.sse_queue_limit, shared_->config.sse_buffer_bytes, shared_->sse_buffered);
     net::post(stream_.get_executor(),
               [self = this->shared_from_this(), seq, stream, h = std::move(headers)]() mutable {
                 self->OnStartStream(seq, std::move(stream), std::move(h));
@@ -206,10 +209,7 @@ class Session final : public SessionControl,
   }
 
   void PostStreamAbort() override {
-    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      self->Fail({}, "SSE consumer too slow; dropped");
-      self->DoClose();
-    });
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->OnStreamAbort(); });
   }
 
  private:
@@ -668,11 +668,28 @@ class Session final : public SessionControl,
     ArmHeartbeat();
   }
 
+  // The stream overflowed (api/sse.hpp): it holds its last event, "stream-closed". Write it and
+  // end the stream once the write in flight (if any) is done, but give a consumer that takes
+  // nothing at most sse_drop_grace before the connection is closed.
+  void OnStreamAbort() {
+    if (closed_ || sse_ == nullptr) return;
+    shared_->logger->Log(LogLevel::kInfo, "audit stream dropped: the subscriber is too slow",
+                         {{"client_ip", client_ip_}});
+    heartbeat_timer_.cancel();
+    drop_timer_.expires_after(shared_->config.sse_drop_grace);
+    drop_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      self->Fail(beast::error::timeout, "SSE consumer too slow; dropped");
+      self->DoClose();
+    });
+    DoStreamFlush();
+  }
+
   void DoStreamFlush() {
     if (closed_ || sse_ == nullptr || writing_ || sse_finishing_) return;
     std::string pending;
     bool close_requested = false;
-    sse_->TakePending(&pending, &close_requested);
+    sse_->TakePending(&pending, &close_requested, &stream_taken_);
     if (!pending.empty()) {
       stream_out_ = SseFrame(std::move(pending), sse_chunked_);
       DoStreamWrite();
@@ -699,6 +716,7 @@ class Session final : public SessionControl,
   void OnStreamWrite(beast::error_code ec, std::size_t) {
     writing_ = false;
     DisarmWrite();
+    if (sse_ != nullptr) sse_->WriteDone(std::exchange(stream_taken_, 0));
     if (closed_) return;
     if (ec) {
       Fail(ec, "sse write");
@@ -731,7 +749,7 @@ class Session final : public SessionControl,
   void ArmHeartbeat() {
     heartbeat_timer_.expires_after(shared_->config.sse_heartbeat);
     heartbeat_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (ec || self->closed_ || self->sse_ == nullptr) return;
+      if (ec || self->closed_ || self->sse_ == nullptr || !self->sse_->IsOpen()) return;
       self->sse_->SendComment("keep-alive");
       self->ArmHeartbeat();
     });
@@ -757,6 +775,7 @@ class Session final : public SessionControl,
     read_timer_.cancel();
     write_timer_.cancel();
     heartbeat_timer_.cancel();
+    drop_timer_.cancel();
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).socket().close(ignored);
@@ -772,6 +791,7 @@ class Session final : public SessionControl,
   net::steady_timer read_timer_;
   net::steady_timer write_timer_;
   net::steady_timer heartbeat_timer_;
+  net::steady_timer drop_timer_;  // a dropped SSE consumer's grace (OnStreamAbort)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<Slot> slots_;
@@ -791,6 +811,7 @@ class Session final : public SessionControl,
   bool sse_finishing_ = false;
   bool sse_counted_ = false;
   std::string stream_out_;
+  size_t stream_taken_ = 0;  // event bytes of the write in flight (SseStream::WriteDone)
   std::array<char, 4096> scratch_{};
 };
 

@@ -51,6 +51,8 @@ struct ServerState {
   Logger* logger = nullptr;
   Gauge* connections = nullptr;  // keyledger_http_connections_active, may be null
   Gauge* streams = nullptr;      // keyledger_sse_streams_active, may be null
+  // Bytes every SSE stream of this server holds (queued or being written; api/sse.hpp).
+  std::shared_ptr<std::atomic<int64_t>> sse_buffered = std::make_shared<std::atomic<int64_t>>(0);
   std::optional<boost::asio::ssl::context> tls;
   std::atomic<bool> stopping{false};
 

@@ -1,12 +1,33 @@
 #include "api/sse.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
 namespace keyledger::api {
 
-SseStream::SseStream(std::weak_ptr<StreamOwner> owner, size_t limit)
-    : owner_(std::move(owner)), limit_(limit) {}
+SseStream::SseStream(std::weak_ptr<StreamOwner> owner, size_t limit, size_t byte_limit,
+                     std::shared_ptr<std::atomic<int64_t>> buffered)
+    : owner_(std::move(owner)),
+      limit_(limit),
+      byte_limit_(byte_limit),
+      buffered_(std::move(buffered)) {}
+
+SseStream::~SseStream() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Release(held_bytes_);
+}
+
+void SseStream::Release(size_t bytes) {
+  bytes = std::min(bytes, held_bytes_);
+  held_bytes_ -= bytes;
+  if (buffered_ != nullptr) buffered_->fetch_sub(static_cast<int64_t>(bytes));
+}
+
+size_t SseStream::held_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_bytes_;
+}
 
 bool SseStream::Send(std::string_view event, std::string_view data, std::string_view id) {
   if (!IsSafeHeaderText(event) || !IsSafeHeaderText(id)) return false;
@@ -49,12 +70,21 @@ void SseStream::OnClose(std::function<void()> fn) {
   fn();
 }
 
-void SseStream::TakePending(std::string* out, bool* close_requested) {
+void SseStream::TakePending(std::string* out, bool* close_requested, size_t* taken) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (std::string& s : queue_) *out += s;
+  *taken = 0;
+  for (std::string& s : queue_) {
+    *out += s;
+    *taken += s.size();
+  }
   queue_.clear();
   flush_posted_ = false;
   *close_requested = close_requested_;
+}
+
+void SseStream::WriteDone(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ended_) Release(bytes);
 }
 
 void SseStream::MarkEnded() {
@@ -65,6 +95,7 @@ void SseStream::MarkEnded() {
     ended_ = true;
     open_ = false;
     queue_.clear();
+    Release(held_bytes_);
     callbacks.swap(callbacks_);
   }
   for (auto& fn : callbacks) fn();
@@ -76,15 +107,25 @@ bool SseStream::Enqueue(std::string text) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!open_ || ended_) return false;
-    if (queue_.size() >= limit_) {
-      // A consumer this far behind would make us buffer without bound: drop it.
+    const bool fits =
+        held_bytes_ == 0 || (queue_.size() < limit_ && held_bytes_ + text.size() <= byte_limit_);
+    if (!fits) {
+      // A consumer this far behind would make us buffer without bound: drop it, with a last
+      // event that says why (held beyond the bound, once).
       open_ = false;
+      close_requested_ = true;
       overflow = true;
-    } else {
-      queue_.push_back(std::move(text));
-      post = !flush_posted_;
-      flush_posted_ = true;
+      text = FormatSseEvent("stream-closed",
+                            R"({"reason":")" + std::string(kSseTooSlowReason) +
+                                R"(","message":"the subscriber fell too far behind; reconnect )"
+                                R"(with Last-Event-ID to resume"})",
+                            "");
     }
+    held_bytes_ += text.size();
+    if (buffered_ != nullptr) buffered_->fetch_add(static_cast<int64_t>(text.size()));
+    queue_.push_back(std::move(text));
+    post = !flush_posted_;
+    flush_posted_ = true;
   }
   auto o = owner_.lock();
   if (o == nullptr) return false;

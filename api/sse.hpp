@@ -10,7 +10,9 @@
 // HTTP/1.0 stream is the raw events, ended by closing the connection. Either way the response
 // says Connection: close: the stream owns the rest of the connection.
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -31,11 +33,24 @@ class StreamOwner {
   virtual void PostStreamAbort() = 0;  // thread-safe: the consumer is too slow; drop it
 };
 
-// Thread-safe. Events are queued up to `limit` (ServerConfig::sse_queue_limit); one more ends the
-// stream (PostStreamAbort) instead of buffering without bound.
+// The reason of the last event a subscriber gets when it is dropped as too slow.
+inline constexpr std::string_view kSseTooSlowReason = "too_slow";
+
+// Thread-safe. A stream holds at most `limit` events (ServerConfig::sse_queue_limit) and at most
+// `byte_limit` bytes of events (ServerConfig::sse_buffer_bytes), counting both what is queued
+// and what the connection is writing (until WriteDone); an event that arrives while nothing is
+// held is always taken, so one event larger than byte_limit still gets through. The event that
+// would exceed either bound ends the stream instead of buffering without bound: the stream takes
+// one last event, "stream-closed" with {"reason":"too_slow",...}, closes (Send returns false
+// from then on) and asks its owner to drop the connection (PostStreamAbort), which writes that
+// last event if the consumer takes it within ServerConfig::sse_drop_grace.
+// `buffered` (may be null) is a counter shared by every stream of a server: the bytes all of
+// them hold, for /metrics.
 class SseStream final : public EventStream {
  public:
-  SseStream(std::weak_ptr<StreamOwner> owner, size_t limit);
+  SseStream(std::weak_ptr<StreamOwner> owner, size_t limit, size_t byte_limit,
+            std::shared_ptr<std::atomic<int64_t>> buffered = nullptr);
+  ~SseStream() override;
 
   bool Send(std::string_view event, std::string_view data, std::string_view id) override;
   bool SendComment(std::string_view text) override;
@@ -43,18 +58,27 @@ class SseStream final : public EventStream {
   bool IsOpen() const override;
   void OnClose(std::function<void()> fn) override;
 
-  // Session side (strand): everything queued so far, and whether Close() was called.
-  void TakePending(std::string* out, bool* close_requested);
+  // Session side (strand): everything queued so far (its event bytes in *taken, still held
+  // until WriteDone), and whether Close() was called.
+  void TakePending(std::string* out, bool* close_requested, size_t* taken);
+  // Session side: `bytes` taken by TakePending are written (or the write failed).
+  void WriteDone(size_t bytes);
   // Session side: the stream is over (any reason). Runs the OnClose callbacks once.
   void MarkEnded();
+  // Bytes held now (queued or being written).
+  size_t held_bytes() const;
 
  private:
   bool Enqueue(std::string text);
+  void Release(size_t bytes);  // caller holds mu_
 
   std::weak_ptr<StreamOwner> owner_;
   const size_t limit_;
+  const size_t byte_limit_;
+  const std::shared_ptr<std::atomic<int64_t>> buffered_;
   mutable std::mutex mu_;
   std::deque<std::string> queue_;
+  size_t held_bytes_ = 0;  // queued plus taken and not yet written
   std::vector<std::function<void()>> callbacks_;
   bool open_ = true;
   bool ended_ = false;

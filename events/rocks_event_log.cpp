@@ -1,8 +1,13 @@
 #include "events/rocks_event_log.hpp"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/memory_util.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <pthread.h>
 
@@ -12,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 
 namespace keyledger::events {
@@ -66,6 +72,14 @@ struct AtView {
   std::shared_ptr<const rocksdb::Snapshot> view;
   rocksdb::ReadOptions options;
 };
+
+// Remembers a stream's version in one of the version tables, emptying the table first when it
+// is full (kMaxCachedStreamVersions): both are caches of what the streams column family holds.
+void RememberVersion(std::unordered_map<std::string, uint64_t>& table, const std::string& stream,
+                     uint64_t version) {
+  if (table.size() >= kMaxCachedStreamVersions && !table.contains(stream)) table.clear();
+  table[stream] = version;
+}
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
@@ -157,13 +171,45 @@ Status RocksEventLog::OpenDb(Mode mode) {
     }
   }
 
+  // The memory budget (README "Memory budget"). Without it every column family had its own
+  // block cache (64 MiB for events, RocksDB's 8 MiB for each other one), index and filter blocks
+  // lived outside any cache, and each family's memtables could reach 2 x 64 MiB.
+  if (block_cache_ == nullptr) {
+    rocksdb::LRUCacheOptions cache_options;
+    cache_options.capacity = options_.block_cache_bytes;
+    // Index and filter blocks go to the high-priority pool (half the cache): a burst of data
+    // blocks read once (an audit scan) does not evict them.
+    cache_options.high_pri_pool_ratio = 0.5;
+    block_cache_ = rocksdb::NewLRUCache(cache_options);
+    // Not charged to the block cache: memtables fill and drain with the write rate, and charging
+    // them would let a write burst evict the index and filter blocks every read needs. Two
+    // separate bounds also make the budget an exact sum (--block-cache-mb + --write-buffer-mb).
+    write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.write_buffer_bytes);
+  }
+  db_options.write_buffer_manager = write_buffers_;
+  // One family's memtable may take at most half of the shared budget before it flushes by itself.
+  const size_t family_write_buffer = std::max<size_t>(
+      size_t{1} << 20, std::min<size_t>(size_t{64} << 20, options_.write_buffer_bytes / 2));
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names) {
     rocksdb::ColumnFamilyOptions cf_options;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = block_cache_;
+    table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
+    // Level-0 files are read by every lookup: keep their index and filter blocks in the cache.
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
     if (name == kEventsCf) {
-      cf_options.OptimizeForPointLookup(64);
-      cf_options.write_buffer_size = 64 << 20;
+      // What OptimizeForPointLookup set up, minus its private 64 MiB block cache.
+      table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+      table.data_block_hash_table_util_ratio = 0.75;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      cf_options.memtable_prefix_bloom_size_ratio = 0.02;
+      cf_options.memtable_whole_key_filtering = true;
     }
+    cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf_options.write_buffer_size = family_write_buffer;
     descriptors.emplace_back(name, cf_options);
   }
 
@@ -405,7 +451,7 @@ Result<uint64_t> RocksEventLog::PlannedStreamVersion(std::string_view stream) {
   if (it != planned_versions_.end()) return it->second;
   KL_RETURN_IF_ERROR(CheckOpen());
   KL_ASSIGN_OR_RETURN(uint64_t v, ReadStreamVersion(stream, nullptr));
-  planned_versions_.emplace(std::move(key), v);
+  RememberVersion(planned_versions_, key, v);
   return v;
 }
 
@@ -617,7 +663,9 @@ void RocksEventLog::SyncLoop() {
           std::lock_guard lock(versions_mu_);
           for (Written& w : batch) {
             if (!w.wrote) continue;
-            for (const auto& [stream, version] : w.versions) versions_[stream] = version;
+            for (const auto& [stream, version] : w.versions) {
+              RememberVersion(versions_, stream, version);
+            }
             head = w.head;
             view = std::move(w.view);
             publish = true;
@@ -789,7 +837,7 @@ void RocksEventLog::WriteGroup(std::vector<Pending>& group, bool sync) {
     }
     planned_head_ = new_head;
     for (const auto& [stream, version] : planner.versions()) {
-      planned_versions_[stream] = version;
+      RememberVersion(planned_versions_, stream, version);
       written.versions.emplace_back(stream, version);
     }
     written.wrote = true;
@@ -797,7 +845,9 @@ void RocksEventLog::WriteGroup(std::vector<Pending>& group, bool sync) {
     if (sync) {
       {
         std::lock_guard lock(versions_mu_);
-        for (const auto& [stream, version] : written.versions) versions_[stream] = version;
+        for (const auto& [stream, version] : written.versions) {
+          RememberVersion(versions_, stream, version);
+        }
       }
       std::lock_guard lock(head_mu_);
       head_ = new_head;
@@ -920,6 +970,46 @@ Status RocksEventLog::Close() {
   if (syncer_.joinable()) syncer_.join();
   std::unique_lock db_lock(db_mu_);
   return CloseDbLocked();
+}
+
+Result<StoreMemory> RocksEventLog::MemoryUsage() const {
+  std::shared_lock db_lock(db_mu_);
+  KL_RETURN_IF_ERROR(CheckOpen());
+  StoreMemory out;
+  std::unordered_set<const rocksdb::Cache*> caches;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    StoreMemory::Family f;
+    f.name = h->GetName();
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kSizeAllMemTables, &v)) f.memtables = v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kEstimateTableReadersMem, &v)) {
+      f.table_readers = v;
+    }
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kBlockCacheUsage, &v)) f.block_cache = v;
+    out.families.push_back(std::move(f));
+    const rocksdb::Options cf_options = db_->GetOptions(h);
+    if (cf_options.table_factory == nullptr) continue;
+    const auto* table = cf_options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
+    if (table != nullptr && table->block_cache != nullptr) caches.insert(table->block_cache.get());
+  }
+  std::map<rocksdb::MemoryUtil::UsageType, uint64_t> by_type;
+  rocksdb::Status s =
+      rocksdb::MemoryUtil::GetApproximateMemoryUsageByType({db_.get()}, caches, &by_type);
+  if (!s.ok()) return StorageError("cannot read the store's memory usage", s);
+  out.memtables = by_type[rocksdb::MemoryUtil::kMemTableTotal];
+  out.table_readers = by_type[rocksdb::MemoryUtil::kTableReadersTotal];
+  out.block_cache_usage = by_type[rocksdb::MemoryUtil::kCacheTotal];
+  for (const rocksdb::Cache* c : caches) {
+    out.block_cache_pinned += c->GetPinnedUsage();
+    out.block_cache_capacity += c->GetCapacity();
+  }
+  out.block_caches = caches.size();
+  return out;
+}
+
+size_t RocksEventLog::CachedStreamVersions() const {
+  std::lock_guard lock(versions_mu_);
+  return versions_.size();
 }
 
 Status RocksEventLog::CatchUp() {

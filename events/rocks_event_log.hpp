@@ -34,16 +34,45 @@
 #include "events/log_sink.hpp"
 
 namespace rocksdb {
+class Cache;
 class ColumnFamilyHandle;
 class DB;
 class Env;
 class Snapshot;
+class WriteBufferManager;
 }  // namespace rocksdb
 
 namespace keyledger::events {
 
 // The on-disk format version this build reads and writes (meta column family, key "format").
 inline constexpr uint32_t kLogFormatVersion = 1;
+
+// The store's share of the memory budget (README "Memory budget"): --block-cache-mb and
+// --write-buffer-mb.
+inline constexpr size_t kDefaultBlockCacheBytes = size_t{32} << 20;
+inline constexpr size_t kDefaultWriteBufferBytes = size_t{32} << 20;
+// Stream versions remembered in memory (committed, and planned by the writer); past this the
+// table is emptied and versions are read back from the streams column family. Every key ever
+// created has a stream, so without a bound a client creating and deleting keys grows it forever.
+inline constexpr size_t kMaxCachedStreamVersions = 16'384;
+
+// What the store holds in memory now (RocksDB's own accounting), for /metrics and the memory
+// budget (README "Memory budget"). Sizes in bytes.
+struct StoreMemory {
+  struct Family {
+    std::string name;            // column family
+    uint64_t memtables = 0;      // rocksdb.size-all-mem-tables: active, unflushed and pinned
+    uint64_t table_readers = 0;  // rocksdb.estimate-table-readers-mem: outside the block cache
+    uint64_t block_cache = 0;    // rocksdb.block-cache-usage of this family's cache (shared or not)
+  };
+  std::vector<Family> families;
+  uint64_t memtables = 0;             // all memtables (MemoryUtil kMemTableTotal)
+  uint64_t table_readers = 0;         // all table readers (kTableReadersTotal)
+  uint64_t block_cache_usage = 0;     // every distinct block cache (kCacheTotal)
+  uint64_t block_cache_pinned = 0;    // of which pinned (in use, or pinned index/filter blocks)
+  uint64_t block_cache_capacity = 0;  // every distinct block cache's capacity
+  size_t block_caches = 0;            // distinct block caches
+};
 
 struct GroupCommitStats {
   size_t requests = 0;       // append requests in the group (including rejected ones)
@@ -76,6 +105,15 @@ class RocksEventLog final : public EventLog {
     rocksdb::Env* env = nullptr;
     // Upper bound on requests per group commit (default 4096).
     size_t max_group_requests = 4096;
+    // One LRU block cache shared by every column family, holding data blocks and the index and
+    // filter blocks (charged to it at high priority; those of level-0 files pinned), so table
+    // readers keep almost nothing outside it. Default kDefaultBlockCacheBytes (32 MiB).
+    size_t block_cache_bytes = kDefaultBlockCacheBytes;
+    // One WriteBufferManager over the memtables of every column family: when they reach this
+    // size together, the oldest is flushed. Writes never stall on it, so the memtables may
+    // exceed it briefly while a flush runs. Not charged to the block cache (see the .cpp).
+    // Default kDefaultWriteBufferBytes (32 MiB).
+    size_t write_buffer_bytes = kDefaultWriteBufferBytes;
     // Receives storage error details (default: discarded).
     LogSink log;
     // Called after every synced write (default: none; on the sync thread, or on the caller's
@@ -109,6 +147,13 @@ class RocksEventLog final : public EventLog {
   // Like Open() in that mode, it catches up until the view is settled (see SettleSecondary).
   Status CatchUp();
   const std::string& path() const { return path_; }
+
+  // RocksDB's memory now, by family and in total. kUnavailable while the store is closed.
+  // Quick (a few property reads); safe from any thread, also while appends run.
+  Result<StoreMemory> MemoryUsage() const;
+  // Committed stream versions remembered in memory now (at most kMaxCachedStreamVersions; the
+  // writer's table of planned versions has the same bound).
+  size_t CachedStreamVersions() const;
 
  private:
   struct Pending {
@@ -161,6 +206,9 @@ class RocksEventLog final : public EventLog {
 
   const std::string path_;
   Options options_;
+  // The memory budget's RocksDB part, made once and kept across reopens (OpenDb).
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed in Close()
   rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;

@@ -22,6 +22,7 @@
 #include "api/cors.hpp"
 #include "api/http_server.hpp"
 #include "api/logger.hpp"
+#include "api/memory_metrics.hpp"
 #include "api/metrics.hpp"
 #include "api/route_table.hpp"
 #include "api/router.hpp"
@@ -36,6 +37,8 @@
 
 #ifdef KEYLEDGER_WITH_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#else
+#include <malloc.h>
 #endif
 
 namespace {
@@ -54,6 +57,32 @@ std::string AllocatorName() {
 #else
   return "libc";
 #endif
+}
+
+// The allocator's own statistics for /metrics (keyledger_allocator_bytes{state}): how much of
+// the resident set is live objects and how much is the allocator's retention.
+api::MetricsRegistry::LabeledSamples AllocatorStats() {
+  api::MetricsRegistry::LabeledSamples out;
+#ifdef KEYLEDGER_WITH_JEMALLOC
+  // The statistics are a snapshot taken at the last "epoch" write: refresh it first.
+  uint64_t epoch = 1;
+  size_t epoch_size = sizeof(epoch);
+  if (mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size) != 0) return out;
+  for (const char* state : {"allocated", "active", "resident", "retained", "mapped", "metadata"}) {
+    size_t value = 0;
+    size_t size = sizeof(value);
+    const std::string name = std::string("stats.") + state;
+    if (mallctl(name.c_str(), &value, &size, nullptr, 0) == 0) {
+      out.push_back({{state}, static_cast<double>(value)});
+    }
+  }
+#else
+  const struct mallinfo2 info = ::mallinfo2();
+  out.push_back({{"allocated"}, static_cast<double>(info.uordblks + info.hblkhd)});
+  out.push_back({{"free"}, static_cast<double>(info.fordblks)});
+  out.push_back({{"mmapped"}, static_cast<double>(info.hblkhd)});
+#endif
+  return out;
 }
 
 LogLevel LevelFrom(const std::string& name) {
@@ -166,6 +195,8 @@ int Serve(const ServerConfig& cfg) {
 
   events::RocksEventLog::Options log_options;
   log_options.log = sink;
+  log_options.block_cache_bytes = static_cast<size_t>(cfg.block_cache_mb) << 20;
+  log_options.write_buffer_bytes = static_cast<size_t>(cfg.write_buffer_mb) << 20;
   log_options.on_group_commit = [&commit_metrics](const events::GroupCommitStats& s) {
     commit_metrics.batch_requests.Observe(static_cast<double>(s.requests));
     commit_metrics.fsync_seconds.Observe(static_cast<double>(s.write_micros) / 1e6);
@@ -241,6 +272,7 @@ int Serve(const ServerConfig& cfg) {
   api::Router router;
   api::AdminApiOptions admin_options;
   admin_options.authenticator = auth->get();
+  admin_options.view_cache_bytes = static_cast<size_t>(cfg.view_cache_mb) << 20;
   api::AdminApi admin(registry, **log, **keyring, logger, &metrics, admin_options);
   if (Status s = RegisterServedRoutes(admin, router); !s.ok()) {
     return Fail(logger, "bad route table", s);
@@ -278,7 +310,20 @@ int Serve(const ServerConfig& cfg) {
     server_config.cors = std::make_shared<const api::CorsPolicy>(cfg.cors_origins);
     logger.Log(LogLevel::kInfo, "CORS enabled", {{"origins", cfg.cors_origins_text}});
   }
+  server_config.sse_buffer_bytes = static_cast<size_t>(cfg.sse_buffer_kb) << 10;
   api::HttpServer server(server_config, router, auth->get(), logger, &metrics);
+
+  // The memory budget (README "Memory budget") and what each part of it holds, on /metrics.
+  api::MemorySources memory;
+  memory.budget.block_cache = log_options.block_cache_bytes;
+  memory.budget.memtables = log_options.write_buffer_bytes;
+  memory.budget.view_cache = admin_options.view_cache_bytes;
+  memory.budget.sse_buffers = server_config.sse_buffer_bytes * admin_options.max_streams;
+  memory.store = [&log] { return (*log)->MemoryUsage(); };
+  memory.view_cache = [&admin] { return admin.ViewCacheBytes(); };
+  memory.sse_buffers = [&server] { return server.sse_buffered_bytes(); };
+  memory.allocator = AllocatorStats;
+  api::RegisterMemoryMetrics(metrics, memory);
   if (Status s = server.Start(); !s.ok()) return Fail(logger, "cannot start the HTTP server", s);
   admin.SetReady(true);
   // The first token's banner goes out before the ready line, so whoever waits for "ready" (an
@@ -293,7 +338,12 @@ int Serve(const ServerConfig& cfg) {
               {"data_dir", cfg.data_dir},
               {"head", std::to_string(store.GetHead().sequence)},
               {"keys", std::to_string(registry.Current()->keys.size())},
-              {"allocator", AllocatorName()}});
+              {"allocator", AllocatorName()},
+              {"memory_budget_mb", std::to_string(memory.budget.Total() >> 20)},
+              {"block_cache_mb", std::to_string(cfg.block_cache_mb)},
+              {"write_buffer_mb", std::to_string(cfg.write_buffer_mb)},
+              {"view_cache_mb", std::to_string(cfg.view_cache_mb)},
+              {"sse_buffers_mb", std::to_string(memory.budget.sse_buffers >> 20)}});
 
   // 5. Signals, handled on this thread (blocked everywhere else).
   sigset_t signals;

@@ -163,7 +163,31 @@ cli::Command ServerCommand() {
             .help = "comma-separated origins whose browser pages may call the API (CORS), e.g. "
                     "https://admin.example.com,http://localhost:5173; '*' for any origin, without "
                     "credentials (default: none, no CORS headers)",
-            .env = "KEYLEDGER_CORS_ORIGINS"});
+            .env = "KEYLEDGER_CORS_ORIGINS"})
+      .Add({.name = "block-cache-mb",
+            .value_name = "MB",
+            .help = "memory budget: RocksDB block cache shared by every column family, index and "
+                    "filter blocks included, 1 to 65536",
+            .default_value = std::to_string(d.block_cache_mb),
+            .env = "KEYLEDGER_BLOCK_CACHE_MB"})
+      .Add({.name = "write-buffer-mb",
+            .value_name = "MB",
+            .help = "memory budget: RocksDB memtables of every column family together (flushed "
+                    "when full), 4 to 65536",
+            .default_value = std::to_string(d.write_buffer_mb),
+            .env = "KEYLEDGER_WRITE_BUFFER_MB"})
+      .Add({.name = "view-cache-mb",
+            .value_name = "MB",
+            .help = "memory budget: cached answers of read routes (0: no cache), 0 to 65536",
+            .default_value = std::to_string(d.view_cache_mb),
+            .env = "KEYLEDGER_VIEW_CACHE_MB"})
+      .Add({.name = "sse-buffer-kb",
+            .value_name = "KB",
+            .help = "memory budget: events held per audit-stream subscriber; a subscriber that "
+                    "falls further behind gets a last stream-closed event and is disconnected, "
+                    "16 to 65536 (at most 64 subscribers)",
+            .default_value = std::to_string(d.sse_buffer_kb),
+            .env = "KEYLEDGER_SSE_BUFFER_KB"});
   return cmd;
 }
 
@@ -205,6 +229,10 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
   KL_ASSIGN_OR_RETURN(const uint64_t threads, parsed.GetUint("threads", 1, 256));
   c.threads = static_cast<int>(threads);
   KL_ASSIGN_OR_RETURN(c.snapshot_every, parsed.GetUint("snapshot-every"));
+  KL_ASSIGN_OR_RETURN(c.block_cache_mb, parsed.GetUint("block-cache-mb", 1, 65536));
+  KL_ASSIGN_OR_RETURN(c.write_buffer_mb, parsed.GetUint("write-buffer-mb", 4, 65536));
+  KL_ASSIGN_OR_RETURN(c.view_cache_mb, parsed.GetUint("view-cache-mb", 0, 65536));
+  KL_ASSIGN_OR_RETURN(c.sse_buffer_kb, parsed.GetUint("sse-buffer-kb", 16, 65536));
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
   }

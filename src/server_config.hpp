@@ -38,6 +38,16 @@ struct ServerConfig {
   // credentials). Empty (default): no CORS headers at all.
   std::string cors_origins_text;
   std::vector<std::string> cors_origins;  // parsed from cors_origins_text
+  // The memory budget (README "Memory budget"): each bound, in the unit of its flag.
+  uint64_t block_cache_mb = 32;  // --block-cache-mb: RocksDB's block cache (all families)
+  // --write-buffer-mb: RocksDB's memtables (all families). 128 rather than the library's 32
+  // (events::kDefaultWriteBufferBytes, what the tools use): a family's memtable then reaches
+  // 64 MiB before it flushes, as before the budget, so a disk that fills up fills with the WAL
+  // first; with smaller memtables a flush met the full disk and Debian's RocksDB 7.8 aborted
+  // (tests/faults/disk_full_fault_test.cpp, issue 17's closing note).
+  uint64_t write_buffer_mb = 128;
+  uint64_t view_cache_mb = 16;   // --view-cache-mb: cached answers of read routes (0: none)
+  uint64_t sse_buffer_kb = 256;  // --sse-buffer-kb: per audit-stream subscriber
 
   std::string host;  // parsed from listen
   uint16_t port = 0;

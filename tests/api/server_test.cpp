@@ -580,6 +580,40 @@ TEST_F(ServerTest, SseSlowConsumerIsDropped) {
   EXPECT_FALSE(stream->IsOpen());
 }
 
+// A consumer that falls behind by more than sse_buffer_bytes is told why before it is dropped:
+// once it reads again it finds every event it was sent, then a last "stream-closed" event with
+// reason "too_slow", then the end of the stream; nothing stays buffered afterwards.
+TEST_F(ServerTest, SseSlowConsumerGetsALastEventBeforeItIsDisconnected) {
+  ServerConfig config = TestConfig();
+  config.sse_buffer_bytes = 16 * 1024;
+  config.sse_drop_grace = 30s;  // the client below reads again at once; ASan may be slow
+  StartServer(config);
+  auto c = Connection::Open(port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Send(BuildRequest("GET", "/stream", Bearer(auditor_token_))));
+  c->ReadUntil("data: world\n\n", 10s);
+  std::shared_ptr<EventStream> stream = WaitStream();
+  ASSERT_NE(stream, nullptr);
+  // The client does not read: socket buffers fill, then the stream's 16 KiB, then it is dropped.
+  const std::string payload(4 * 1024, 'z');
+  int sent = 0;
+  while (sent < 200000 && stream->Send("fill", payload)) {
+    ++sent;
+    ASSERT_LE(server_->sse_buffered_bytes(), config.sse_buffer_bytes + 2 * 1024)
+        << "after " << sent << " events";
+  }
+  ASSERT_LT(sent, 200000);
+  EXPECT_FALSE(stream->IsOpen());
+  const std::string rest = c->ReadUntil("0\r\n\r\n", 60s);
+  EXPECT_TRUE(Contains(rest, "event: stream-closed\ndata: {\"reason\":\"too_slow\""))
+      << rest.size();
+  EXPECT_TRUE(Contains(rest, "0\r\n\r\n"));
+  EXPECT_LT(rest.find("event: fill"), rest.find("event: stream-closed"));
+  EXPECT_TRUE(c->WaitClosed(10s));
+  EXPECT_TRUE(WaitFor([&] { return streams_closed_.load() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return server_->sse_buffered_bytes() == 0; }));
+}
+
 // ---- shutdown, metrics, logs
 // ----------------------------------------------------------------------
 

@@ -13,7 +13,9 @@
 //                  [--interval I]
 //       a mixed workload (updates, creates, deletes, key list, grouped view, reveals, health
 //       reports) plus N SSE subscribers on /api/admin/audit/stream; every I seconds a line with
-//       the interval's throughput, p99, and the server's RSS and open file descriptors.
+//       the interval's throughput, p99, the server's RSS and open file descriptors, and "mem":
+//       its memory as /metrics breaks it down (KiB; api/memory_metrics.hpp), and the head
+//       sequence ("head") for the log's bytes per event.
 //
 // Output: one JSON object per run on stdout ("soak" also prints its interval lines as JSON).
 // Exit status 1 when any answer was unexpected (a 5xx, a transport error before the end).
@@ -438,6 +440,51 @@ std::pair<long, long> ProcessUsage(int pid) {
   return {rss, fds};
 }
 
+// The memory series of keyledgerd's /metrics (api/memory_metrics.hpp) as one JSON object of
+// KiB figures, "component.label" -> value, e.g. {"memory.block_cache":8192,"memtable.events":
+// 30720,"alloc.resident":120000}; and keyledger_head_sequence into *head.
+std::string MemoryJson(Conn& c, long* head) {
+  const Response r = c.Call("GET", "/metrics");
+  if (r.status != 200) return "{}";
+  static const std::pair<const char*, const char*> kSeries[] = {
+      {"keyledger_memory_bytes{component=\"", "memory."},
+      {"keyledger_memory_limit_bytes{component=\"", "limit."},
+      {"keyledger_rocksdb_memtable_bytes{cf=\"", "memtable."},
+      {"keyledger_rocksdb_table_readers_bytes{cf=\"", "table_readers."},
+      {"keyledger_allocator_bytes{state=\"", "alloc."},
+      {"keyledger_process_resident_anon_bytes", "rss_anon"},
+      {"keyledger_rocksdb_block_cache_pinned_bytes", "block_cache_pinned"},
+  };
+  std::string out = "{";
+  std::istringstream lines(r.body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("keyledger_head_sequence ", 0) == 0) {
+      *head = std::atol(line.c_str() + std::strlen("keyledger_head_sequence "));
+      continue;
+    }
+    for (const auto& [prefix, name] : kSeries) {
+      const size_t n = std::strlen(prefix);
+      if (line.compare(0, n, prefix) != 0) continue;
+      std::string key = name;
+      size_t value_at = line.find(' ', n);
+      if (value_at == std::string::npos) break;
+      if (prefix[n - 1] == '"') {
+        const size_t close = line.find('"', n);
+        if (close == std::string::npos) break;
+        key += line.substr(n, close - n);
+      } else if (value_at != n) {
+        break;  // another series with the same prefix
+      }
+      const double bytes = std::atof(line.c_str() + value_at + 1);
+      if (out.size() > 1) out += ',';
+      out += "\"" + key + "\":" + std::to_string(static_cast<long long>(bytes / 1024));
+      break;
+    }
+  }
+  return out + "}";
+}
+
 int Soak(const Args& a) {
   if (a.pid <= 0) Die("soak needs --pid (the server's, for RSS and file descriptors)");
   std::mt19937_64 setup_rng(11);
@@ -559,6 +606,8 @@ int Soak(const Args& a) {
   std::vector<int64_t> all;
   uint64_t total_errors = 0;
   long first_rss = -1, last_rss = -1, first_fds = -1, last_fds = -1, max_fds = -1;
+  Conn metrics(a.port, a.token);
+  long head = -1;
   std::printf("{\"soak\":\"start\",\"connections\":%d,\"sse\":%d,\"seconds\":%.0f}\n",
               a.connections, a.sse, a.seconds);
   std::fflush(stdout);
@@ -583,11 +632,13 @@ int Soak(const Args& a) {
     max_fds = std::max(max_fds, fds);
     const double t = std::chrono::duration<double>(Clock::now() - begin).count();
     const kb::Summary s = kb::Summarize(lat, a.interval);
+    const std::string mem = MemoryJson(metrics, &head);
     std::printf(
         "{\"t\":%.0f,\"ops_per_sec\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"errors\":%llu,"
-        "\"rss_kib\":%ld,\"fds\":%ld,\"sse_open\":%d,\"sse_bytes\":%llu}\n",
+        "\"rss_kib\":%ld,\"fds\":%ld,\"sse_open\":%d,\"sse_bytes\":%llu,\"head\":%ld,"
+        "\"mem\":%s}\n",
         t, s.ops_per_sec, s.p50_us, s.p99_us, static_cast<unsigned long long>(errors), rss, fds,
-        sse_open.load(), static_cast<unsigned long long>(sse_bytes.load()));
+        sse_open.load(), static_cast<unsigned long long>(sse_bytes.load()), head, mem.c_str());
     std::fflush(stdout);
   }
   stop.store(true);
