@@ -5,7 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
-#include <iostream>
+#include <string>
 
 #include "events/etcd_client.hpp"
 #include "events/etcd_event_log.hpp"
@@ -65,9 +65,10 @@ TEST_F(EtcdFailureTest, FailsOverWhenItsMemberIsKilled) {
   // leader), within the request timeout.
   ASSERT_OK(log->Append("key-a", 1, {Ev()}));
   EXPECT_NE(log->client().current_endpoint(), before);
-  std::cerr << "append after the kill took "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
-            << " ms\n";
+  RecordProperty(
+      "append_after_kill_ms",
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()));
   ASSERT_OK_AND_ASSIGN(auto records, log->ReadRange(1, 10));
   EXPECT_EQ(records.size(), 2u);
   ASSERT_OK_AND_ASSIGN(auto report, log->Verify(1, UINT64_MAX));
