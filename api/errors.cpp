@@ -112,7 +112,8 @@ Response ErrorResponse(const Error& error) {
       return r;
     }
     case ErrorCode::kIoError:
-    case ErrorCode::kUnavailable: {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kHeadConflict: {
       const std::string id = NewErrorId();
       Response r =
           Make(503, ErrorBody("system_error", kUnavailableMessage, SystemErrorDetails(id)));

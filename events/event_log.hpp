@@ -135,6 +135,24 @@ class EventReader {
                          const AuxVisitor& visit) const = 0;
 };
 
+// What the store holds in memory now (RocksDB's own accounting, for a store that keeps a RocksDB),
+// for /metrics and the memory budget (README "Memory budget"). Sizes in bytes.
+struct StoreMemory {
+  struct Family {
+    std::string name;            // column family
+    uint64_t memtables = 0;      // rocksdb.size-all-mem-tables: active, unflushed and pinned
+    uint64_t table_readers = 0;  // rocksdb.estimate-table-readers-mem: outside the block cache
+    uint64_t block_cache = 0;    // rocksdb.block-cache-usage of this family's cache (shared or not)
+  };
+  std::vector<Family> families;
+  uint64_t memtables = 0;             // all memtables (MemoryUtil kMemTableTotal)
+  uint64_t table_readers = 0;         // all table readers (kTableReadersTotal)
+  uint64_t block_cache_usage = 0;     // every distinct block cache (kCacheTotal)
+  uint64_t block_cache_pinned = 0;    // of which pinned (in use, or pinned index/filter blocks)
+  uint64_t block_cache_capacity = 0;  // every distinct block cache's capacity
+  size_t block_caches = 0;            // distinct block caches
+};
+
 class EventLog : public EventReader {
  public:
   // Queues an append. `done` runs exactly once, on one of the log's own threads, after the
@@ -155,6 +173,10 @@ class EventLog : public EventReader {
 
   // Stops the writer after draining queued appends and releases the storage. Idempotent.
   virtual Status Close() = 0;
+
+  // What this process holds in memory for the store (StoreMemory); empty for a store that keeps
+  // nothing measurable (MemoryEventLog).
+  virtual Result<StoreMemory> MemoryUsage() const { return StoreMemory{}; }
 };
 
 }  // namespace keyledger::events

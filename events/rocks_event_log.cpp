@@ -20,6 +20,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "events/head_codec.hpp"
+
 namespace keyledger::events {
 namespace {
 
@@ -28,31 +30,6 @@ constexpr const char* kStreamsCf = "streams";
 constexpr const char* kMetaCf = "meta";
 constexpr const char* kMetaFormatKey = "format";
 constexpr const char* kMetaHeadKey = "head";
-
-std::string EncodeHead(const Head& h) {
-  std::string out;
-  PutBigEndian64(out, h.sequence);
-  out += crypto::AsBytes(h.hash);
-  PutBigEndian64(out, static_cast<uint64_t>(h.time_us));
-  return out;
-}
-
-Result<Head> DecodeHead(std::string_view v) {
-  if (v.size() != 8 + crypto::kSha256Size + 8) {
-    return MakeError(ErrorCode::kCorruption, "meta head value has the wrong size");
-  }
-  Head h;
-  h.sequence = GetBigEndian64(v);
-  h.hash = crypto::DigestFromBytes(v.substr(8, crypto::kSha256Size));
-  h.time_us = static_cast<int64_t>(GetBigEndian64(v.substr(8 + crypto::kSha256Size)));
-  return h;
-}
-
-std::string EncodeFormat(uint32_t v) {
-  std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i) out[static_cast<size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
-  return out;
-}
 
 Error StorageError(std::string_view what, const rocksdb::Status& s) {
   ErrorCode code = s.IsCorruption() ? ErrorCode::kCorruption : ErrorCode::kIoError;
@@ -251,8 +228,8 @@ Status RocksEventLog::OpenDb(Mode mode) {
 
   if (!exists) {
     rocksdb::WriteBatch batch;
-    batch.Put(meta_cf_, kMetaFormatKey, EncodeFormat(kLogFormatVersion));
-    batch.Put(meta_cf_, kMetaHeadKey, EncodeHead(Head{0, GenesisHash(), 0}));
+    batch.Put(meta_cf_, kMetaFormatKey, EncodeFormatValue(kLogFormatVersion));
+    batch.Put(meta_cf_, kMetaHeadKey, EncodeHeadValue(Head{0, GenesisHash(), 0}));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db_->Write(wo, &batch);
@@ -280,7 +257,7 @@ Status RocksEventLog::RecoverHead(bool enforce, bool* consistent) {
 
   s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kMetaHeadKey, &value);
   if (!s.ok()) return StorageError("cannot read the head from meta", s);
-  KL_ASSIGN_OR_RETURN(Head meta_head, DecodeHead(value));
+  KL_ASSIGN_OR_RETURN(Head meta_head, DecodeHeadValue(value, "meta head value"));
 
   // The head comes from the log itself; meta is only a cross-check.
   Head head{0, GenesisHash(), 0};
@@ -811,7 +788,7 @@ void RocksEventLog::WriteGroup(std::vector<Pending>& group, bool sync) {
       batch.Put(streams_cf_, StreamKey(r.stream, r.stream_version), seq_key);
     }
     const Head new_head = planner.head();
-    batch.Put(meta_cf_, kMetaHeadKey, EncodeHead(new_head));
+    batch.Put(meta_cf_, kMetaHeadKey, EncodeHeadValue(new_head));
 
     if (!sync) {
       // Readers must not see this batch before it is durable: pin the view they use now if it

@@ -56,24 +56,6 @@ inline constexpr size_t kDefaultWriteBufferBytes = size_t{32} << 20;
 // created has a stream, so without a bound a client creating and deleting keys grows it forever.
 inline constexpr size_t kMaxCachedStreamVersions = 16'384;
 
-// What the store holds in memory now (RocksDB's own accounting), for /metrics and the memory
-// budget (README "Memory budget"). Sizes in bytes.
-struct StoreMemory {
-  struct Family {
-    std::string name;            // column family
-    uint64_t memtables = 0;      // rocksdb.size-all-mem-tables: active, unflushed and pinned
-    uint64_t table_readers = 0;  // rocksdb.estimate-table-readers-mem: outside the block cache
-    uint64_t block_cache = 0;    // rocksdb.block-cache-usage of this family's cache (shared or not)
-  };
-  std::vector<Family> families;
-  uint64_t memtables = 0;             // all memtables (MemoryUtil kMemTableTotal)
-  uint64_t table_readers = 0;         // all table readers (kTableReadersTotal)
-  uint64_t block_cache_usage = 0;     // every distinct block cache (kCacheTotal)
-  uint64_t block_cache_pinned = 0;    // of which pinned (in use, or pinned index/filter blocks)
-  uint64_t block_cache_capacity = 0;  // every distinct block cache's capacity
-  size_t block_caches = 0;            // distinct block caches
-};
-
 struct GroupCommitStats {
   size_t requests = 0;       // append requests in the group (including rejected ones)
   size_t records = 0;        // records written
@@ -150,7 +132,7 @@ class RocksEventLog final : public EventLog {
 
   // RocksDB's memory now, by family and in total. kUnavailable while the store is closed.
   // Quick (a few property reads); safe from any thread, also while appends run.
-  Result<StoreMemory> MemoryUsage() const;
+  Result<StoreMemory> MemoryUsage() const override;
   // Committed stream versions remembered in memory now (at most kMaxCachedStreamVersions; the
   // writer's table of planned versions has the same bound).
   size_t CachedStreamVersions() const;

@@ -36,6 +36,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "io_error";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kHeadConflict:
+      return "head_conflict";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -36,6 +36,8 @@ enum class ErrorCode : uint8_t {
   kUnsupported,         // unknown on-disk format version or feature
   kIoError,             // the storage write or read failed; retryable (503)
   kUnavailable,         // the service cannot take writes right now (503)
+  kHeadConflict,        // a shared log (etcd) moved past the head this node appended on: catch
+                        // up and retry; Error::actual_version is the log's head sequence (503)
   kInternal,            // a bug; details only in the log (500)
 };
 
@@ -54,7 +56,8 @@ struct FieldError {
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
-  // For kVersionConflict: the actual current version of the stream or resource.
+  // For kVersionConflict: the actual current version of the stream or resource. For
+  // kHeadConflict: the sequence of the shared log's head.
   std::optional<uint64_t> actual_version;
   // For kValidation: one entry per failing field.
   std::vector<FieldError> details;

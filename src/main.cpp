@@ -28,8 +28,8 @@
 #include "api/router.hpp"
 #include "api/token_cli.hpp"
 #include "events/memory_event_log.hpp"
-#include "events/rocks_event_log.hpp"
 #include "events/secrets.hpp"
+#include "events/store.hpp"
 #include "src/cli/command_line.hpp"
 #include "src/cli/exit_code.hpp"
 #include "src/registry.hpp"
@@ -193,11 +193,15 @@ int Serve(const ServerConfig& cfg) {
   auto master = events::LoadMasterKey(key_source, sink);
   if (!master.ok()) return Fail(logger, "cannot load the master key", master.status());
 
-  events::RocksEventLog::Options log_options;
-  log_options.log = sink;
-  log_options.block_cache_bytes = static_cast<size_t>(cfg.block_cache_mb) << 20;
-  log_options.write_buffer_bytes = static_cast<size_t>(cfg.write_buffer_mb) << 20;
-  log_options.on_group_commit = [&commit_metrics](const events::GroupCommitStats& s) {
+  events::StoreConfig store_config;
+  auto kind = events::ParseStoreKind(cfg.store);
+  if (!kind.ok()) return Fail(logger, "bad --store", kind.status());
+  store_config.kind = *kind;
+  store_config.data_dir = cfg.data_dir;
+  store_config.log = sink;
+  store_config.block_cache_bytes = static_cast<size_t>(cfg.block_cache_mb) << 20;
+  store_config.write_buffer_bytes = static_cast<size_t>(cfg.write_buffer_mb) << 20;
+  store_config.on_group_commit = [&commit_metrics](const events::GroupCommitStats& s) {
     commit_metrics.batch_requests.Observe(static_cast<double>(s.requests));
     commit_metrics.fsync_seconds.Observe(static_cast<double>(s.write_micros) / 1e6);
     if (s.ok) {
@@ -206,7 +210,14 @@ int Serve(const ServerConfig& cfg) {
       commit_metrics.failed_writes.Inc();
     }
   };
-  auto log = events::RocksEventLog::Open(cfg.data_dir, log_options);
+  store_config.etcd_endpoints = cfg.etcd_endpoints;
+  store_config.etcd_prefix = cfg.etcd_prefix;
+  store_config.etcd_ca_file = cfg.etcd_cacert;
+  store_config.etcd_cert_file = cfg.etcd_cert;
+  store_config.etcd_key_file = cfg.etcd_key;
+  store_config.etcd_user = cfg.etcd_user;
+  store_config.etcd_password_file = cfg.etcd_password_file;
+  auto log = events::OpenStore(store_config);
   if (!log.ok()) return Fail(logger, "cannot open the event log", log.status());
   auto keyring = events::Keyring::Open(**log, std::move(master).value(), sink);
   if (!keyring.ok()) return Fail(logger, "cannot open the keyring", keyring.status());
@@ -315,8 +326,8 @@ int Serve(const ServerConfig& cfg) {
 
   // The memory budget (README "Memory budget") and what each part of it holds, on /metrics.
   api::MemorySources memory;
-  memory.budget.block_cache = log_options.block_cache_bytes;
-  memory.budget.memtables = log_options.write_buffer_bytes;
+  memory.budget.block_cache = store_config.block_cache_bytes;
+  memory.budget.memtables = store_config.write_buffer_bytes;
   memory.budget.view_cache = admin_options.view_cache_bytes;
   memory.budget.sse_buffers = server_config.sse_buffer_bytes * admin_options.max_streams;
   memory.store = [&log] { return (*log)->MemoryUsage(); };

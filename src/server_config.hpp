@@ -49,6 +49,18 @@ struct ServerConfig {
   uint64_t view_cache_mb = 16;   // --view-cache-mb: cached answers of read routes (0: none)
   uint64_t sse_buffer_kb = 256;  // --sse-buffer-kb: per audit-stream subscriber
 
+  // The event store (events/store.hpp, events/ETCD.md).
+  std::string store = "rocksdb";  // --store rocksdb|etcd
+  // --etcd-endpoints URL,URL,...: http(s)://HOST:PORT of the etcd members (--store etcd).
+  std::string etcd_endpoints_text;
+  std::vector<std::string> etcd_endpoints;         // parsed from etcd_endpoints_text
+  std::string etcd_prefix = "/keyledger/default";  // --etcd-prefix: every key lives under it
+  std::string etcd_cacert;                         // --etcd-cacert: CA of the members' certs
+  std::string etcd_cert;                           // --etcd-cert and --etcd-key: client cert
+  std::string etcd_key;
+  std::string etcd_user;           // --etcd-user: etcd authentication (default: none)
+  std::string etcd_password_file;  // --etcd-password-file: that user's password
+
   std::string host;  // parsed from listen
   uint16_t port = 0;
   std::string metrics_host;  // parsed from metrics_listen (empty: not served)
@@ -76,6 +88,13 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
 // would never match. kInvalidArgument naming the entry otherwise.
 inline constexpr size_t kMaxCorsOrigins = 64;
 Result<std::vector<std::string>> ParseCorsOrigins(std::string_view text);
+
+// --store and the --etcd-* options: splits --etcd-endpoints (entries stripped, empty ones
+// dropped, each http:// or https://, at most kMaxEtcdEndpoints), checks that etcd options come
+// with --store etcd and that pairs go together (--etcd-cert/--etcd-key,
+// --etcd-user/--etcd-password-file). kInvalidArgument naming the option otherwise.
+inline constexpr size_t kMaxEtcdEndpoints = 16;
+Status CheckStoreOptions(ServerConfig& config);
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0".
 Status SplitListen(std::string_view listen, std::string& host, uint16_t& port);

@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   procps util-linux
   nginx
+  etcd-server
 )
 # Only the benchmark/report scripts need these; installed on request (KEYLEDGER_BENCH_DEPS=1).
 BENCH_PACKAGES=(gnuplot-nox postgresql jq wrk)
@@ -48,5 +49,15 @@ if [[ " ${missing[*]} " == *" nginx "* ]]; then
     $SUDO systemctl disable --now nginx.service >/dev/null 2>&1 || true
   elif [[ -s /run/nginx.pid ]]; then
     $SUDO /usr/sbin/nginx -s quit || true
+  fi
+fi
+
+# etcd-server (3.4) is here for the etcd backend's tests (tests/support/etcd_cluster.hpp), which
+# start their own three-member cluster on 127.0.0.1 random ports in a temporary directory. The
+# package's service would run a member on 2379/2380 with /var/lib/etcd: stop it and keep it from
+# starting at boot (unless this machine already had etcd).
+if [[ " ${missing[*]} " == *" etcd-server "* ]]; then
+  if [[ -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true
   fi
 fi

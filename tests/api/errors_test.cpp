@@ -54,6 +54,8 @@ const std::vector<MappingCase>& Cases() {
        R"({"error":{"type":"system_error","message":"存储暂时不可用，请稍后重试","details":{"error_id":"<hex8>","recovery_info":"请稍后重试，如问题持续请联系管理员"}}})"},
       {ErrorCode::kUnavailable, 503,
        R"({"error":{"type":"system_error","message":"存储暂时不可用，请稍后重试","details":{"error_id":"<hex8>","recovery_info":"请稍后重试，如问题持续请联系管理员"}}})"},
+      {ErrorCode::kHeadConflict, 503,
+       R"({"error":{"type":"system_error","message":"存储暂时不可用，请稍后重试","details":{"error_id":"<hex8>","recovery_info":"请稍后重试，如问题持续请联系管理员"}}})"},
       {ErrorCode::kInternal, 500,
        R"({"error":{"type":"system_error","message":"系统遇到未知错误，请稍后重试或联系管理员","details":{"error_id":"<hex8>","recovery_info":"请稍后重试，如问题持续请联系管理员"}}})"},
   };

@@ -1,0 +1,90 @@
+// keyledgerd's --store and --etcd-* options (src/server_config.hpp): defaults, flags and their
+// KEYLEDGER_* variables, --help, and the combinations refused before anything starts.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "src/server_config.hpp"
+
+namespace keyledger {
+namespace {
+
+Result<ParsedServerArgs> Parse(std::vector<const char*> args,
+                               std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "keyledgerd");
+  return ParseServerArgs(static_cast<int>(args.size()), args.data(),
+                         [env](const char* name) -> const char* {
+                           auto it = env.find(name);
+                           return it == env.end() ? nullptr : it->second.c_str();
+                         });
+}
+
+TEST(StoreOptionsTest, DefaultsToRocksDb) {
+  auto r = Parse({});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.store, "rocksdb");
+  EXPECT_EQ(r->config.etcd_prefix, "/keyledger/default");
+  EXPECT_TRUE(r->config.etcd_endpoints.empty());
+}
+
+TEST(StoreOptionsTest, FlagsAndEnvironment) {
+  auto r = Parse({"--store", "etcd", "--etcd-endpoints", " http://10.0.0.1:2379, https://h:2379,",
+                  "--etcd-prefix", "/kl/prod", "--etcd-cacert", "ca.pem", "--etcd-cert", "c.pem",
+                  "--etcd-key", "k.pem", "--etcd-user", "kl", "--etcd-password-file", "pw"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.etcd_endpoints,
+            (std::vector<std::string>{"http://10.0.0.1:2379", "https://h:2379"}));
+  EXPECT_EQ(r->config.etcd_prefix, "/kl/prod");
+  EXPECT_EQ(r->config.etcd_cacert, "ca.pem");
+  EXPECT_EQ(r->config.etcd_user, "kl");
+
+  auto env = Parse({}, {{"KEYLEDGER_STORE", "etcd"},
+                        {"KEYLEDGER_ETCD_ENDPOINTS", "http://127.0.0.1:2379"},
+                        {"KEYLEDGER_ETCD_PREFIX", "/x"},
+                        {"KEYLEDGER_ETCD_CERT", "c"},
+                        {"KEYLEDGER_ETCD_KEY", "k"},
+                        {"KEYLEDGER_ETCD_CACERT", "ca"},
+                        {"KEYLEDGER_ETCD_USER", "u"},
+                        {"KEYLEDGER_ETCD_PASSWORD_FILE", "p"}});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->config.store, "etcd");
+  EXPECT_EQ(env->config.etcd_endpoints, std::vector<std::string>{"http://127.0.0.1:2379"});
+  EXPECT_EQ(env->config.etcd_prefix, "/x");
+  EXPECT_EQ(env->config.etcd_password_file, "p");
+
+  auto help = Parse({"--help"});
+  ASSERT_TRUE(help.ok());
+  for (const char* name :
+       {"--store", "--etcd-endpoints", "--etcd-prefix", "--etcd-cacert", "--etcd-cert",
+        "--etcd-key", "--etcd-user", "--etcd-password-file", "KEYLEDGER_ETCD_ENDPOINTS"}) {
+    EXPECT_NE(help->help_text.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(StoreOptionsTest, BadCombinationsAreRefused) {
+  const std::vector<std::vector<const char*>> bad = {
+      {"--store", "postgres"},
+      {"--store", "etcd"},                            // no endpoints
+      {"--etcd-endpoints", "http://127.0.0.1:2379"},  // without --store etcd
+      {"--store", "etcd", "--etcd-endpoints", "127.0.0.1:2379"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-prefix", "nope"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-prefix", "/trailing/"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-cert", "c.pem"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-user", "u"},
+  };
+  for (const auto& args : bad) {
+    auto r = Parse(args);
+    EXPECT_FALSE(r.ok()) << args.size() << " " << args.back();
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    }
+  }
+  std::string many;
+  for (size_t i = 0; i <= kMaxEtcdEndpoints; ++i) many += "http://h:" + std::to_string(i + 1) + ",";
+  EXPECT_FALSE(Parse({"--store", "etcd", "--etcd-endpoints", many.c_str()}).ok());
+}
+
+}  // namespace
+}  // namespace keyledger

@@ -1,0 +1,125 @@
+// keyledgerd on etcd (--store etcd) against a three-member cluster on loopback: create and read
+// over HTTP, restart and read again, then a second start on a fresh data directory holding only
+// the master key and the tokens file (so the log, the keyring and the idempotency records can
+// only come from etcd); no plaintext secret is stored in etcd.
+#include <signal.h>
+
+#include <filesystem>
+
+#include "events/etcd_client.hpp"
+#include "tests/e2e/e2e_support.hpp"
+#include "tests/support/etcd_cluster.hpp"
+
+namespace keyledger::e2e {
+namespace {
+
+using keyledger::testing::EtcdCluster;
+
+class EtcdE2eTest : public E2eTest {
+ protected:
+  std::vector<std::string> StoreArgs(const std::string& prefix) {
+    std::string endpoints;
+    for (const std::string& e : cluster_->endpoints()) {
+      endpoints += (endpoints.empty() ? "" : ",") + e;
+    }
+    return {"--store", "etcd", "--etcd-endpoints", endpoints, "--etcd-prefix", prefix};
+  }
+  void SetUp() override {
+    E2eTest::SetUp();
+    cluster_ = EtcdCluster::Shared();
+    ASSERT_NE(cluster_, nullptr);
+  }
+  EtcdCluster* cluster_ = nullptr;
+};
+
+TEST_F(EtcdE2eTest, CreateReadRestartAndReadFromAnotherDataDirectory) {
+  const std::string prefix = EtcdCluster::UniquePrefix();
+  StartServer(StoreArgs(prefix));
+  ASSERT_FALSE(HasFatalFailure());
+  Client admin = Admin();
+  const std::string provider = CreateProvider(admin, "etcd-provider");
+  const std::string secret = NewSecret("etcd");
+  CreatedKey key = CreateKey(admin, provider, R"(["CLAUDE"])", secret, "etcd-key");
+  ASSERT_FALSE(key.id.empty());
+  TestResponse list = admin.Get(KeysOf(provider));
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_NE(list.body.find(key.id), std::string::npos);
+  const uint64_t head = HeadSequence();
+  EXPECT_GT(head, 0u);
+
+  RestartServer();
+  ASSERT_FALSE(HasFatalFailure());
+  Client again = Admin();
+  TestResponse list2 = again.Get(KeysOf(provider));
+  ASSERT_EQ(list2.status, 200) << list2.body;
+  EXPECT_EQ(list2.body, list.body);
+  EXPECT_EQ(HeadSequence(), head);
+  // The keyring (an aux space in etcd) and the master key still open the secret.
+  TestResponse reveal = again.Get(KeyPath(key.id) + "/reveal", {{"X-Audit-Reason", "e2e"}});
+  ASSERT_EQ(reveal.status, 200) << reveal.body;
+  EXPECT_NE(reveal.body.find(secret), std::string::npos);
+  ASSERT_EQ(daemon_->Stop(SIGTERM), 0) << daemon_->CurrentStderr();
+  // The data directory holds no RocksDB log: only the node's own files and its snapshots.
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(data_dir_) / "CURRENT"));
+
+  // Another node: a fresh data directory with only the master key and the tokens file.
+  const std::string fresh = dir_.Sub("fresh");
+  const std::string fresh_logs = dir_.Sub("fresh-logs");
+  std::filesystem::create_directories(fresh);
+  std::filesystem::create_directories(fresh_logs);
+  for (const char* name : {"master.key", "tokens.json"}) {
+    std::filesystem::copy_file(std::filesystem::path(data_dir_) / name,
+                               std::filesystem::path(fresh) / name);
+  }
+  Daemon other(fresh, fresh_logs);
+  ASSERT_TRUE(other.Start(StoreArgs(prefix))) << other.error();
+  Client on_other(other.port(), admin_token_);
+  TestResponse list3 = on_other.Get(KeysOf(provider));
+  EXPECT_EQ(list3.status, 200) << list3.body;
+  EXPECT_EQ(list3.body, list.body);
+  TestResponse reveal2 = on_other.Get(KeyPath(key.id) + "/reveal", {{"X-Audit-Reason", "e2e"}});
+  EXPECT_EQ(reveal2.status, 200) << reveal2.body;
+  EXPECT_EQ(other.Stop(SIGTERM), 0) << other.CurrentStderr();
+  for (const std::string& s : secrets()) {
+    EXPECT_EQ(other.AllStderr().find(s), std::string::npos) << "a plaintext secret reached the log";
+  }
+
+  // Nothing under the prefix holds a plaintext secret or the admin token.
+  events::etcd::ClientOptions o;
+  o.endpoints = cluster_->endpoints();
+  auto client = events::etcd::Client::Create(o);
+  ASSERT_TRUE(client.ok());
+  events::etcd::RangeRequest all;
+  all.key = prefix + "/";
+  all.range_end = events::etcd::PrefixEnd(all.key);
+  auto kvs = (*client)->Range(all);
+  ASSERT_TRUE(kvs.ok()) << kvs.status().ToString();
+  EXPECT_GT(kvs->kvs.size(), 5u);
+  for (const auto& kv : kvs->kvs) {
+    for (const std::string& s : secrets()) {
+      EXPECT_EQ(kv.value.find(s), std::string::npos) << "plaintext secret in etcd key " << kv.key;
+    }
+    EXPECT_EQ(kv.value.find(admin_token_), std::string::npos) << kv.key;
+  }
+}
+
+TEST_F(EtcdE2eTest, EtcdOptionsAreCheckedBeforeAnythingStarts) {
+  // --store etcd without endpoints, and etcd options without --store etcd: usage errors (2).
+  ProcessResult r =
+      RunProcess({KeyledgerdPath(), "--data-dir", data_dir_, "--store", "etcd"}, scratch_dir_);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--etcd-endpoints"), std::string::npos) << r.err;
+  r = RunProcess(
+      {KeyledgerdPath(), "--data-dir", data_dir_, "--etcd-endpoints", "http://127.0.0.1:2379"},
+      scratch_dir_);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  // An unreachable cluster: keyledgerd gives up within the request timeout and says why.
+  r = RunProcess({KeyledgerdPath(), "--data-dir", data_dir_, "--listen", "127.0.0.1:0", "--store",
+                  "etcd", "--etcd-endpoints", "http://127.0.0.1:1"},
+                 scratch_dir_, std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("etcd"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace keyledger::e2e
