@@ -74,13 +74,15 @@ tsan_stage() {
   # that the concurrent tests miss) and takes minutes under TSan, or measures RSS, which under
   # TSan includes its shadow memory: the 10,000-command reference model, the 50,000-command
   # rebuild and the 200,000-event recovery (397 s and 387 s of the first full run), the
-  # flipped-byte verify, and the two method-flood memory tests.
+  # flipped-byte verify, and the two method-flood memory tests. The etcd suites (label etcd, one
+  # ctest entry per binary) are not built here yet: they run under ASan until issue 15's
+  # multi-node part, whose watch and catch-up threads are what TSan should see.
   local volume='^RegistryModelTest[.]|RebuildEqualsLiveAfter50kRandomCommands'
   volume+='|SnapshotPlusTailFullReplayAndLiveAgreeOn200kEvents|VerifyDetectsAFlippedByteInAnyRecord'
   volume+='|MethodFloodLeavesMemoryAndMetricsFlat|DistinctMethodNamesDoNotGrowTheMetrics'
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp log_path=$reports/tsan second_deadlock_stack=1" \
     "${run[@]}" ctest --test-dir "$dir" -j "$JOBS" --output-on-failure --timeout 1200 \
-    -E "_NOT_BUILT\$|$volume" || status=$?
+    -E "_NOT_BUILT\$|$volume" -LE '^etcd$' || status=$?
   if compgen -G "$reports/tsan.*" >/dev/null; then
     echo "test.sh: ThreadSanitizer reports:" >&2
     cat "$reports"/tsan.* >&2
