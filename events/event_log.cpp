@@ -12,6 +12,8 @@ std::string_view AuxSpaceName(AuxSpace space) {
       return "idempotency";
     case AuxSpace::kSnapshots:
       return "snapshots";
+    case AuxSpace::kTelemetry:
+      return "telemetry";
   }
   return "unknown";
 }

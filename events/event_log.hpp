@@ -57,8 +57,11 @@ enum class AuxSpace : uint8_t {
   kKeyring = 0,      // data keys wrapped by the master key, KEK check values, server keys
   kIdempotency = 1,  // stored responses for Idempotency-Key retries
   kSnapshots = 2,    // projection snapshots by sequence
+  // Gateways' health telemetry: the current health and breaker state per key, overwritten by each
+  // report (README "Log growth"). Mutable state outside the hash chain, one entry per key.
+  kTelemetry = 3,
 };
-inline constexpr int kAuxSpaceCount = 3;
+inline constexpr int kAuxSpaceCount = 4;
 std::string_view AuxSpaceName(AuxSpace space);
 
 struct AuxWrite {
@@ -177,6 +180,20 @@ class EventLog : public EventReader {
   // What this process holds in memory for the store (StoreMemory); empty for a store that keeps
   // nothing measurable (MemoryEventLog).
   virtual Result<StoreMemory> MemoryUsage() const { return StoreMemory{}; }
+
+  // Several writers (a store that other processes append to as well: etcd, events/ETCD.md).
+  // `listener` runs on one of the log's own threads, must not block, and is called each time
+  // the log learns that the head moved past what this process appended (another node's write),
+  // with that head; by then GetHead() and the read methods already reach it. An append that fails
+  // with kHeadConflict (another writer won the race) leaves GetHead() at least at the head that
+  // beat it, so the caller can read what it missed and decide again. Set once, before appending.
+  // Default: a store with one writer never calls it.
+  using HeadListener = std::function<void(const Head& head)>;
+  virtual void SetHeadListener(HeadListener listener) { (void)listener; }
+
+  // Whether the store can take writes now. An error says why in words an operator can act on
+  // (no quorum, every endpoint unreachable) and is what /readyz reports. Default: Ok.
+  virtual Status Health() const { return Status::Ok(); }
 };
 
 }  // namespace keyledger::events
