@@ -31,19 +31,20 @@ std::shared_ptr<const View> BasicViewCache<View>::Get(const projections::State& 
                                                       const std::function<View()>& compute) {
   {
     std::lock_guard lock(mu_);
-    if (state_ == &s && sequence_ == s.sequence) {
+    if (state_ == &s && sequence_ == s.sequence && telemetry_version_ == s.telemetry_version) {
       if (auto it = views_.find(key); it != views_.end()) return it->second;
     }
   }
   auto view = std::make_shared<const View>(compute());
   const size_t charge = key.size() + ViewBytes(*view) + kEntryOverheadBytes;
   std::lock_guard lock(mu_);
-  if (state_ != &s || sequence_ != s.sequence || views_.size() >= kMaxEntries ||
-      bytes_ + charge > max_bytes_) {
+  if (state_ != &s || sequence_ != s.sequence || telemetry_version_ != s.telemetry_version ||
+      views_.size() >= kMaxEntries || bytes_ + charge > max_bytes_) {
     views_.clear();
     bytes_ = 0;
     state_ = &s;
     sequence_ = s.sequence;
+    telemetry_version_ = s.telemetry_version;
   }
   if (charge > max_bytes_) return view;  // larger than the whole cache: served, not kept
   if (views_.emplace(key, view).second) bytes_ += charge;

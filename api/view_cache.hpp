@@ -1,5 +1,6 @@
 #pragma once
-// Views of the registry's state, cached for one state (its identity and sequence) under a key
+// Views of the registry's state, cached for one state (its identity, sequence and telemetry
+// version) under a key
 // that names the view and its parameters ("grouped", "keys/<provider>?<skip>,<limit>"); every
 // view is recomputed after the next commit. Two bounds, so keys chosen by clients cannot grow it
 // without bound: at most kMaxEntries views, and at most max_bytes bytes of views and keys
@@ -48,6 +49,7 @@ class BasicViewCache {
   std::mutex mu_;
   const projections::State* state_ = nullptr;  // identity of the cached state
   uint64_t sequence_ = 0;
+  uint64_t telemetry_version_ = 0;  // with sequence_: a new state's health telemetry (or not)
   size_t bytes_ = 0;
   std::unordered_map<std::string, std::shared_ptr<const View>> views_;
 };

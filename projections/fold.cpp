@@ -13,12 +13,14 @@ State State::Fork() const {
   State s;
   s.sequence = sequence;
   s.time_us = time_us;
+  s.telemetry_version = telemetry_version;
   s.providers = providers.Fork();
   s.endpoints = endpoints.Fork();
   s.keys = keys.Fork();
   s.provider_names = provider_names.Fork();
   s.keyring_version = keyring_version;
   s.system_configs = system_configs;
+  s.health_from_log = health_from_log.Fork();
   return s;
 }
 
@@ -28,6 +30,27 @@ std::string KeyStream(std::string_view id) { return "key-" + std::string(id); }
 std::string SystemConfigStream(std::string_view key) { return "system-config-" + std::string(key); }
 
 namespace {
+
+// KeyState and KeyTelemetry name these members alike: the same fold serves the key as shown and,
+// for a key showing telemetry, its health as the log alone has it.
+template <typename T>
+void ApplyReport(T& k, const KeyHealthReported& e) {
+  Upsert(k.health_by_format, e.api_format) = e.health;
+  Upsert(k.circuit_breaker_by_format, e.api_format) = e.breaker;
+  k.request_count += e.successes + e.failures;
+  k.success_count += e.successes;
+  k.error_count += e.failures;
+  k.total_response_time_ms += e.total_response_time_ms;
+  if (!k.last_used_at || *k.last_used_at < e.at) k.last_used_at = e.at;
+}
+
+template <typename T>
+void ApplyReset(T& k, const KeyHealthReset& e) {
+  for (const std::string& name : e.formats) {
+    Upsert(k.health_by_format, name) = FormatHealth{};
+    Upsert(k.circuit_breaker_by_format, name) = FormatBreaker{};
+  }
+}
 
 Error Missing(std::string_view what, std::string_view id) {
   return MakeError(ErrorCode::kCorruption,
@@ -141,6 +164,16 @@ class Applier {
   Status operator()(KeyUpdated&& e) {
     KeyState* k = s_.keys.Mutable(e.key_id);
     if (!k) return Missing("key", e.key_id);
+    // An api_formats change drops the health of formats the key no longer serves: the event sets
+    // the maps as they were shown, and they are the log's from now on.
+    if (KeyTelemetry* logged = s_.health_from_log.Mutable(e.key_id)) {
+      if (e.set.Has("health_by_format")) {
+        logged->health_by_format = e.set.values.health_by_format;
+      }
+      if (e.set.Has("circuit_breaker_by_format")) {
+        logged->circuit_breaker_by_format = e.set.values.circuit_breaker_by_format;
+      }
+    }
     CopyKeyFields(e.set.names, std::move(e.set.values), *k);
     k->version++;
     k->stream_version = r_.stream_version;
@@ -153,6 +186,7 @@ class Applier {
     if (k == nullptr) return Missing("key", e.key_id);
     if (ProviderState* p = s_.providers.Mutable(k->provider_id)) p->key_ids.Erase(e.key_id);
     s_.keys.Erase(e.key_id);
+    s_.health_from_log.Erase(e.key_id);
     return Status::Ok();
   }
 
@@ -166,13 +200,8 @@ class Applier {
   Status operator()(KeyHealthReported&& e) {
     KeyState* k = s_.keys.Mutable(e.key_id);
     if (!k) return Missing("key", e.key_id);
-    Upsert(k->health_by_format, e.api_format) = std::move(e.health);
-    Upsert(k->circuit_breaker_by_format, e.api_format) = std::move(e.breaker);
-    k->request_count += e.successes + e.failures;
-    k->success_count += e.successes;
-    k->error_count += e.failures;
-    k->total_response_time_ms += e.total_response_time_ms;
-    if (!k->last_used_at || *k->last_used_at < e.at) k->last_used_at = e.at;
+    ApplyReport(*k, e);
+    if (KeyTelemetry* logged = s_.health_from_log.Mutable(e.key_id)) ApplyReport(*logged, e);
     k->stream_version = r_.stream_version;
     return Status::Ok();
   }
@@ -180,10 +209,8 @@ class Applier {
   Status operator()(KeyHealthReset&& e) {
     KeyState* k = s_.keys.Mutable(e.key_id);
     if (!k) return Missing("key", e.key_id);
-    for (const std::string& name : e.formats) {
-      Upsert(k->health_by_format, name) = FormatHealth{};
-      Upsert(k->circuit_breaker_by_format, name) = FormatBreaker{};
-    }
+    ApplyReset(*k, e);
+    if (KeyTelemetry* logged = s_.health_from_log.Mutable(e.key_id)) ApplyReset(*logged, e);
     k->stream_version = r_.stream_version;
     return Status::Ok();
   }

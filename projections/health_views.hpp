@@ -3,8 +3,9 @@
 // Aether's member order, with the deliberate differences listed in the README:
 //   - a health score of 0.0 reads as 0.0 (Aether reads a falsy score as 1.0);
 //   - H4 computes what Aether's summary was written to compute (Aether always answers zeros);
-//   - H5/H6 build their figures from the gateways' health reports (KeyHealthReported events) in
-//     the lookback window, attributed to the format each report names; keyledger has no
+//   - H5/H6 build their figures from the gateways' health reports that changed a breaker
+//     (KeyHealthReported events; the others are telemetry, README "Log growth") in the lookback
+//     window, attributed to the format each report names; keyledger has no
 //     request_candidates table (spec §11.1.6). H5 counts active endpoints only.
 //   - state Aether keeps only in Redis or memory (spec §11.7) is answered as a stateless
 //     reimplementation does: current_rpm is 0. No learner runs in keyledger, so

@@ -5,6 +5,7 @@
 #include "events/crypto.hpp"
 #include "projections/codec_internal.hpp"
 #include "projections/fold.hpp"
+#include "projections/telemetry.hpp"
 
 namespace keyledger::projections {
 
@@ -91,8 +92,14 @@ std::string SerializeState(const State& s) {
   WriteSorted(w, s.providers, &WriteProvider);
   w.Key("endpoints");
   WriteSorted(w, s.endpoints, &WriteEndpoint);
-  w.Key("keys");
-  WriteSorted(w, s.keys, &WriteKey);
+  // Keys as the log folds them: health telemetry is not in snapshots or the digest
+  // (projections/telemetry.hpp; FORMAT.md "Health telemetry").
+  w.Key("keys").BeginArray();
+  KeyState scratch;
+  for (const std::string& id : s.keys.SortedKeys()) {
+    WriteKey(w, KeyFromLog(s, *s.keys.Find(id), scratch), FieldSet::kAll);
+  }
+  w.EndArray();
   if (!s.system_configs.empty()) {
     w.Key("system_configs").BeginArray();
     for (const auto& [key, config] : s.system_configs) WriteSystemConfig(w, config);
@@ -185,9 +192,10 @@ std::vector<std::pair<std::string, std::string>> EntityDigests(const State& s) {
     WriteEndpoint(w, *s.endpoints.Find(id), FieldSet::kAll);
     out.emplace_back("endpoint:" + id, EntityDigest(w.str()));
   }
+  KeyState scratch;
   for (const std::string& id : s.keys.SortedKeys()) {
     json::Writer w;
-    WriteKey(w, *s.keys.Find(id), FieldSet::kAll);
+    WriteKey(w, KeyFromLog(s, *s.keys.Find(id), scratch), FieldSet::kAll);
     out.emplace_back("key:" + id, EntityDigest(w.str()));
   }
   for (const auto& [key, config] : s.system_configs) {

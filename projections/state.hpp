@@ -146,6 +146,21 @@ struct FormatBreaker {
   friend bool operator==(const FormatBreaker&, const FormatBreaker&) = default;
 };
 
+// The part of a key that gateways' health reports change: the health and breaker per format and
+// the request counters. It is health telemetry (README "Log growth"): the latest values live in
+// the telemetry aux space (projections/telemetry.hpp), not in the event log.
+struct KeyTelemetry {
+  OrderedMap<FormatHealth> health_by_format;
+  OrderedMap<FormatBreaker> circuit_breaker_by_format;
+  int64_t request_count = 0;
+  int64_t success_count = 0;
+  int64_t error_count = 0;
+  int64_t total_response_time_ms = 0;
+  std::optional<int64_t> last_used_at;
+
+  friend bool operator==(const KeyTelemetry&, const KeyTelemetry&) = default;
+};
+
 struct KeyState {
   std::string id;
   uint64_t version = 0;
@@ -204,6 +219,10 @@ struct SystemConfigState {
 struct State {
   uint64_t sequence = 0;  // last event folded in
   int64_t time_us = 0;    // its time
+  // Counts ApplyTelemetry calls since this process built the state (kept by Fork, never stored):
+  // a published state with the same sequence but new health telemetry has a higher one, so
+  // caches keyed on the state tell them apart (api/view_cache.hpp).
+  uint64_t telemetry_version = 0;
   PersistentMap<ProviderState> providers;
   PersistentMap<EndpointState> endpoints;
   PersistentMap<KeyState> keys;
@@ -213,6 +232,12 @@ struct State {
   uint64_t keyring_version = 0;
   // System configs that were set, by key (a handful at most; copied by Fork).
   std::map<std::string, SystemConfigState, std::less<>> system_configs;
+  // Keys whose KeyState shows health telemetry (projections/telemetry.hpp): for each, the
+  // KeyTelemetry part as the event log alone folds it. Snapshots and the state digest write
+  // these values, so both stay functions of the log (events/FORMAT.md "Health telemetry").
+  // Bounded by the number of keys: an entry exists only for a key in `keys` (set by
+  // ApplyTelemetry, erased by the fold of KeyDeleted).
+  PersistentMap<KeyTelemetry> health_from_log;
 
   State() = default;
   State(State&&) noexcept = default;

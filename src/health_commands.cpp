@@ -4,6 +4,7 @@
 
 #include "projections/codec.hpp"
 #include "projections/domain.hpp"
+#include "projections/telemetry.hpp"
 #include "src/command_support.hpp"
 #include "src/health_rules.hpp"
 #include "src/registry_commands.hpp"
@@ -21,12 +22,15 @@ class ReportHealth final : public Command {
   explicit ReportHealth(std::vector<HealthReportItem> items) : items_(std::move(items)) {}
   std::string_view Name() const override { return "ReportHealth"; }
 
+  // Every accepted item updates the key's health telemetry (one aux entry per key, overwritten);
+  // only an item that changes a format's breaker phase also appends a KeyHealthReported event
+  // (README "Log growth"). The telemetry never moves the key's version (ETag).
   Result<Decision> Decide(DecideContext& ctx) override {
     Decision d;
     // Items of one batch may hit the same key and format: carry the running state along.
     struct Running {
       uint64_t stream_version;
-      std::map<std::string, std::pair<FormatHealth, FormatBreaker>> formats;
+      projections::KeyTelemetry telemetry;
     };
     std::map<std::string, Running> running;
     json::Writer results(256 + items_.size() * 96);
@@ -52,30 +56,44 @@ class ReportHealth final : public Command {
         results.Member("status", "rejected").Member("error", error).EndObject();
         continue;
       }
-      Running& run = running.try_emplace(item.key_id, Running{k->stream_version, {}}).first->second;
-      auto it = run.formats.find(item.api_format);
-      if (it == run.formats.end()) {
-        const FormatHealth* h = projections::FindIn(k->health_by_format, item.api_format);
-        const FormatBreaker* b = projections::FindIn(k->circuit_breaker_by_format, item.api_format);
-        it = run.formats
-                 .emplace(item.api_format,
-                          std::make_pair(h ? *h : FormatHealth{}, b ? *b : FormatBreaker{}))
-                 .first;
-      }
+      Running& run =
+          running.try_emplace(item.key_id, Running{k->stream_version, projections::TelemetryOf(*k)})
+              .first->second;
+      projections::KeyTelemetry& t = run.telemetry;
+      FormatHealth& health = projections::Upsert(t.health_by_format, item.api_format);
+      FormatBreaker& breaker = projections::Upsert(t.circuit_breaker_by_format, item.api_format);
+      const BreakerPhase before = PhaseOf(breaker);
       HealthOutcome out =
-          ApplyObservation(it->second.first, it->second.second,
+          ApplyObservation(health, breaker,
                            HealthObservation{item.successes, item.failures,
                                              item.total_response_time_ms, item.at_us});
-      it->second = {out.health, out.breaker};
-
-      d.streams.push_back(OneEvent(
-          projections::KeyStream(item.key_id), run.stream_version++, ctx.request,
-          projections::KeyHealthReported{item.key_id, item.api_format, item.successes,
-                                         item.failures, item.total_response_time_ms,
-                                         item.last_error, item.at_us, out.health, out.breaker}));
+      // The same counters the fold of a KeyHealthReported event adds (projections/fold.cpp).
+      t.request_count += item.successes + item.failures;
+      t.success_count += item.successes;
+      t.error_count += item.failures;
+      t.total_response_time_ms += item.total_response_time_ms;
+      if (!t.last_used_at || *t.last_used_at < item.at_us) t.last_used_at = item.at_us;
+      if (PhaseOf(out.breaker) != before) {
+        d.streams.push_back(OneEvent(
+            projections::KeyStream(item.key_id), run.stream_version++, ctx.request,
+            projections::KeyHealthReported{item.key_id, item.api_format, item.successes,
+                                           item.failures, item.total_response_time_ms,
+                                           item.last_error, item.at_us, out.health, out.breaker}));
+      }
+      health = std::move(out.health);
+      breaker = std::move(out.breaker);
       ++accepted;
       results.Member("status", "accepted").EndObject();
     }
+    std::vector<std::pair<std::string, projections::KeyTelemetry>> telemetry;
+    telemetry.reserve(running.size());
+    for (auto& [id, run] : running) {
+      d.aux.push_back(projections::TelemetryWrite(id, run.telemetry));
+      telemetry.emplace_back(id, std::move(run.telemetry));
+    }
+    d.apply_unlogged = [updates = std::move(telemetry)](State& after) {
+      for (const auto& [id, t] : updates) projections::ApplyTelemetry(after, id, t);
+    };
     results.EndArray();
     json::Writer body;
     body.BeginObject()
@@ -105,11 +123,21 @@ std::vector<std::string> FormatsWithState(const KeyState& k) {
   return formats;
 }
 
-events::StreamAppend ResetEvent(const KeyState& k, const std::optional<std::string>& requested,
-                                const std::vector<std::string>& formats,
-                                const RequestContext& request) {
-  return OneEvent(projections::KeyStream(k.id), k.stream_version, request,
-                  projections::KeyHealthReset{k.id, requested, formats});
+// The reset event and, for a key that shows telemetry, its telemetry entry as the reset leaves
+// it (the fold resets the same formats in the state): otherwise a restart would bring the old
+// health back from the telemetry space.
+void ResetInto(Decision& d, const State& state, const KeyState& k,
+               const std::optional<std::string>& requested, const std::vector<std::string>& formats,
+               const RequestContext& request) {
+  d.streams.push_back(OneEvent(projections::KeyStream(k.id), k.stream_version, request,
+                               projections::KeyHealthReset{k.id, requested, formats}));
+  if (!projections::ShowsTelemetry(state, k.id)) return;
+  projections::KeyTelemetry t = projections::TelemetryOf(k);
+  for (const std::string& name : formats) {
+    projections::Upsert(t.health_by_format, name) = FormatHealth{};
+    projections::Upsert(t.circuit_breaker_by_format, name) = FormatBreaker{};
+  }
+  d.aux.push_back(projections::TelemetryWrite(k.id, t));
 }
 
 class ResetKeyHealth final : public Command {
@@ -130,7 +158,7 @@ class ResetKeyHealth final : public Command {
     std::vector<std::string> formats =
         format_ ? std::vector<std::string>{*format_} : FormatsWithState(*k);
     Decision d;
-    d.streams.push_back(ResetEvent(*k, format_, formats, ctx.request));
+    ResetInto(d, ctx.state, *k, format_, formats, ctx.request);
     // Aether's body (spec §11.1.3). Its details are constants there because H2 re-enables the
     // key; keyledger never does (README), so is_active is the key's own.
     d.respond = [id = key_id_, format = format_](const State& after) -> Result<PreparedResponse> {
@@ -177,7 +205,7 @@ class RecoverAllKeys final : public Command {
         if (b.open) open.push_back(f);
       }
       if (open.empty()) continue;
-      d.streams.push_back(ResetEvent(k, std::nullopt, open, ctx.request));
+      ResetInto(d, ctx.state, k, std::nullopt, open, ctx.request);
       keys.BeginObject()
           .Member("key_id", k.id)
           .Member("key_name", k.name)

@@ -37,6 +37,11 @@ void Open(FormatBreaker& b, int64_t at) {
 
 }  // namespace
 
+BreakerPhase PhaseOf(const FormatBreaker& b) {
+  if (!b.open) return BreakerPhase::kClosed;
+  return b.half_open_until ? BreakerPhase::kHalfOpen : BreakerPhase::kOpen;
+}
+
 HealthOutcome ApplyObservation(const FormatHealth& health, const FormatBreaker& breaker,
                                const HealthObservation& o) {
   HealthOutcome out{health, breaker};

@@ -4,6 +4,7 @@
 #include "events/crypto.hpp"
 #include "events/secrets.hpp"
 #include "projections/codec.hpp"
+#include "projections/telemetry.hpp"
 #include "projections/views.hpp"
 #include "src/command_support.hpp"
 #include "src/registry_commands.hpp"
@@ -146,6 +147,10 @@ class UpdateKey final : public Command {
       };
       prune(next.health_by_format, "health_by_format");
       prune(next.circuit_breaker_by_format, "circuit_breaker_by_format");
+      // The key's health telemetry loses those formats too, or a restart would bring them back.
+      if (projections::ShowsTelemetry(ctx.state, next.id)) {
+        d.aux.push_back(projections::TelemetryWrite(next.id, projections::TelemetryOf(next)));
+      }
       if (next.rate_multipliers) {
         size_t before = next.rate_multipliers->size();
         std::erase_if(*next.rate_multipliers, [&](const auto& e) { return !serves(e.first); });
@@ -200,6 +205,7 @@ class DeleteKey final : public Command {
         OneEvent(projections::KeyStream(id_), k->stream_version, ctx.request,
                  projections::KeyDeleted{id_, k->provider_id, k->secret.sealed.dek_id, "request"}));
     ShredInto(d, k->secret);
+    d.aux.push_back(projections::TelemetryDelete(id_));
     d.respond = [id = id_](const State&) -> Result<PreparedResponse> {
       PreparedResponse r;
       r.body = MessageBody("Key " + id + " 已删除");

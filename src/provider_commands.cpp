@@ -4,6 +4,7 @@
 #include "events/crypto.hpp"
 #include "projections/codec.hpp"
 #include "projections/credentials.hpp"
+#include "projections/telemetry.hpp"
 #include "projections/views.hpp"
 #include "src/command_support.hpp"
 #include "src/registry_commands.hpp"
@@ -153,6 +154,7 @@ class DeleteProvider final : public Command {
           projections::KeyStream(key_id), k->stream_version, ctx.request,
           projections::KeyDeleted{key_id, id_, k->secret.sealed.dek_id, "provider_deleted"}));
       ShredInto(d, k->secret);
+      d.aux.push_back(projections::TelemetryDelete(key_id));
     });
     p->endpoint_ids.ForEach([&](const std::string& endpoint_id) {
       if (const EndpointState* e = ctx.state.endpoints.Find(endpoint_id)) {

@@ -7,6 +7,7 @@
 #include "events/crypto.hpp"
 #include "events/json_writer.hpp"
 #include "projections/fold.hpp"
+#include "projections/telemetry.hpp"
 #include "src/idempotency.hpp"
 
 namespace keyledger::registry {
@@ -52,6 +53,7 @@ Status Registry::Recover() {
     }
   }
   KL_RETURN_IF_ERROR(projections::Replay(*options_.log, state, head.sequence));
+  KL_RETURN_IF_ERROR(projections::OverlayTelemetry(*options_.log, state));
   Publish(std::make_shared<const State>(std::move(state)));
   return Status::Ok();
 }
@@ -173,6 +175,7 @@ struct Registry::GroupPlan {
   uint64_t next_sequence;         // the sequence the next decided event will get
   size_t total_events = 0;
   bool purge_keyring = false;  // a decided command shredded a data key
+  bool unlogged = false;       // a decided command changed state that is not an event
   size_t processed;            // commands in this group; the rest go into the next one
 
   // Set by Commit.
@@ -295,6 +298,10 @@ bool Registry::DecideAndFold(GroupPlan& plan, size_t i) {
     }
     if (!folded.ok()) break;
   }
+  if (folded.ok() && decision->apply_unlogged) {
+    decision->apply_unlogged(candidate);
+    plan.unlogged = true;
+  }
   Result<PreparedResponse> prepared = folded.ok() && decision->respond
                                           ? decision->respond(candidate)
                                           : Result<PreparedResponse>(PreparedResponse{});
@@ -342,7 +349,11 @@ void Registry::Commit(GroupPlan& plan) {
             : plan.appended.error();
     return;
   }
-  if (plan.total_events == 0) return;
+  if (plan.total_events == 0) {
+    // No event, but health telemetry (state that is not an event) may have changed.
+    if (plan.unlogged) Publish(std::make_shared<const State>(std::move(plan.working)));
+    return;
+  }
   const events::AppendResult& appended = *plan.appended;
   if (appended.sequences.size() != plan.total_events ||
       appended.sequences.front() != plan.base->sequence + 1) {
@@ -434,6 +445,8 @@ Status Registry::Resync() {
   StatePtr current = Current();
   State state = current->Fork();
   KL_RETURN_IF_ERROR(projections::Replay(*options_.log, state, options_.log->GetHead().sequence));
+  // Telemetry written with the appends it missed (another node's, or one that reached the disk).
+  KL_RETURN_IF_ERROR(projections::OverlayTelemetry(*options_.log, state));
   if (state.sequence != current->sequence) {
     Log(LogLevel::kWarning,
         "state resynchronized from the log up to sequence " + std::to_string(state.sequence));

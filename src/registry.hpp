@@ -90,6 +90,11 @@ struct Decision {
   std::vector<events::StreamAppend> streams;
   std::vector<events::AuxWrite> aux;
   bool purge_keyring = false;  // a DEK was shredded: purge it from live files after the commit
+  // State that is not an event (health telemetry, projections/telemetry.hpp), applied to the
+  // working state right after this command's events and before `respond`. It must change only
+  // what this decision's `aux` writes persist, so recovery (snapshot + replay + overlay of the
+  // aux space) reaches the same state. Default: none.
+  std::function<void(State& after)> apply_unlogged;
   std::function<Result<PreparedResponse>(const State& after)> respond;
 };
 

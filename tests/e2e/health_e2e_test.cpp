@@ -357,5 +357,56 @@ TEST_F(HealthRoutesTest, AdaptiveRoutesWriteAuditedEventsThatRebuildReproduces) 
             60);
 }
 
+// Health telemetry (README "Log growth"): reports overwrite one telemetry entry per key; only a
+// breaker transition appends an event. Reads after the 200 show the new health, the key's ETag
+// does not move, a restart keeps the health, and the digest still equals a rebuild from the log.
+TEST_F(HealthRoutesTest, ReportsAreTelemetryAndOnlyBreakerTransitionsAreEvents) {
+  ASSERT_FALSE(HasFatalFailure());
+  Client admin = Admin();
+  const std::string provider = CreateProvider(admin, "health-telemetry");
+  const auto key = CreateKey(admin, provider, R"(["CLAUDE"])", NewSecret("t"), "t");
+  const std::string etag = admin.Put(KeyPath(key.id), R"({"note":"before"})").Header("ETag");
+  ASSERT_FALSE(etag.empty());
+  const uint64_t head = HeadSequence();
+  auto report = [&](int successes, int failures) {
+    TestResponse r = admin.Post(
+        std::string(kEndpointsBase) + "/keys/health-reports",
+        R"({"reports":[{"key_id":")" + key.id + R"(","api_format":"CLAUDE","successes":)" +
+            std::to_string(successes) + R"(,"failures":)" + std::to_string(failures) +
+            R"(,"total_response_time_ms":100,"at":)" + std::to_string(NowSeconds()) + "}]}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("accepted":1,"rejected":0)"), std::string::npos) << r.body;
+  };
+  constexpr int kReports = 50;
+  for (int i = 0; i < kReports; ++i) report(2, 0);
+  EXPECT_EQ(HeadSequence(), head);  // no transition, no event
+  Json h1(admin.Get(Health("key/" + key.id)).body);
+  EXPECT_EQ(Int(h1["key_statistics"], "request_count"), 2 * kReports);
+
+  report(0, 40);  // closed -> open: one event
+  EXPECT_EQ(HeadSequence(), head + 1);
+  report(0, 5);  // still open, not probing yet: telemetry only
+  EXPECT_EQ(HeadSequence(), head + 1);
+  const std::string health = admin.Get(Health("key/" + key.id + "?api_format=CLAUDE")).body;
+  Json open(health);
+  EXPECT_EQ(Bool(open.root(), "circuit_breaker_open"), true);
+  EXPECT_EQ(Int(Json(admin.Get(Health("key/" + key.id)).body)["key_statistics"], "request_count"),
+            2 * kReports + 45);
+  // The key's ETag did not move: an If-Match taken before the reports still matches.
+  EXPECT_EQ(admin.Put(KeyPath(key.id), R"({"note":"mine"})", {{"If-Match", etag}}).status, 200);
+
+  ProcessResult rebuild =
+      RunProcess({KEYLEDGER_REBUILD_BIN, "--data-dir", data_dir_, "--compare-url", daemon_->url(),
+                  "--token", admin_token_, "--format", "json"},
+                 scratch_dir_);
+  EXPECT_EQ(rebuild.exit_code, 0) << rebuild.out << rebuild.err;
+  RestartServer();
+  ASSERT_FALSE(HasFatalFailure());
+  Client again = Admin();
+  Json after(again.Get(Health("key/" + key.id)).body);
+  EXPECT_EQ(Int(after["key_statistics"], "request_count"), 2 * kReports + 45);
+  EXPECT_EQ(Bool(after.root(), "any_circuit_open"), true);
+}
+
 }  // namespace
 }  // namespace keyledger::e2e

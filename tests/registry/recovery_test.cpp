@@ -13,6 +13,7 @@
 #include "projections/snapshot.hpp"
 #include "tests/registry/random_workload.hpp"
 #include "tests/registry/registry_harness.hpp"
+#include "tools/bench/workload.hpp"
 
 namespace keyledger::registry {
 namespace {
@@ -116,7 +117,8 @@ TEST(RegistryRecoveryTest, SnapshotPlusTailFullReplayAndLiveAgreeOn200kEvents) {
     keys.push_back(h.CreateKey(providers[static_cast<size_t>(i) % providers.size()],
                                "sk-bulk-" + std::to_string(i) + "-abcdefgh", {"CLAUDE", "OPENAI"}));
   }
-  // Health-report batches of 1,000 items: one command, 1,000 events.
+  // Health-report batches of 1,000 items, one event each as builds before health telemetry
+  // wrote them (README "Log growth"): one command, 1,000 events.
   int64_t at = 1'768'280'000'000'000;
   while (h.log().GetHead().sequence < 200'000) {
     std::vector<HealthReportItem> items;
@@ -130,16 +132,29 @@ TEST(RegistryRecoveryTest, SnapshotPlusTailFullReplayAndLiveAgreeOn200kEvents) {
       item.at_us = at += 1000;
       items.push_back(std::move(item));
     }
-    ASSERT_OK(h.Run(MakeReportHealth(std::move(items))));
+    ASSERT_OK(h.Run(bench::MakeLegacyHealthReports(std::move(items))));
   }
-  const std::string live = projections::StateDigestHex(*h.registry().Current());
+  // Then today's reports: telemetry on top of the log's health, restored by recovery.
+  for (const std::string& key : keys) {
+    HealthReportItem item;
+    item.key_id = key;
+    item.api_format = "CLAUDE";
+    item.successes = 3;
+    item.at_us = at += 1000;
+    ASSERT_OK(h.Run(MakeReportHealth({item})));
+  }
+  const projections::StatePtr live_state = h.registry().Current();
+  const std::string live = projections::StateDigestHex(*live_state);
   ASSERT_OK_AND_ASSIGN(auto snaps, h.registry().snapshots().List());
   EXPECT_GE(snaps.size(), 3u);
   projections::State full;
   ASSERT_OK(projections::Replay(h.log(), full, h.log().GetHead().sequence));
   EXPECT_EQ(projections::StateDigestHex(full), live);
-  h.Reopen();  // recovery = newest snapshot + tail
+  h.Reopen();  // recovery = newest snapshot + tail + telemetry
   EXPECT_EQ(projections::StateDigestHex(*h.registry().Current()), live);
+  for (const std::string& key : keys) {
+    EXPECT_EQ(*h.registry().Current()->keys.Find(key), *live_state->keys.Find(key));
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "src/idempotency.hpp"
 #include "tests/registry/registry_harness.hpp"
 #include "tests/support/file_scan.hpp"
+#include "tools/bench/workload.hpp"
 
 namespace keyledger::registry {
 namespace {
@@ -475,7 +476,8 @@ TEST(RegistryGroupTest, LargeCommandsQueuedTogetherAreSplitAcrossGroups) {
         items[static_cast<size_t>(i)] = {
             key, "CLAUDE", 1, 0, 10, {}, 1'768'280'000'000'000 + t * kItems + i, {}};
       }
-      if (h.Run(MakeReportHealth(std::move(items))).ok()) ok++;
+      // One event per item, as health reports were before they became telemetry.
+      if (h.Run(bench::MakeLegacyHealthReports(std::move(items))).ok()) ok++;
     });
   }
   for (auto& th : threads) th.join();

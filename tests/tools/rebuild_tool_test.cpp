@@ -98,7 +98,9 @@ TEST(RebuildToolTest, RebuildEqualsLiveAfter50kRandomCommandsAndRecoversACorrupt
                        bench::RunWorkload(node.registry(), node.log(), w));
   EXPECT_EQ(stats.commands, 50'000u);
   EXPECT_GT(stats.succeeded, 45'000u);
-  EXPECT_GT(stats.events, 50'000u);
+  // Health reports (over half the mix) append only breaker transitions since they became
+  // telemetry (README "Log growth"); the other commands still make a log of tens of thousands.
+  EXPECT_GT(stats.events, 40'000u);
 
   const projections::StatePtr live = node.registry().Current();
   const std::string live_digest = projections::StateDigestHex(*live);

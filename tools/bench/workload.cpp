@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <random>
 #include <unordered_map>
 #include <vector>
 
 #include "projections/domain.hpp"
+#include "projections/event_payloads.hpp"
+#include "src/command_support.hpp"
+#include "src/health_rules.hpp"
 #include "src/registry_commands.hpp"
 
 namespace keyledger::bench {
@@ -400,6 +404,53 @@ Result<WorkloadStats> RunWorkload(registry::Registry& registry, const events::Ev
                                   const WorkloadOptions& options) {
   Generator g(registry, log, options);
   return g.Run();
+}
+
+namespace {
+
+class LegacyHealthReports final : public registry::Command {
+ public:
+  explicit LegacyHealthReports(std::vector<registry::HealthReportItem> items)
+      : items_(std::move(items)) {}
+  std::string_view Name() const override { return "LegacyHealthReports"; }
+
+  Result<registry::Decision> Decide(registry::DecideContext& ctx) override {
+    using namespace registry;  // NOLINT: the command vocabulary
+    registry::Decision d;
+    std::map<std::string, uint64_t> versions;
+    std::map<std::pair<std::string, std::string>, HealthOutcome> running;
+    for (const HealthReportItem& item : items_) {
+      const projections::KeyState* k = ctx.state.keys.Find(item.key_id);
+      if (k == nullptr) return MakeError(ErrorCode::kNotFound, "no key " + item.key_id);
+      uint64_t& version = versions.try_emplace(item.key_id, k->stream_version).first->second;
+      auto [it, fresh] = running.try_emplace({item.key_id, item.api_format});
+      if (fresh) {
+        const auto* h = projections::FindIn(k->health_by_format, item.api_format);
+        const auto* b = projections::FindIn(k->circuit_breaker_by_format, item.api_format);
+        it->second = {h ? *h : projections::FormatHealth{}, b ? *b : projections::FormatBreaker{}};
+      }
+      it->second = ApplyObservation(it->second.health, it->second.breaker,
+                                    HealthObservation{item.successes, item.failures,
+                                                      item.total_response_time_ms, item.at_us});
+      d.streams.push_back(OneEvent(projections::KeyStream(item.key_id), version++, ctx.request,
+                                   projections::KeyHealthReported{
+                                       item.key_id, item.api_format, item.successes, item.failures,
+                                       item.total_response_time_ms, item.last_error, item.at_us,
+                                       it->second.health, it->second.breaker}));
+    }
+    d.respond = [](const State&) -> Result<PreparedResponse> { return PreparedResponse{}; };
+    return d;
+  }
+
+ private:
+  std::vector<registry::HealthReportItem> items_;
+};
+
+}  // namespace
+
+std::unique_ptr<registry::Command> MakeLegacyHealthReports(
+    std::vector<registry::HealthReportItem> items) {
+  return std::make_unique<LegacyHealthReports>(std::move(items));
 }
 
 }  // namespace keyledger::bench

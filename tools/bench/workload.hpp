@@ -18,6 +18,7 @@
 #include <string>
 
 #include "events/status.hpp"
+#include "src/intents.hpp"
 #include "src/registry.hpp"
 
 namespace keyledger::bench {
@@ -71,5 +72,12 @@ struct WorkloadStats {
 // whose log `log` is (for the head). Errors only when the setup fails.
 Result<WorkloadStats> RunWorkload(registry::Registry& registry, const events::EventReader& log,
                                   const WorkloadOptions& options);
+
+// Health reports decided as builds before health telemetry (README "Log growth") decided them:
+// one KeyHealthReported event per item, whatever the breaker did. For logs like the ones those
+// builds wrote (old logs must still fold), for measuring that event's size (event_sizes), and for
+// tests that need many events cheaply. Items must name existing keys and formats they serve.
+std::unique_ptr<registry::Command> MakeLegacyHealthReports(
+    std::vector<registry::HealthReportItem> items);
 
 }  // namespace keyledger::bench
