@@ -349,7 +349,10 @@ bool WaitUntil(const std::function<bool()>& done,
 // the listener hears the new head, and by then GetHead(), ReadRange and StreamVersion reach it.
 TEST_F(EtcdEventLogTest, AFollowerSeesAnotherWritersAppends) {
   auto a = Open();
-  auto b = Open(LogOptions(prefix_, dir_.Sub("local-b")));
+  // Only the watch can tell b in time: its next probe is a minute away.
+  auto b_options = LogOptions(prefix_, dir_.Sub("local-b"));
+  b_options.probe_interval = std::chrono::seconds(60);
+  auto b = Open(b_options);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   std::mutex mu;
