@@ -18,6 +18,7 @@
 #include <charconv>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -775,6 +776,189 @@ Result<LeaseInfo> Client::LeaseTimeToLive(int64_t id) {
     }
   }
   return info;
+}
+
+namespace {
+
+// One line of a watch stream: {"result":{...}} or {"error":{...}}.
+Result<WatchMessage> ParseWatchLine(simdjson::dom::parser& parser, std::string_view line) {
+  simdjson::dom::object top;
+  if (parser.parse(line.data(), line.size()).get(top)) return Malformed("watch message");
+  simdjson::dom::object error;
+  if (!top["error"].get(error)) {
+    std::string_view text;
+    if (error["message"].get(text)) text = "unknown error";
+    return MakeError(ErrorCode::kIoError, "etcd ended the watch: " + Truncate(text));
+  }
+  simdjson::dom::object result;
+  if (top["result"].get(result)) return Malformed("watch message without a result");
+  WatchMessage m;
+  m.revision = HeaderRevision(result);
+  m.created = BoolField(result, "created");
+  m.canceled = BoolField(result, "canceled");
+  KL_ASSIGN_OR_RETURN(m.compact_revision, Int64Field(result, "compact_revision"));
+  std::string_view reason;
+  if (!result["cancel_reason"].get(reason)) m.cancel_reason = Truncate(reason);
+  simdjson::dom::array events;
+  if (!result["events"].get(events)) {
+    for (simdjson::dom::element e : events) {
+      simdjson::dom::object ev;
+      if (e.get(ev)) return Malformed("watch events");
+      WatchEvent out;
+      std::string_view type;
+      out.deleted = !ev["type"].get(type) && type == "DELETE";
+      simdjson::dom::object kv;
+      if (!ev["kv"].get(kv)) {
+        KL_ASSIGN_OR_RETURN(out.kv.key, BytesField(kv, "key"));
+        KL_ASSIGN_OR_RETURN(out.kv.value, BytesField(kv, "value"));
+        KL_ASSIGN_OR_RETURN(out.kv.create_revision, Int64Field(kv, "create_revision"));
+        KL_ASSIGN_OR_RETURN(out.kv.mod_revision, Int64Field(kv, "mod_revision"));
+        KL_ASSIGN_OR_RETURN(out.kv.version, Int64Field(kv, "version"));
+      }
+      m.events.push_back(std::move(out));
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+Status Client::Watch(const WatchRequest& request,
+                     const std::function<bool(const WatchMessage&)>& on_message) {
+  Impl& impl = *impl_;
+  const ClientOptions& o = options_;
+  std::string auth;
+  if (!o.user.empty()) {
+    // Any call fetches (or renews) the token the watch then presents.
+    RangeRequest probe;
+    probe.key = request.key;
+    probe.keys_only = true;
+    probe.limit = 1;
+    KL_RETURN_IF_ERROR(Range(probe).status());
+    std::lock_guard lock(impl.mu);
+    auth = impl.token;
+  }
+  const size_t ep = impl.current.load();
+  const std::string where = impl.endpoints[ep].text;
+  auto failed = [&](const std::string& why) {
+    return MakeError(ErrorCode::kIoError, "etcd watch on " + where + ": " + why);
+  };
+  Impl::Connection c(ep);
+  if (std::string why = impl.Connect(c, o.connect_timeout); !why.empty()) return failed(why);
+
+  std::string body = "{\"create_request\":{";
+  AppendBytes(body, "key", request.key);
+  if (!request.range_end.empty()) {
+    body += ',';
+    AppendBytes(body, "range_end", request.range_end);
+  }
+  if (request.start_revision > 0) {
+    body += ',';
+    AppendNumber(body, "start_revision", request.start_revision);
+  }
+  body += "}}";
+  const Endpoint& endpoint = impl.endpoints[ep];
+  http::request<http::string_body> req{http::verb::post, "/v3/watch", 11};
+  req.set(http::field::host, endpoint.host + ":" + endpoint.port);
+  req.set(http::field::content_type, "application/json");
+  if (!auth.empty()) req.set(http::field::authorization, auth);
+  // grpc-gateway passes Grpc-Metadata-* on as gRPC metadata; etcd reads "hasleader".
+  if (request.require_leader) req.set("Grpc-Metadata-hasleader", "true");
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+
+  beast::error_code ec;
+  bool finished = false;
+  auto on_done = [&](beast::error_code e, size_t) {
+    ec = e;
+    finished = true;
+  };
+  // Runs the pending operation, calling back with a tick whenever request.tick passes; false
+  // when the callback asked to stop (the operation is then cancelled and drained).
+  auto run = [&]() -> bool {
+    while (!finished) {
+      c.ioc.restart();
+      c.ioc.run_for(request.tick);
+      if (finished) break;
+      WatchMessage tick;
+      tick.tick = true;
+      if (!on_message(tick)) {
+        // Abort the pending operation and let it finish before the stream goes away.
+        beast::error_code ignored;
+        c.lowest().socket().close(ignored);
+        c.ioc.restart();
+        c.ioc.run();
+        c.Close();
+        return false;
+      }
+    }
+    finished = false;
+    return true;
+  };
+  c.lowest().expires_after(o.request_timeout);
+  if (c.tls) {
+    http::async_write(*c.tls, req, on_done);
+  } else {
+    http::async_write(*c.tcp, req, on_done);
+  }
+  if (!run()) return Status::Ok();
+  if (ec) return failed(ec.message());
+  // The stream lives as long as the watch: its liveness is the caller's probe, not a timer.
+  c.lowest().expires_never();
+
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  if (c.tls) {
+    http::async_read_header(*c.tls, c.buffer, parser, on_done);
+  } else {
+    http::async_read_header(*c.tcp, c.buffer, parser, on_done);
+  }
+  if (!run()) return Status::Ok();
+  if (ec) return failed(ec.message());
+  if (parser.get().result_int() != 200) {
+    return failed("HTTP " + std::to_string(parser.get().result_int()));
+  }
+  simdjson::dom::parser json;
+  while (true) {
+    // Deliver every complete line; keep the rest for the next read.
+    std::string& text = parser.get().body();
+    size_t start = 0;
+    for (size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {
+      std::string_view line(text.data() + start, nl - start);
+      start = nl + 1;
+      if (line.find_first_not_of(" \r\t") == std::string_view::npos) continue;
+      auto message = ParseWatchLine(json, line);
+      if (!message.ok()) {
+        c.Close();
+        return message.error();
+      }
+      if (!on_message(*message) || message->canceled) {
+        c.Close();
+        return Status::Ok();
+      }
+    }
+    text.erase(0, start);
+    if (text.size() > o.max_response_bytes) {
+      c.Close();
+      return failed("a watch message is larger than " + std::to_string(o.max_response_bytes) +
+                    " bytes");
+    }
+    if (parser.is_done()) {
+      c.Close();
+      return failed("etcd ended the watch stream");
+    }
+    if (c.tls) {
+      http::async_read_some(*c.tls, c.buffer, parser, on_done);
+    } else {
+      http::async_read_some(*c.tcp, c.buffer, parser, on_done);
+    }
+    if (!run()) return Status::Ok();
+    if (ec) {
+      c.Close();
+      return failed("the watch stream broke: " + ec.message());
+    }
+  }
 }
 
 Status Client::Compact(int64_t revision) {

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,6 +123,34 @@ struct LeaseInfo {
   std::vector<std::string> keys;
 };
 
+// A watch (POST /v3/watch, a stream of newline-delimited JSON messages) on [key, range_end).
+struct WatchRequest {
+  std::string key;
+  std::string range_end;       // empty: the single key
+  int64_t start_revision = 0;  // 0: from now
+  // Sends Grpc-Metadata-hasleader: true, so a member that loses its leader cancels the watch
+  // instead of keeping a stream that silently stops delivering (default true).
+  bool require_leader = true;
+  // How often the callback is called when no message arrived (default 200 ms).
+  std::chrono::milliseconds tick{200};
+};
+
+struct WatchEvent {
+  bool deleted = false;  // a DELETE (else a PUT)
+  KeyValue kv;
+};
+
+// One message of a watch stream, or a tick without one.
+struct WatchMessage {
+  bool tick = false;  // nothing arrived within WatchRequest::tick
+  int64_t revision = 0;
+  bool created = false;
+  bool canceled = false;
+  int64_t compact_revision = 0;  // > 0: start_revision was compacted away (canceled)
+  std::string cancel_reason;
+  std::vector<WatchEvent> events;
+};
+
 // The smallest key greater than every key starting with `prefix` (etcd's range_end for a prefix).
 std::string PrefixEnd(std::string_view prefix);
 
@@ -139,6 +168,14 @@ class Client {
   Result<int64_t> LeaseGrant(int64_t ttl_seconds);
   Status LeaseRevoke(int64_t id);
   Result<LeaseInfo> LeaseTimeToLive(int64_t id);
+  // Runs one watch on the current endpoint (no failover: the caller re-watches, ETCD.md
+  // "Several nodes") and calls `on_message` with each message, and with a tick whenever
+  // WatchRequest::tick passes without one, until it returns false (then Ok). Returns kIoError
+  // when the connection cannot be made, the stream breaks or ends, or etcd sends an error; a
+  // canceled watch is delivered as a message (canceled) and then returns Ok. The connection is
+  // the watch's own, never pooled. Blocks the calling thread for the watch's life.
+  Status Watch(const WatchRequest& request,
+               const std::function<bool(const WatchMessage&)>& on_message);
   // Compacts the key-value history up to `revision` and waits until it is physically applied.
   Status Compact(int64_t revision);
   // Defragments every member in turn (each call goes to that member only, no failover).

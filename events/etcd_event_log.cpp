@@ -1,6 +1,14 @@
 // Threads: the writer thread ("kl-etcd-writer") owns planning and every write transaction;
 // readers call etcd on their own threads through the client's connection pool. CatchUp() takes
-// the writer role (writer_mu_) for its duration.
+// the writer role (writer_mu_) for its duration. The follower thread ("kl-etcd-follow") watches
+// and probes the head on its own client and adopts other writers' heads (Adopt).
+//
+// Two heads: `head_` is what readers see (GetHead, every read is clamped to it) and moves when
+// this node commits or learns of another writer's commit; `plan_head_` is what the writer plans
+// and compares on, and moves only when this node commits or an append loses a race
+// (kHeadConflict). So an append never lands on a head its caller was not told about: a caller
+// that decided against the state at sequence S either appends right after S or is told to
+// catch up (the registry checks that its state has reached GetHead() before deciding).
 #include "events/etcd_event_log.hpp"
 
 #include <pthread.h>
@@ -14,6 +22,7 @@
 
 #include "events/crypto.hpp"
 #include "events/head_codec.hpp"
+#include "events/time_format.hpp"
 
 namespace keyledger::events {
 namespace {
@@ -237,13 +246,15 @@ struct EtcdEventLog::Batch {
   std::vector<std::pair<std::string, uint64_t>> versions;  // after the batch
   Head end_head;
   Cost cost;
-  bool guards = false;  // some request names a stream (with or without events)
+  bool guards = false;      // some request names a stream (with or without events)
+  uint64_t generation = 0;  // versions_generation_ when planned
 };
 
 EtcdEventLog::EtcdEventLog(Options options) : options_(std::move(options)) {
   if (!options_.clock) options_.clock = SystemClockMicros;
   keys_.prefix = options_.prefix;
   head_.hash = GenesisHash();
+  plan_head_.hash = GenesisHash();
 }
 
 EtcdEventLog::~EtcdEventLog() { IgnoreError(Close()); }
@@ -269,6 +280,13 @@ Result<std::unique_ptr<EtcdEventLog>> EtcdEventLog::Open(Options options) {
   KL_ASSIGN_OR_RETURN(log->client_, etcd::Client::Create(log->options_.client));
   KL_RETURN_IF_ERROR(log->Init());
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  if (log->options_.follow) {
+    etcd::ClientOptions follower = log->options_.client;
+    follower.request_timeout = std::min(follower.request_timeout, log->options_.probe_timeout);
+    follower.max_idle_connections = 2;
+    KL_ASSIGN_OR_RETURN(log->follower_client_, etcd::Client::Create(std::move(follower)));
+    log->follower_ = std::thread([raw = log.get()] { raw->FollowerLoop(); });
+  }
   return log;
 }
 
@@ -330,6 +348,7 @@ Status EtcdEventLog::Init() {
     std::lock_guard lock(head_mu_);
     head_ = head;
   }
+  plan_head_ = head;
   namespace fs = std::filesystem;
   const std::string local = (fs::path(options_.local_dir) / "etcd-snapshots" / log_id_).string();
   std::error_code ec;
@@ -350,6 +369,11 @@ Head EtcdEventLog::GetHead() const {
   return head_;
 }
 
+void EtcdEventLog::SetCommitting(std::optional<Head> head) {
+  std::lock_guard lock(head_mu_);
+  committing_ = head;
+}
+
 bool EtcdEventLog::stale() const {
   std::lock_guard lock(head_mu_);
   return stale_;
@@ -366,6 +390,146 @@ Result<Head> EtcdEventLog::ReadStoredHead() const {
   KL_ASSIGN_OR_RETURN(etcd::RangeResponse r, client_->Range(get));
   if (r.kvs.size() != 1) return MakeError(ErrorCode::kCorruption, "etcd holds no head");
   return DecodeHeadValue(r.kvs[0].value, "the head stored in etcd");
+}
+
+// ---- Following other writers (ETCD.md "Several nodes").
+
+bool EtcdEventLog::Adopt(const Head& stored) {
+  {
+    std::lock_guard lock(head_mu_);
+    if (stored.sequence <= head_.sequence || committing_ == stored) return false;
+  }
+  {
+    // Before the head moves, so nobody decides on the new head with an old version.
+    std::lock_guard lock(versions_mu_);
+    versions_.clear();
+    ++versions_generation_;
+  }
+  {
+    std::lock_guard lock(head_mu_);
+    if (stored.sequence <= head_.sequence) return false;
+    head_ = stored;
+    stale_ = false;
+  }
+  std::lock_guard lock(listener_mu_);
+  if (listener_) listener_(stored);
+  return true;
+}
+
+void EtcdEventLog::SetHeadListener(HeadListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+Status EtcdEventLog::Health() const {
+  std::lock_guard lock(health_mu_);
+  if (healthy_) return Status::Ok();
+  return MakeError(ErrorCode::kUnavailable, "etcd: no quorum or unreachable since " +
+                                                FormatTimestampZ(unhealthy_since_us_) + ": " +
+                                                unhealthy_why_);
+}
+
+bool EtcdEventLog::FollowerStopping() {
+  std::lock_guard lock(follower_mu_);
+  return follower_stopping_;
+}
+
+Status EtcdEventLog::Probe(int64_t& revision, int64_t& head_mod) {
+  etcd::RangeRequest get;
+  get.key = keys_.HeadKey();
+  auto r = follower_client_->Range(get);  // linearizable: needs a leader and a quorum
+  Result<Head> head = MakeError(ErrorCode::kCorruption, "etcd holds no head");
+  if (r.ok() && r->kvs.size() == 1) {
+    head = DecodeHeadValue(r->kvs[0].value, "the head stored in etcd");
+  }
+  const Status outcome = !r.ok() ? Status(r.error()) : head.status();
+  {
+    std::lock_guard lock(health_mu_);
+    if (outcome.ok()) {
+      if (!healthy_) {
+        healthy_ = true;
+        unhealthy_why_.clear();
+      }
+    } else {
+      if (healthy_) {
+        healthy_ = false;
+        unhealthy_since_us_ = SystemClockMicros();
+      }
+      unhealthy_why_ = outcome.error().message;
+    }
+  }
+  if (!outcome.ok()) return outcome;
+  revision = r->revision;
+  head_mod = r->kvs[0].mod_revision;
+  Adopt(*head);
+  return Status::Ok();
+}
+
+void EtcdEventLog::FollowerLoop() {
+  pthread_setname_np(pthread_self(), "kl-etcd-follow");
+  using std::chrono::milliseconds;
+  // Waits up to `d` unless Close() is called meanwhile; false once stopping.
+  auto pause = [this](SteadyClock::duration d) {
+    std::unique_lock lock(follower_mu_);
+    follower_cv_.wait_for(lock, d, [this] { return follower_stopping_; });
+    return !follower_stopping_;
+  };
+  bool logged_failure = false;
+  while (!FollowerStopping()) {
+    // (Re)start: read the head (catching up on anything missed), then watch from just after.
+    int64_t revision = 0;
+    int64_t head_mod = 0;
+    if (Status s = Probe(revision, head_mod); !s.ok()) {
+      if (!logged_failure) LogError("etcd follower: " + s.ToString());
+      logged_failure = true;
+      if (!pause(options_.probe_interval)) return;
+      continue;
+    }
+    logged_failure = false;
+    etcd::WatchRequest watch;
+    watch.key = keys_.HeadKey();
+    watch.start_revision = revision + 1;
+    const auto started = SteadyClock::now();
+    auto next_probe = started + options_.probe_interval;
+    int64_t last_probe_revision = revision;
+    int64_t watched = revision;  // the newest head write the watch delivered (or the start)
+    bool created = false;
+    Status s = follower_client_->Watch(watch, [&](const etcd::WatchMessage& m) {
+      if (FollowerStopping()) return false;
+      if (!m.tick) {
+        created = created || m.created;
+        for (const etcd::WatchEvent& e : m.events) {
+          watched = std::max(watched, e.kv.mod_revision);
+          if (e.deleted) continue;
+          auto head = DecodeHeadValue(e.kv.value, "the head stored in etcd");
+          if (head.ok()) Adopt(*head);
+        }
+        if (m.canceled) {
+          LogError("etcd follower: the watch was canceled (" +
+                   (m.compact_revision > 0 ? "compacted" : m.cancel_reason) + "); resuming");
+        }
+      }
+      const auto now = SteadyClock::now();
+      if (!created && now - started > options_.probe_interval + options_.probe_timeout) {
+        return false;  // the member never confirmed the watch: another one
+      }
+      if (now < next_probe) return true;
+      next_probe = now + options_.probe_interval;
+      int64_t probe_revision = 0;
+      int64_t probe_head_mod = 0;
+      if (!Probe(probe_revision, probe_head_mod).ok()) return false;  // re-watch once healthy
+      // The head was written before the previous probe and the watch still has not delivered
+      // it: the stream is stuck (a stopped member keeps the TCP connection open). Re-watch.
+      const bool stuck = probe_head_mod > watched && probe_head_mod <= last_probe_revision;
+      last_probe_revision = probe_revision;
+      return !stuck;
+    });
+    if (!s.ok()) {
+      if (!logged_failure) LogError("etcd follower: " + s.ToString() + "; resuming");
+      logged_failure = true;
+    }
+    if (!pause(milliseconds(100))) return;
+  }
 }
 
 // ---- Reads.
@@ -675,13 +839,13 @@ Result<int64_t> EtcdEventLog::IdempotencyLease() {
 
 Status EtcdEventLog::Refresh() {
   KL_ASSIGN_OR_RETURN(Head stored, ReadStoredHead());
-  const Head known = GetHead();
   if (stored == unknown_head_) {
     // The write whose answer was lost was applied: adopt it, as a RocksDB reopen replays what
     // reached the WAL.
+    plan_head_ = stored;
     std::lock_guard lock(head_mu_);
-    head_ = stored;
-  } else if (!(stored == known)) {
+    if (stored.sequence > head_.sequence) head_ = stored;
+  } else if (!(stored == plan_head_)) {
     SetStale(true);
   }
   {
@@ -701,10 +865,11 @@ Result<Head> EtcdEventLog::CatchUp() {
     versions_.clear();
     ++versions_generation_;
   }
+  plan_head_ = stored;
+  needs_refresh_ = false;
   std::lock_guard lock(head_mu_);
   head_ = stored;
   stale_ = false;
-  needs_refresh_ = false;
   return stored;
 }
 
@@ -728,6 +893,7 @@ void EtcdEventLog::ProcessGroup(std::vector<Pending>& group) {
   auto fail_all = [&](size_t from, const Error& e) {
     for (size_t i = from; i < group.size(); ++i) group[i].done(e);
   };
+  lost_race_ = false;
   if (needs_refresh_) {
     if (Status s = Refresh(); !s.ok()) {
       LogError("etcd: cannot re-read the head: " + s.ToString());
@@ -735,8 +901,14 @@ void EtcdEventLog::ProcessGroup(std::vector<Pending>& group) {
     }
   }
   if (stale()) {
+    // A race was lost without learning etcd's head: learn it now, and tell the callers to catch
+    // up (they decided against an older state).
     auto stored = ReadStoredHead();
-    return fail_all(0, stored.ok() ? HeadConflict(*stored) : WriteFailure());
+    if (!stored.ok()) return fail_all(0, WriteFailure());
+    plan_head_ = *stored;
+    Adopt(*stored);
+    SetStale(false);
+    return fail_all(0, HeadConflict(*stored));
   }
   if (Status s = PrefetchVersions(group); !s.ok()) {
     LogError("etcd: cannot read stream versions: " + s.ToString());
@@ -747,12 +919,19 @@ void EtcdEventLog::ProcessGroup(std::vector<Pending>& group) {
   const size_t byte_budget = options_.max_txn_bytes - (8 << 10);
   size_t i = 0;
   while (i < group.size()) {
-    if (needs_refresh_ || stale()) {
-      // The batch before failed: so do the rest, without planning on an unknown head.
-      auto stored = stale() ? ReadStoredHead() : Result<Head>(WriteFailure());
-      return fail_all(i, stored.ok() ? HeadConflict(*stored) : WriteFailure());
+    if (needs_refresh_ || stale() || lost_race_) {
+      // The batch before failed: so do the rest, without planning on an unknown head (or on a
+      // head their callers have not seen).
+      const bool lost = lost_race_;
+      lost_race_ = false;
+      return fail_all(i, lost ? HeadConflict(plan_head_) : WriteFailure());
     }
-    Batch batch(GetHead());
+    lost_race_ = false;
+    Batch batch(plan_head_);
+    {
+      std::lock_guard lock(versions_mu_);
+      batch.generation = versions_generation_;
+    }
     AppendPlanner planner(
         batch.start_head, [this](std::string_view s) { return WriterVersion(s); }, options_.clock,
         json_);
@@ -840,7 +1019,11 @@ void EtcdEventLog::CommitBatch(Batch& batch) {
   txn.failure.push_back(Get(keys_.HeadKey()));
 
   Result<etcd::TxnResponse> r = MakeError(ErrorCode::kIoError, "injected write failure");
-  if (!(options_.fail_write && options_.fail_write())) r = client_->Txn(txn);
+  if (!(options_.fail_write && options_.fail_write())) {
+    if (moves_head) SetCommitting(batch.end_head);
+    r = client_->Txn(txn);
+    SetCommitting(std::nullopt);
+  }
   if (!r.ok()) {
     ReportCommit(start, batch.done.size(), 0, false);
     LogError("etcd: append transaction failed: " + r.status().ToString());
@@ -865,8 +1048,15 @@ void EtcdEventLog::CommitBatch(Batch& batch) {
       applied = true;
     } else {
       ReportCommit(start, batch.done.size(), 0, false);
-      SetStale(true);
       const Head etcd_head = stored.value_or(Head{});
+      if (stored) {
+        // Refresh before completing (EventLog's contract): the caller reads up to this head.
+        plan_head_ = *stored;
+        Adopt(*stored);
+        lost_race_ = true;
+      } else {
+        SetStale(true);
+      }
       for (size_t i = 0; i < batch.done.size(); ++i) {
         batch.done[i](ConflictFor(*batch.requests[i], etcd_head));
       }
@@ -875,12 +1065,17 @@ void EtcdEventLog::CommitBatch(Batch& batch) {
   }
   ReportCommit(start, batch.done.size(), batch.records.size(), true);
   {
+    // A changed generation means the follower adopted a later head meanwhile (this commit's
+    // own, seen first on the watch, or one built on it) and cleared the cache: leave it clear.
     std::lock_guard lock(versions_mu_);
-    for (const auto& [stream, version] : batch.versions) versions_[stream] = version;
+    if (versions_generation_ == batch.generation) {
+      for (const auto& [stream, version] : batch.versions) versions_[stream] = version;
+    }
   }
   if (moves_head) {
+    plan_head_ = batch.end_head;
     std::lock_guard lock(head_mu_);
-    head_ = batch.end_head;
+    if (batch.end_head.sequence > head_.sequence) head_ = batch.end_head;
   }
   complete(std::nullopt);
 }
@@ -892,7 +1087,12 @@ void EtcdEventLog::CommitSplit(Pending& pending) {
   // are invisible; a second splitter cannot interleave (the claim), and a plain append that
   // lands meanwhile moves the head, which fails every later transaction of this split.
   const auto start = SteadyClock::now();
-  const Head start_head = GetHead();
+  const Head start_head = plan_head_;
+  uint64_t generation;
+  {
+    std::lock_guard lock(versions_mu_);
+    generation = versions_generation_;
+  }
   AppendPlanner planner(
       start_head, [this](std::string_view s) { return WriterVersion(s); }, options_.clock, json_);
   std::vector<EventRecord> records;
@@ -966,7 +1166,11 @@ void EtcdEventLog::CommitSplit(Pending& pending) {
       auto h = DecodeHeadValue(r->ranges[0].kvs[0].value, "the head stored in etcd");
       if (h.ok()) etcd_head = *h;
     }
-    if (!(etcd_head == start_head)) SetStale(true);
+    if (!(etcd_head == start_head)) {
+      plan_head_ = etcd_head;
+      Adopt(etcd_head);
+      lost_race_ = true;
+    }
     // Head unchanged: another splitter holds the claim. Either way nothing became visible.
     pending.done(ConflictFor(pending.request, etcd_head));
   };
@@ -999,7 +1203,9 @@ void EtcdEventLog::CommitSplit(Pending& pending) {
                       std::make_move_iterator(final_ops.end()));
   last.success.push_back(Put(keys_.HeadKey(), EncodeHeadValue(planner.head())));
   last.failure = {Get(keys_.HeadKey())};
+  SetCommitting(planner.head());
   auto r = client_->Txn(last);
+  SetCommitting(std::nullopt);
   if (!r.ok()) return fail(r);
   if (!r->succeeded) {
     std::optional<Head> stored;
@@ -1013,11 +1219,14 @@ void EtcdEventLog::CommitSplit(Pending& pending) {
   ReportCommit(start, 1, records.size(), true);
   {
     std::lock_guard lock(versions_mu_);
-    for (const auto& [stream, version] : planner.versions()) versions_[stream] = version;
+    if (versions_generation_ == generation) {
+      for (const auto& [stream, version] : planner.versions()) versions_[stream] = version;
+    }
   }
+  plan_head_ = planner.head();
   {
     std::lock_guard lock(head_mu_);
-    head_ = planner.head();
+    if (plan_head_.sequence > head_.sequence) head_ = plan_head_;
   }
   pending.done(std::move(planned));
 }
@@ -1051,6 +1260,12 @@ Status EtcdEventLog::Close() {
   std::lock_guard close_lock(close_mu_);
   if (closed_) return Status::Ok();
   closed_ = true;
+  {
+    std::lock_guard lock(follower_mu_);
+    follower_stopping_ = true;
+    follower_cv_.notify_all();
+  }
+  if (follower_.joinable()) follower_.join();
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;

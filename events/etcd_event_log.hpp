@@ -16,9 +16,10 @@
 // Errors beyond EventLog's:
 //   kHeadConflict   the head in etcd is not the one this node planned on: another writer
 //                   appended (Error::actual_version is etcd's head sequence). Nothing of the
-//                   request was written. Appends keep failing so until CatchUp(): the caller
+//                   request was written. Before the append completes, the log adopts that head
+//                   (GetHead() reaches it, cached stream versions are forgotten), so the caller
 //                   reads the new records (ReadRange from its old head + 1), folds them and
-//                   retries. A request whose own expected_version no longer holds gets
+//                   decides again. A request whose own expected_version no longer holds gets
 //                   kVersionConflict with actual_version instead.
 //   kIoError        etcd could not be reached within Options::client.request_timeout (every
 //                   request is bounded; nothing hangs). A write may still have been applied;
@@ -27,6 +28,11 @@
 //
 // Reads go to etcd (linearizable range reads, paged) and never return anything past the head
 // this node knows (GetHead()), so a partially written split group is never visible.
+//
+// Following other writers (ETCD.md "Several nodes"): a follower thread ("kl-etcd-follow")
+// watches the head key and probes it (a linearizable read) every Options::probe_interval; when
+// the head moves past this node's own appends it adopts it and calls the HeadListener. The
+// probe's outcome is Health().
 //
 // Snapshots (AuxSpace::kSnapshots) stay on this node, in a RocksDB log under Options::local_dir
 // (ETCD.md says why); an append that mixes them with anything else is refused.
@@ -37,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -85,6 +92,13 @@ class EtcdEventLog final : public EventLog {
     // Lease of the claim a split append holds (default 60 s): a writer that dies mid-split
     // releases it this long after.
     std::chrono::seconds split_claim_ttl{60};
+    // The follower (ETCD.md "Several nodes"): false runs none (no HeadListener calls, Health()
+    // always Ok). Default true.
+    bool follow = true;
+    // How often the follower reads the head linearizably (default 1 s), and how long one such
+    // probe may take across every endpoint before the store counts as unhealthy (default 2 s).
+    std::chrono::milliseconds probe_interval{1000};
+    std::chrono::milliseconds probe_timeout{2000};
     // Fault injection seam: when it returns true, the next transaction fails with kIoError as
     // an unreachable cluster would, before anything is sent (default: never).
     std::function<bool()> fail_write;
@@ -114,6 +128,13 @@ class EtcdEventLog final : public EventLog {
   Status Close() override;
   // The node-local snapshot store's RocksDB (the log itself is in etcd).
   Result<StoreMemory> MemoryUsage() const override;
+  // The listener runs on the follower thread (or on the writer thread after a lost race). It
+  // may be replaced (nullptr: none); once SetHeadListener returns, the previous one is no
+  // longer running and will not be called again.
+  void SetHeadListener(HeadListener listener) override;
+  // kUnavailable "etcd: no quorum or unreachable since <time>: <why>" while the follower's last
+  // probe failed; Ok otherwise (and always without a follower).
+  Status Health() const override;
 
   // Adopts the head etcd holds now (after kHeadConflict, or to follow another writer) and
   // forgets cached stream versions. Returns the new head; the records between the old head and
@@ -163,7 +184,16 @@ class EtcdEventLog final : public EventLog {
   // Why a transaction's head compare failed, per request.
   Error ConflictFor(const AppendRequest& request, const Head& etcd_head);
   void SetStale(bool stale);
+  void SetCommitting(std::optional<Head> head);
   bool stale() const;
+  // Adopts `stored` when it is past the known head: forgets cached versions, moves the head,
+  // tells the listener. Returns whether it did. Any thread.
+  bool Adopt(const Head& stored);
+  void FollowerLoop();
+  // One linearizable read of the head: adopts it, records health. Sets `revision` to the etcd
+  // revision it was read at and `head_mod` to the head key's mod revision.
+  Status Probe(int64_t& revision, int64_t& head_mod);
+  bool FollowerStopping();
 
   Status ScanRaw(uint64_t from, uint64_t to,
                  const std::function<bool(uint64_t, std::string_view)>& visit) const;
@@ -182,6 +212,9 @@ class EtcdEventLog final : public EventLog {
   mutable std::mutex head_mu_;
   Head head_;           // guarded by head_mu_: the last head this node committed or adopted
   bool stale_ = false;  // guarded by head_mu_: etcd's head moved without us (kHeadConflict)
+  // guarded by head_mu_: the head the transaction in flight would write; the follower leaves
+  // it to the writer (it is this process's own append, not another writer's).
+  std::optional<Head> committing_;
 
   // Committed stream versions known so far. The writer assigns; readers only add entries they
   // read from etcd, and only while `versions_generation_` is unchanged (CatchUp clears both).
@@ -194,6 +227,11 @@ class EtcdEventLog final : public EventLog {
   // Owned by the writer role (writer_mu_).
   JsonChecker json_;
   bool needs_refresh_ = false;
+  // The head appends are planned and compared on (see etcd_event_log.cpp): moves on this node's
+  // commits and on a lost race only.
+  Head plan_head_;
+  // The previous batch of this group lost a race: the rest of the group fails the same way.
+  bool lost_race_ = false;
   Head unknown_head_;  // the head of the write whose outcome is unknown
   int64_t lease_id_ = 0;
   std::chrono::steady_clock::time_point lease_renew_at_;
@@ -206,6 +244,22 @@ class EtcdEventLog final : public EventLog {
 
   std::mutex close_mu_;
   bool closed_ = false;
+
+  // The follower: its own client (bounded by probe_timeout), its thread, its stop flag.
+  std::unique_ptr<etcd::Client> follower_client_;
+  std::thread follower_;
+  std::mutex follower_mu_;
+  std::condition_variable follower_cv_;
+  bool follower_stopping_ = false;  // guarded by follower_mu_
+
+  // Held while the listener runs, so replacing it waits for a call in flight.
+  std::mutex listener_mu_;
+  HeadListener listener_;  // guarded by listener_mu_
+
+  mutable std::mutex health_mu_;
+  bool healthy_ = true;             // guarded by health_mu_
+  int64_t unhealthy_since_us_ = 0;  // guarded by health_mu_
+  std::string unhealthy_why_;       // guarded by health_mu_
 };
 
 }  // namespace keyledger::events

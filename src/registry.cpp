@@ -11,6 +11,23 @@
 #include "src/idempotency.hpp"
 
 namespace keyledger::registry {
+namespace {
+
+// Several nodes on a shared log (events/ETCD.md "Several nodes"): other nodes append to it too.
+// A group whose append loses the race to one of them is decided again this many times, then
+// answers 503 (kHeadConflict).
+constexpr int kMaxRaceAttempts = 16;
+
+// Queued by the log's HeadListener when another node appended: a command that decides nothing,
+// so that the writer thread runs a group whose stage 0 catches up (the listener must not fold
+// on the log's thread). Markers queued together share one group.
+class CatchUpMarker final : public Command {
+ public:
+  std::string_view Name() const override { return "catch-up"; }
+  Result<Decision> Decide(DecideContext&) override { return Decision{}; }
+};
+
+}  // namespace
 
 using events::AppendRequest;
 using events::EventRecord;
@@ -28,6 +45,13 @@ Result<std::unique_ptr<Registry>> Registry::Open(RegistryOptions options) {
   r->snapshots_ = std::make_unique<projections::SnapshotStore>(r->options_.log, *r->options_.log,
                                                                r->options_.log_sink);
   KL_RETURN_IF_ERROR(r->Recover());
+  // Runs on a log thread: it only queues a marker (never folds there); the writer thread catches
+  // up in stage 0 of the marker's group (Resync).
+  r->options_.log->SetHeadListener([raw = r.get()](const events::Head&) {
+    raw->Submit(std::make_unique<CatchUpMarker>(), RequestContext{}, [](Result<CommandResult>) {});
+  });
+  // Whatever the log learned between recovery and the listener.
+  r->Submit(std::make_unique<CatchUpMarker>(), RequestContext{}, [](Result<CommandResult>) {});
   r->writer_ = std::thread([raw = r.get()] { raw->WriterLoop(); });
   r->maintenance_ = std::thread([raw = r.get()] { raw->MaintenanceLoop(); });
   return r;
@@ -181,29 +205,48 @@ struct Registry::GroupPlan {
   // Set by Commit.
   Result<events::AppendResult> appended = events::AppendResult{};
   std::optional<Error> failure;  // the append failed: what its decided commands are told
+  bool lost_race = false;        // another node appended first; nothing was written
 };
 
 // The writer's stages, in order. The first two run command by command (a command's idempotency
 // is resolved against the earlier slots of its group, and it decides against the state they
 // left); the other three run once for the whole group.
+//
+// Stage 0, catch up (several nodes on a shared log): before deciding, the committed state must
+// have reached the log's head, so every decision sees every write the log knows of, and an
+// append is only ever planned on a head the state includes. When the append then loses a race
+// (another node appended meanwhile: kHeadConflict), nothing was written and nobody was answered:
+// the writer catches up again and runs the group once more from stage 1, at most
+// kMaxRaceAttempts times.
 size_t Registry::ProcessGroup(std::vector<Pending>& group) {
-  StatePtr base = Current();
-  const int64_t now = Now(*base);
-  GroupPlan plan(group, std::move(base), now);
-  for (size_t i = 0; i < group.size(); ++i) {
-    if (!ResolveIdempotency(plan, i)) continue;  // answered without deciding
-    if (!DecideAndFold(plan, i)) break;          // the group is full: i and the rest wait
-  }
-  Commit(plan);
-  Complete(plan);
-  if (plan.failure) {
-    // The write may have reached the disk after all (see events/FORMAT.md "Failed writes"), or
-    // another writer may have appended: re-read the log before deciding anything else.
-    if (Status s = Resync(); !s.ok()) Log(LogLevel::kError, "resync failed: " + s.ToString());
+  for (int attempt = 1;; ++attempt) {
+    if (options_.log->GetHead().sequence > Current()->sequence) {
+      if (Status s = Resync(); !s.ok()) {
+        Log(LogLevel::kError, "catch-up before deciding failed: " + s.ToString());
+        const Error e = MakeError(ErrorCode::kIoError, "the event store could not be read");
+        for (Pending& p : group) p.done(e);
+        return group.size();
+      }
+    }
+    StatePtr base = Current();
+    const int64_t now = Now(*base);
+    GroupPlan plan(group, std::move(base), now);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!ResolveIdempotency(plan, i)) continue;  // answered without deciding
+      if (!DecideAndFold(plan, i)) break;          // the group is full: i and the rest wait
+    }
+    Commit(plan);
+    if (plan.lost_race && attempt < kMaxRaceAttempts) continue;  // decide again on newer state
+    Complete(plan);
+    if (plan.failure) {
+      // The write may have reached the disk after all (see events/FORMAT.md "Failed writes"),
+      // or another writer may have appended: re-read the log before deciding anything else.
+      if (Status s = Resync(); !s.ok()) Log(LogLevel::kError, "resync failed: " + s.ToString());
+      return plan.processed;
+    }
+    Notify(plan);
     return plan.processed;
   }
-  Notify(plan);
-  return plan.processed;
 }
 
 // Stage 1, resolve idempotency. Reads the command's RequestContext, the earlier slots and the
@@ -340,9 +383,20 @@ void Registry::Commit(GroupPlan& plan) {
   const bool any_write = !plan.request.streams.empty() || !plan.request.aux.empty();
   if (any_write) plan.appended = options_.log->Append(std::move(plan.request));
   if (!plan.appended.ok()) {
+    const ErrorCode code = plan.appended.error().code;
+    // Another node appended first. The log has already moved its head to the one that won
+    // (EventLog's contract), so a version conflict with the head past our base is that race
+    // too, not the request's: our commands name the versions of the state they decided on.
+    plan.lost_race = code == ErrorCode::kHeadConflict ||
+                     (code == ErrorCode::kVersionConflict &&
+                      options_.log->GetHead().sequence > plan.base->sequence);
+    if (plan.lost_race) {
+      plan.failure = MakeError(ErrorCode::kHeadConflict,
+                               "other nodes kept appending to the shared log; retry later");
+      return;
+    }
     Log(LogLevel::kError, "group commit failed: " + plan.appended.error().message);
     // Storage failures are worth a retry (503); anything else the log refused is the request's.
-    const ErrorCode code = plan.appended.error().code;
     plan.failure =
         code == ErrorCode::kIoError || code == ErrorCode::kUnavailable
             ? MakeError(ErrorCode::kIoError, "the event store could not write; retry later")
@@ -441,16 +495,33 @@ void Registry::Notify(GroupPlan& plan) {
   }
 }
 
+// Stage 0, catch up (src/WRITER.md): folds the log's records past the committed state up to the
+// log's head (another node's writes on a shared log, or a write whose outcome was unknown),
+// publishes and notifies as a commit does. Writer thread only.
 Status Registry::Resync() {
   StatePtr current = Current();
+  const uint64_t head = options_.log->GetHead().sequence;
+  if (head <= current->sequence) return Status::Ok();
+  // The same fold as recovery, on a fork: a failure publishes nothing.
   State state = current->Fork();
-  KL_RETURN_IF_ERROR(projections::Replay(*options_.log, state, options_.log->GetHead().sequence));
+  KL_RETURN_IF_ERROR(projections::Replay(*options_.log, state, head));
+  if (state.sequence == current->sequence) return Status::Ok();
   // Telemetry written with the appends it missed (another node's, or one that reached the disk).
   KL_RETURN_IF_ERROR(projections::OverlayTelemetry(*options_.log, state));
-  if (state.sequence != current->sequence) {
-    Log(LogLevel::kWarning,
-        "state resynchronized from the log up to sequence " + std::to_string(state.sequence));
-    Publish(std::make_shared<const State>(std::move(state)));
+  const uint64_t first = current->sequence + 1;
+  const uint64_t last = state.sequence;
+  Publish(std::make_shared<const State>(std::move(state)));
+  std::vector<CommitListener> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners = listeners_;
+  }
+  for (const auto& l : listeners) l(first, last);
+  // Other nodes' deletes purge their own store; the shared store (etcd) has no local files.
+  std::lock_guard lock(maint_mu_);
+  if (options_.snapshot_every > 0 && last - last_snapshot_sequence_ >= options_.snapshot_every) {
+    snapshot_requested_ = true;
+    maint_cv_.notify_one();
   }
   return Status::Ok();
 }
@@ -505,6 +576,8 @@ Status Registry::Close() {
   std::lock_guard close_lock(close_mu_);
   if (closed_) return Status::Ok();
   closed_ = true;
+  // After this returns the log no longer calls into this registry.
+  options_.log->SetHeadListener(nullptr);
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;

@@ -4,7 +4,12 @@
 // prefix, idempotency leases, node-local snapshots).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "events/etcd_event_log.hpp"
@@ -325,6 +330,147 @@ TEST_F(EtcdEventLogTest, AuxScansArePagedAndPurgeCompactsHistory) {
   old.revision = 1;
   auto r = log->client().Range(old);
   EXPECT_FALSE(r.ok());
+}
+
+// ---- Several nodes: the follower, conflicts, health (ETCD.md "Several nodes").
+
+// Waits (bounded) until `done` holds; returns whether it did.
+bool WaitUntil(const std::function<bool()>& done,
+               std::chrono::seconds limit = std::chrono::seconds(15)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// A second log on the same prefix learns of the first one's appends through its follower:
+// the listener hears the new head, and by then GetHead(), ReadRange and StreamVersion reach it.
+TEST_F(EtcdEventLogTest, AFollowerSeesAnotherWritersAppends) {
+  auto a = Open();
+  // Only the watch can tell b in time: its next probe is a minute away.
+  auto b_options = LogOptions(prefix_, dir_.Sub("local-b"));
+  b_options.probe_interval = std::chrono::seconds(60);
+  auto b = Open(b_options);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::mutex mu;
+  std::vector<uint64_t> heard;
+  b->SetHeadListener([&](const Head& h) {
+    std::lock_guard lock(mu);
+    heard.push_back(h.sequence);
+  });
+  ASSERT_OK(b->Append("on-b", kNoStream, {Ev()}));  // b's own append: no listener call
+  ASSERT_OK(a->CatchUp());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(a->Append("on-a", static_cast<int64_t>(i), {Ev()}));
+  }
+  const Head a_head = a->GetHead();
+  ASSERT_EQ(a_head.sequence, 6u);
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return !heard.empty() && heard.back() == a_head.sequence;
+  })) << "b never heard of a's head";
+  EXPECT_EQ(b->GetHead(), a_head);
+  {
+    std::lock_guard lock(mu);
+    for (uint64_t s : heard) EXPECT_GT(s, 1u) << "the listener heard b's own append";
+    EXPECT_TRUE(std::is_sorted(heard.begin(), heard.end()));
+  }
+  ASSERT_OK_AND_ASSIGN(auto records, b->ReadRange(2, 100));
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_EQ(records.back().hash, a_head.hash);
+  ASSERT_OK_AND_ASSIGN(auto version, b->StreamVersion("on-a"));
+  EXPECT_EQ(version, 5u);
+  // b appends after what it learned. Its writer plans on the last head its caller was told
+  // about (its own append, or a lost race), so the first try may be told to catch up once.
+  auto after = b->Append("on-a", 5, {Ev()});
+  if (!after.ok()) {
+    EXPECT_EQ(after.error().code, ErrorCode::kHeadConflict);
+    after = b->Append("on-a", 5, {Ev()});
+  }
+  ASSERT_OK(after);
+  EXPECT_TRUE(b->Health().ok());
+  b->SetHeadListener(nullptr);
+}
+
+// Without a follower, a node that loses a race is told kHeadConflict, and by then its head is
+// the one that beat it (so the caller can read what it missed); its next append succeeds.
+TEST_F(EtcdEventLogTest, ALostRaceRefreshesTheHeadBeforeItCompletes) {
+  auto a = Open();
+  auto o = LogOptions(prefix_, dir_.Sub("local-b"));
+  o.follow = false;
+  auto b = Open(o);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_OK(a->Append("x", kNoStream, {Ev(), Ev()}));
+  auto lost = b->Append("y", kNoStream, {Ev()});
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, ErrorCode::kHeadConflict);
+  EXPECT_EQ(lost.error().actual_version, 2u);
+  EXPECT_EQ(b->GetHead(), a->GetHead());
+  ASSERT_OK_AND_ASSIGN(auto missed, b->ReadRange(1, 10));
+  EXPECT_EQ(missed.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto appended, b->Append("y", kNoStream, {Ev()}));
+  EXPECT_EQ(appended.sequences, std::vector<uint64_t>{3});
+  // Its own expected version that no longer holds is the caller's conflict, not a race.
+  ASSERT_OK(a->CatchUp());
+  ASSERT_OK(a->Append("x", 2, {Ev()}));
+  auto own = b->Append("x", 2, {Ev()});
+  ASSERT_FALSE(own.ok());
+  EXPECT_EQ(own.error().code, ErrorCode::kVersionConflict);
+  EXPECT_TRUE(b->Health().ok());  // no follower: always Ok
+}
+
+// Two of three members stopped: the probe fails within its bound and Health() says why;
+// appends fail within the request timeout; after SIGCONT both recover on their own.
+TEST_F(EtcdEventLogTest, HealthIsAnErrorWithoutQuorumAndOkAgainAfter) {
+  EtcdCluster* cluster = EtcdCluster::Shared();
+  ASSERT_NE(cluster, nullptr);
+  auto o = LogOptions(prefix_, dir_.Sub("local"));
+  o.probe_interval = std::chrono::milliseconds(200);
+  o.probe_timeout = std::chrono::milliseconds(1000);
+  o.client.request_timeout = std::chrono::milliseconds(2000);
+  auto log = Open(o);
+  ASSERT_NE(log, nullptr);
+  ASSERT_OK(log->Append("h", kNoStream, {Ev()}));
+  ASSERT_TRUE(WaitUntil([&] { return log->Health().ok(); }));
+  struct Resume {
+    EtcdCluster* c;
+    ~Resume() {
+      c->Signal(1, SIGCONT);
+      c->Signal(2, SIGCONT);
+    }
+  } resume{cluster};
+  cluster->Signal(1, SIGSTOP);
+  cluster->Signal(2, SIGSTOP);
+  ASSERT_TRUE(WaitUntil([&] { return !log->Health().ok(); }, std::chrono::seconds(20)))
+      << "Health() stayed Ok without quorum";
+  const Status health = log->Health();
+  EXPECT_EQ(health.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(health.error().message.find("no quorum"), std::string::npos) << health.error().message;
+  EXPECT_NE(health.error().message.find(" since "), std::string::npos);
+  const auto start = std::chrono::steady_clock::now();
+  auto refused = log->Append("h", 1, {Ev()});
+  EXPECT_FALSE(refused.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  // Reads of what this node already knows keep working from its caches.
+  EXPECT_EQ(log->GetHead().sequence, 1u);
+
+  cluster->Signal(1, SIGCONT);
+  cluster->Signal(2, SIGCONT);
+  ASSERT_OK(cluster->WaitHealthy(std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitUntil([&] { return log->Health().ok(); }, std::chrono::seconds(30)))
+      << log->Health().ToString();
+  // The failed append's outcome was unknown: the log re-reads the head and goes on.
+  bool appended = false;
+  for (int i = 0; i < 10 && !appended; ++i) {
+    const uint64_t v = log->StreamVersion("h").ok() ? *log->StreamVersion("h") : 1;
+    appended = log->Append("h", static_cast<int64_t>(v), {Ev()}).ok();
+    if (!appended) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_TRUE(appended);
 }
 
 TEST(EtcdEventLogOptionsTest, BadPrefixAndEndpointsAreRefused) {
