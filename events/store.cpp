@@ -58,6 +58,18 @@ Result<std::unique_ptr<EventLog>> OpenStore(const StoreConfig& config) {
   }
   o.client.log = config.log;
   o.prefix = config.etcd_prefix;
+  if (!config.etcd_create_if_missing) {
+    // Opening creates the layout in an empty prefix (EtcdEventLog::Init); a reader looks first.
+    KL_ASSIGN_OR_RETURN(auto client, etcd::Client::Create(o.client));
+    etcd::RangeRequest get;
+    get.key = EtcdEventLog::Keys{config.etcd_prefix}.FormatKey();
+    get.keys_only = true;
+    KL_ASSIGN_OR_RETURN(etcd::RangeResponse found, client->Range(get));
+    if (found.kvs.empty()) {
+      return MakeError(ErrorCode::kNotFound,
+                       "etcd prefix " + config.etcd_prefix + " holds no keyledger log");
+    }
+  }
   o.local_dir = config.data_dir;
   o.local_block_cache_bytes = config.block_cache_bytes;
   o.local_write_buffer_bytes = config.write_buffer_bytes;

@@ -38,10 +38,15 @@ struct StoreConfig {
   std::string etcd_key_file;
   std::string etcd_user;
   std::string etcd_password_file;  // read at open (at most 4 KiB; trailing newlines dropped)
+  // etcd: create the log when the prefix holds none (default true, as a first keyledgerd start
+  // does). False for readers such as keyledger-audit: an empty prefix is then kNotFound and
+  // nothing is written to etcd.
+  bool etcd_create_if_missing = true;
 };
 
-// kInvalidArgument for a configuration that cannot work (no endpoints, a bad prefix); the
-// backends' own errors otherwise (etcd unreachable: kIoError within the request timeout).
+// kInvalidArgument for a configuration that cannot work (no endpoints, a bad prefix); kNotFound
+// for an etcd prefix without a log when etcd_create_if_missing is false; the backends' own errors
+// otherwise (etcd unreachable: kIoError within the request timeout).
 Result<std::unique_ptr<EventLog>> OpenStore(const StoreConfig& config);
 
 // "rocksdb" or "etcd"; kInvalidArgument otherwise.

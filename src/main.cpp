@@ -210,13 +210,7 @@ int Serve(const ServerConfig& cfg) {
       commit_metrics.failed_writes.Inc();
     }
   };
-  store_config.etcd_endpoints = cfg.etcd_endpoints;
-  store_config.etcd_prefix = cfg.etcd_prefix;
-  store_config.etcd_ca_file = cfg.etcd_cacert;
-  store_config.etcd_cert_file = cfg.etcd_cert;
-  store_config.etcd_key_file = cfg.etcd_key;
-  store_config.etcd_user = cfg.etcd_user;
-  store_config.etcd_password_file = cfg.etcd_password_file;
+  cli::CopyEtcdOptions(cfg, store_config);
   auto log = events::OpenStore(store_config);
   if (!log.ok()) return Fail(logger, "cannot open the event log", log.status());
   auto keyring = events::Keyring::Open(**log, std::move(master).value(), sink);

@@ -77,48 +77,15 @@ Result<std::vector<std::string>> ParseCorsOrigins(std::string_view text) {
 }
 
 Status CheckStoreOptions(ServerConfig& c) {
-  auto bad = [](std::string msg) { return MakeError(ErrorCode::kInvalidArgument, msg); };
-  c.etcd_endpoints.clear();
-  std::string_view rest = c.etcd_endpoints_text;
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    std::string_view entry = rest.substr(0, comma);
-    while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front()))) {
-      entry.remove_prefix(1);
-    }
-    while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.back()))) {
-      entry.remove_suffix(1);
-    }
-    if (!entry.empty()) {
-      if (!entry.starts_with("http://") && !entry.starts_with("https://")) {
-        return bad("--etcd-endpoints: '" + std::string(entry) +
-                   "' is not http://HOST:PORT or https://HOST:PORT");
-      }
-      if (c.etcd_endpoints.size() >= kMaxEtcdEndpoints) {
-        return bad("--etcd-endpoints: at most " + std::to_string(kMaxEtcdEndpoints) + " endpoints");
-      }
-      c.etcd_endpoints.emplace_back(entry);
-    }
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
+  KL_RETURN_IF_ERROR(cli::SplitEtcdEndpoints(c));
   const bool etcd = c.store == "etcd";
-  if (etcd && c.etcd_endpoints.empty()) return bad("--store etcd needs --etcd-endpoints");
-  const bool any_etcd_option = !c.etcd_endpoints.empty() || !c.etcd_cacert.empty() ||
-                               !c.etcd_cert.empty() || !c.etcd_key.empty() ||
-                               !c.etcd_user.empty() || !c.etcd_password_file.empty();
-  if (!etcd && any_etcd_option) return bad("the --etcd-* options need --store etcd");
-  const std::string& p = c.etcd_prefix;
-  if (p.size() < 2 || p.front() != '/' || p.back() == '/') {
-    return bad("--etcd-prefix must start with '/' and not end with one, got '" + p + "'");
+  if (etcd && c.etcd_endpoints.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "--store etcd needs --etcd-endpoints");
   }
-  if (c.etcd_cert.empty() != c.etcd_key.empty()) {
-    return bad("--etcd-cert and --etcd-key go together");
+  if (!etcd && cli::AnyEtcdOption(c)) {
+    return MakeError(ErrorCode::kInvalidArgument, "the --etcd-* options need --store etcd");
   }
-  if (c.etcd_user.empty() != c.etcd_password_file.empty()) {
-    return bad("--etcd-user and --etcd-password-file go together");
-  }
-  return Status::Ok();
+  return cli::CheckEtcdDetails(c);
 }
 
 cli::Command ServerCommand() {
@@ -240,37 +207,8 @@ cli::Command ServerCommand() {
                     "by the nodes; see --etcd-*)",
             .default_value = d.store,
             .env = "KEYLEDGER_STORE",
-            .choices = {"rocksdb", "etcd"}})
-      .Add({.name = "etcd-endpoints",
-            .value_name = "URL,URL",
-            .help = "the etcd members, comma-separated http://HOST:PORT or https://HOST:PORT "
-                    "(required with --store etcd)",
-            .env = "KEYLEDGER_ETCD_ENDPOINTS"})
-      .Add({.name = "etcd-prefix",
-            .value_name = "PREFIX",
-            .help = "etcd key prefix of this log (starts with '/', no trailing '/')",
-            .default_value = d.etcd_prefix,
-            .env = "KEYLEDGER_ETCD_PREFIX"})
-      .Add({.name = "etcd-cacert",
-            .value_name = "FILE",
-            .help = "PEM CA bundle for the etcd members' certificates (default: the system's)",
-            .env = "KEYLEDGER_ETCD_CACERT"})
-      .Add({.name = "etcd-cert",
-            .value_name = "FILE",
-            .help = "PEM client certificate for etcd (with --etcd-key)",
-            .env = "KEYLEDGER_ETCD_CERT"})
-      .Add({.name = "etcd-key",
-            .value_name = "FILE",
-            .help = "PEM private key of --etcd-cert",
-            .env = "KEYLEDGER_ETCD_KEY"})
-      .Add({.name = "etcd-user",
-            .value_name = "NAME",
-            .help = "etcd user (etcd authentication; with --etcd-password-file)",
-            .env = "KEYLEDGER_ETCD_USER"})
-      .Add({.name = "etcd-password-file",
-            .value_name = "FILE",
-            .help = "file holding the etcd user's password (trailing newlines ignored)",
-            .env = "KEYLEDGER_ETCD_PASSWORD_FILE"});
+            .choices = {"rocksdb", "etcd"}});
+  cli::AddEtcdOptions(cmd, "required with --store etcd");
   return cmd;
 }
 
@@ -301,13 +239,7 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
   c.metrics_listen = text("metrics-listen");
   c.cors_origins_text = text("cors-origins");
   c.store = text("store");
-  c.etcd_endpoints_text = text("etcd-endpoints");
-  c.etcd_prefix = text("etcd-prefix");
-  c.etcd_cacert = text("etcd-cacert");
-  c.etcd_cert = text("etcd-cert");
-  c.etcd_key = text("etcd-key");
-  c.etcd_user = text("etcd-user");
-  c.etcd_password_file = text("etcd-password-file");
+  cli::ReadEtcdOptions(parsed, c);
 
   KL_RETURN_IF_ERROR(SplitListen(c.listen, c.host, c.port));
   if (!c.metrics_listen.empty()) {

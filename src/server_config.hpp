@@ -12,10 +12,11 @@
 
 #include "events/status.hpp"
 #include "src/cli/command_line.hpp"
+#include "src/cli/etcd_options.hpp"
 
 namespace keyledger {
 
-struct ServerConfig {
+struct ServerConfig : cli::EtcdOptions {
   std::string listen = "127.0.0.1:8080";  // --listen / KEYLEDGER_LISTEN
   std::string data_dir = "./data";        // --data-dir / KEYLEDGER_DATA_DIR
   int threads = 2;                        // --threads: HTTP I/O threads
@@ -51,15 +52,8 @@ struct ServerConfig {
 
   // The event store (events/store.hpp, events/ETCD.md).
   std::string store = "rocksdb";  // --store rocksdb|etcd
-  // --etcd-endpoints URL,URL,...: http(s)://HOST:PORT of the etcd members (--store etcd).
-  std::string etcd_endpoints_text;
-  std::vector<std::string> etcd_endpoints;         // parsed from etcd_endpoints_text
-  std::string etcd_prefix = "/keyledger/default";  // --etcd-prefix: every key lives under it
-  std::string etcd_cacert;                         // --etcd-cacert: CA of the members' certs
-  std::string etcd_cert;                           // --etcd-cert and --etcd-key: client cert
-  std::string etcd_key;
-  std::string etcd_user;           // --etcd-user: etcd authentication (default: none)
-  std::string etcd_password_file;  // --etcd-password-file: that user's password
+  // The --etcd-* values are the inherited cli::EtcdOptions (src/cli/etcd_options.hpp), which the
+  // tools parse with the same code.
 
   std::string host;  // parsed from listen
   uint16_t port = 0;
@@ -89,11 +83,10 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
 inline constexpr size_t kMaxCorsOrigins = 64;
 Result<std::vector<std::string>> ParseCorsOrigins(std::string_view text);
 
-// --store and the --etcd-* options: splits --etcd-endpoints (entries stripped, empty ones
-// dropped, each http:// or https://, at most kMaxEtcdEndpoints), checks that etcd options come
-// with --store etcd and that pairs go together (--etcd-cert/--etcd-key,
-// --etcd-user/--etcd-password-file). kInvalidArgument naming the option otherwise.
-inline constexpr size_t kMaxEtcdEndpoints = 16;
+// --store and the --etcd-* options: splits --etcd-endpoints (cli::SplitEtcdEndpoints), checks
+// that etcd options come with --store etcd and the prefix and pairs (cli::CheckEtcdDetails).
+// kInvalidArgument naming the option otherwise.
+using cli::kMaxEtcdEndpoints;
 Status CheckStoreOptions(ServerConfig& config);
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0".

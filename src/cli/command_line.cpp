@@ -134,6 +134,12 @@ bool Args::Has(std::string_view name) const {
   return v != nullptr && v->source != Source::kDefault;
 }
 
+std::optional<Args::Source> Args::SourceOf(std::string_view name) const {
+  const Value* v = Find(name);
+  if (v == nullptr || v->values.empty()) return std::nullopt;
+  return v->source;
+}
+
 std::optional<std::string> Args::Get(std::string_view name) const {
   const Value* v = Find(name);
   if (v == nullptr || v->values.empty()) return std::nullopt;

@@ -73,6 +73,8 @@ class Args {
   bool help() const { return help_; }
   // Given on the command line or through its environment variable (a default does not count).
   bool Has(std::string_view name) const;
+  // Where the value came from; nullopt when the option has no value at all.
+  std::optional<Source> SourceOf(std::string_view name) const;
   // The value: the last one given, else the environment's, else the default; nullopt if none.
   std::optional<std::string> Get(std::string_view name) const;
   std::vector<std::string> GetAll(std::string_view name) const;

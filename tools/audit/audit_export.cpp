@@ -31,7 +31,8 @@ using events::EventRecord;
 using events::EventType;
 
 constexpr const char* kExportUsage =
-    "usage: keyledger-audit export --data-dir DIR [--after N] [--output FILE]\n"
+    "usage: keyledger-audit export (--data-dir DIR | --etcd-endpoints URL,...) [--after N]\n"
+    "                              [--output FILE]\n"
     "\n"
     "Every event after sequence N (default 0: all) as JSONL, one record per line, for\n"
     "archiving. Secrets stay ciphertext: the export never holds a data key or the master key,\n"
@@ -42,14 +43,19 @@ constexpr const char* kExportUsage =
     "with \"payload\" the exact stored payload text as a JSON string. The chain is checked while\n"
     "exporting: a broken log is not exported (run verify).\n"
     "\n"
+    "  --data-dir DIR  the data directory; or --etcd-endpoints URL,... (and --etcd-prefix, ...:\n"
+    "                  keyledger-audit --help) for a log on etcd\n"
     "  --after N       start after sequence N (incremental archives: pass the last exported)\n"
     "  --output FILE   write FILE (via FILE.tmp, fsynced, renamed) instead of stdout\n";
 
 constexpr const char* kImportUsage =
-    "usage: keyledger-audit import --data-dir NEWDIR [FILE | -] [--keyring-from BACKUP_DIR]\n"
+    "usage: keyledger-audit import (--data-dir NEWDIR | --etcd-endpoints URL,...) [FILE | -]\n"
+    "                              [--keyring-from BACKUP_DIR]\n"
     "\n"
     "Loads an export (FILE, or standard input) into NEWDIR, which must not exist or hold an\n"
-    "empty log. Records are appended in order with their own times, stream versions, metadata\n"
+    "empty log, or into an etcd prefix (--etcd-endpoints, --etcd-prefix and the other\n"
+    "--etcd-* options: keyledger-audit --help) that holds no log or an empty one. Records are "
+    "appended in order with their own times, stream versions, metadata\n"
     "and payloads, so the log assigns the same sequences and hashes; every recomputed hash is\n"
     "compared with the exported one and the import stops at the first difference. Offline:\n"
     "refused while a server holds NEWDIR. Concatenated incremental exports import as one.\n"
@@ -63,11 +69,19 @@ constexpr const char* kImportUsage =
     "                             Data keys that the imported events shredded are not copied.\n"
     "\n"
     "Then run keyledger-rebuild --data-dir NEWDIR --write-snapshot, and start keyledgerd with\n"
-    "the master key of the backup.\n";
+    "the master key of the backup. On etcd, start the nodes (keyledgerd --store etcd) with that\n"
+    "master key: each folds the log and writes its own snapshots (README \"Moving onto etcd\").\n";
 
 constexpr size_t kImportBatchEvents = 1000;
 constexpr size_t kImportBatchBytes = 8 << 20;
 constexpr size_t kAuxWritesPerAppend = 50'000;
+// On etcd an append is one transaction when it fits etcd's limits (events/ETCD.md "Size": 128
+// operations, 2 per record and 1 per stream plus the head; 1.25 MiB): 40 events of 40 streams
+// take 121. A bigger one would be split, and the stream versions of a split append must fit its
+// last transaction, which 1000 streams do not.
+constexpr size_t kEtcdImportBatchEvents = 40;
+constexpr size_t kEtcdImportBatchBytes = 1 << 20;
+constexpr size_t kEtcdAuxWritesPerAppend = 100;
 
 std::string Hex(const events::Hash& h) { return crypto::HexEncode(crypto::AsBytes(h)); }
 
@@ -121,7 +135,7 @@ class ExportSink {
 }  // namespace
 
 int RunExport(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"--data-dir", true}, {"--after", true}, {"--output", true}});
+  auto args = Args::Parse(argv, StoreOptionSpecs({{"--after", true}, {"--output", true}}));
   if (!args.ok()) return UsageError(args.error().message, kExportUsage);
   if (args->help()) {
     std::fputs(kExportUsage, stdout);
@@ -130,8 +144,8 @@ int RunExport(const std::vector<std::string>& argv) {
   if (!args->positionals().empty()) {
     return UsageError("unexpected argument " + args->positionals().front(), kExportUsage);
   }
-  auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message, kExportUsage);
+  auto target = StoreTargetFrom(*args);
+  if (!target.ok()) return UsageError(target.error().message, kExportUsage);
   uint64_t after = 0;
   if (auto v = args->Get("--after")) {
     auto n = ParseUint(*v, "--after");
@@ -140,9 +154,9 @@ int RunExport(const std::vector<std::string>& argv) {
   }
 
   auto opened =
-      OpenDataDir(*dir, Access::kRead, /*check_head=*/true, StderrSink("keyledger-audit"));
+      OpenTarget(*target, Access::kRead, /*check_head=*/true, StderrSink("keyledger-audit"));
   if (!opened.ok()) return Fail(kExitError, opened.error().message);
-  events::RocksEventLog& log = (*opened)->log();
+  events::EventLog& log = (*opened)->log();
   const events::Head head = log.GetHead();  // the export is this consistent prefix
   if (after > head.sequence) {
     return Fail(kExitError, "--after " + std::to_string(after) + " is beyond the head (" +
@@ -228,10 +242,10 @@ Result<KeyringCopy> ReadBackupKeyring(const std::string& backup) {
   return copy;
 }
 
-Status AppendAux(events::EventLog& log, std::vector<events::AuxWrite> writes) {
-  for (size_t i = 0; i < writes.size(); i += kAuxWritesPerAppend) {
+Status AppendAux(events::EventLog& log, std::vector<events::AuxWrite> writes, size_t per_append) {
+  for (size_t i = 0; i < writes.size(); i += per_append) {
     events::AppendRequest req;
-    const size_t end = std::min(writes.size(), i + kAuxWritesPerAppend);
+    const size_t end = std::min(writes.size(), i + per_append);
     for (size_t k = i; k < end; ++k) req.aux.push_back(std::move(writes[k]));
     KL_RETURN_IF_ERROR(log.Append(std::move(req)));
   }
@@ -280,7 +294,7 @@ std::vector<std::string> SecretsWithoutKeys(const projections::State& s,
 }  // namespace
 
 int RunImport(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"--data-dir", true}, {"--keyring-from", true}});
+  auto args = Args::Parse(argv, StoreOptionSpecs({{"--keyring-from", true}}));
   if (!args.ok()) return UsageError(args.error().message, kImportUsage);
   if (args->help()) {
     std::fputs(kImportUsage, stdout);
@@ -289,8 +303,13 @@ int RunImport(const std::vector<std::string>& argv) {
   if (args->positionals().size() > 1) {
     return UsageError("import takes at most one FILE", kImportUsage);
   }
-  auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message, kImportUsage);
+  auto target = StoreTargetFrom(*args);
+  if (!target.ok()) return UsageError(target.error().message, kImportUsage);
+  const std::string name = target->Name();
+  const bool on_etcd = target->on_etcd();
+  const size_t batch_events = on_etcd ? kEtcdImportBatchEvents : kImportBatchEvents;
+  const size_t batch_limit_bytes = on_etcd ? kEtcdImportBatchBytes : kImportBatchBytes;
+  const size_t aux_per_append = on_etcd ? kEtcdAuxWritesPerAppend : kAuxWritesPerAppend;
   const std::string input =
       args->positionals().empty() ? std::string("-") : args->positionals().front();
 
@@ -309,12 +328,13 @@ int RunImport(const std::vector<std::string>& argv) {
   }
 
   auto opened =
-      OpenDataDir(*dir, Access::kCreate, /*check_head=*/true, StderrSink("keyledger-audit"));
+      OpenTarget(*target, Access::kCreate, /*check_head=*/true, StderrSink("keyledger-audit"));
   if (!opened.ok()) return Fail(kExitError, opened.error().message);
-  events::RocksEventLog& log = (*opened)->log();
+  events::EventLog& log = (*opened)->log();
+  const std::string empty_target = on_etcd ? "an empty etcd prefix" : "an empty data directory";
   if (log.GetHead().sequence != 0) {
-    return Fail(kExitError, *dir + " already holds " + std::to_string(log.GetHead().sequence) +
-                                " events; import needs an empty data directory");
+    return Fail(kExitError, name + " already holds " + std::to_string(log.GetHead().sequence) +
+                                " events; import needs " + empty_target);
   }
   for (int space = 0; space < events::kAuxSpaceCount; ++space) {
     bool any = false;
@@ -326,13 +346,17 @@ int RunImport(const std::vector<std::string>& argv) {
     if (!scanned.ok()) return Fail(kExitError, scanned.error().message);
     if (any) {
       return Fail(kExitError,
-                  *dir + " already holds " +
+                  name + " already holds " +
                       std::string(events::AuxSpaceName(static_cast<events::AuxSpace>(space))) +
-                      " entries (a server has used it); import needs an empty data directory");
+                      " entries (a server has used it); import needs " + empty_target);
     }
   }
 
-  const std::string partial = " (" + *dir + " now holds a partial import: delete it, then retry)";
+  const std::string partial =
+      " (" + name + " now holds a partial import: " +
+      (on_etcd ? "delete the prefix (etcdctl del --prefix " + target->etcd.etcd_prefix + "/)"
+               : std::string("delete it")) +
+      ", then retry)";
   projections::Folder folder;
   projections::State state;
   projections::EventDecoder decoder;
@@ -419,7 +443,7 @@ int RunImport(const std::vector<std::string>& argv) {
     prev = r.hash;
     batch_bytes += r.payload.size();
     batch.push_back(std::move(r));
-    if (batch.size() >= kImportBatchEvents || batch_bytes >= kImportBatchBytes) {
+    if (batch.size() >= batch_events || batch_bytes >= batch_limit_bytes) {
       Status s = flush();
       if (!s.ok()) return Fail(kExitCheckFailed, s.error().message + partial);
     }
@@ -471,7 +495,7 @@ int RunImport(const std::vector<std::string>& argv) {
       }
       writes.push_back({events::AuxSpace::kKeyring, k, std::move(v), false});
     }
-    if (Status s = AppendAux(log, std::move(writes)); !s.ok()) {
+    if (Status s = AppendAux(log, std::move(writes), aux_per_append); !s.ok()) {
       return Fail(kExitError, "cannot write the keyring: " + s.error().message + partial);
     }
     std::fprintf(stderr,
@@ -480,7 +504,7 @@ int RunImport(const std::vector<std::string>& argv) {
                  keyring->kek_version, skipped);
   }
 
-  std::printf("imported %s events into %s\n", FormatCount(imported).c_str(), dir->c_str());
+  std::printf("imported %s events into %s\n", FormatCount(imported).c_str(), name.c_str());
   std::printf("head: sequence %llu, hash %s\n", static_cast<unsigned long long>(head.sequence),
               Hex(head.hash).c_str());
   std::printf("state digest: %s\n", projections::StateDigestHex(state).c_str());
@@ -490,7 +514,7 @@ int RunImport(const std::vector<std::string>& argv) {
     std::printf(
         "%zu secrets have no data key in %s and cannot be revealed until they are set "
         "again:\n",
-        unreadable.size(), dir->c_str());
+        unreadable.size(), name.c_str());
     for (const std::string& what : unreadable) std::printf("  %s\n", what.c_str());
   }
   if (!keyring && state.keyring_version > 0) {
@@ -499,9 +523,14 @@ int RunImport(const std::vector<std::string>& argv) {
         "initialize a new keyring over them. Import again with --keyring-from a backup.\n",
         static_cast<unsigned long long>(state.keyring_version));
   }
-  std::printf("next: keyledger-rebuild --data-dir %s --write-snapshot\n", dir->c_str());
+  if (on_etcd) {
+    std::printf("next: start keyledgerd --store etcd --etcd-prefix %s with the master key\n",
+                target->etcd.etcd_prefix.c_str());
+  } else {
+    std::printf("next: keyledger-rebuild --data-dir %s --write-snapshot\n", name.c_str());
+  }
   Status closed = (*opened)->Close();
-  if (!closed.ok()) return Fail(kExitError, "closing " + *dir + ": " + closed.error().message);
+  if (!closed.ok()) return Fail(kExitError, "closing " + name + ": " + closed.error().message);
   return kExitOk;
 }
 

@@ -24,6 +24,8 @@ constexpr const char* kLogUsage =
     "The events in log order. Secrets are never decrypted: a sealed secret is shown as its\n"
     "data-key id and ciphertext length only.\n"
     "\n"
+    "  --data-dir DIR     the data directory; or --etcd-endpoints URL,... (and --etcd-prefix,\n"
+    "                     ...: keyledger-audit --help) for a log on etcd\n"
     "  --stream S         one stream (key-<id>, provider-<id>, endpoint-<id>, keyring)\n"
     "  --key ID           the key's stream, key-<ID>\n"
     "  --provider ID      the provider's stream, events naming it, and every event of its keys\n"
@@ -50,6 +52,8 @@ constexpr const char* kHistoryUsage =
     "reveals with actor, client IP and reason, health reports and resets, deletion and the\n"
     "crypto-shredding of its data keys.\n"
     "\n"
+    "  --data-dir DIR       the data directory; or --etcd-endpoints URL,... (and --etcd-prefix,\n"
+    "                       ...: keyledger-audit --help) for a log on etcd\n"
     "  --no-health-reports  leave out KeyHealthReported events (a busy key has many)\n"
     "  --format F           table (default on a terminal), jsonl (one event per line, each\n"
     "                       with \"changes\":[{\"field\",\"before\",\"after\"}]), or json (the\n"
@@ -305,18 +309,17 @@ Result<std::vector<EventType>> ParseTypes(const std::vector<std::string>& values
 }  // namespace
 
 int RunLog(const std::vector<std::string>& argv) {
-  auto args = Args::Parse(argv, {{"--data-dir", true},
-                                 {"--stream", true},
-                                 {"--key", true},
-                                 {"--provider", true},
-                                 {"--type", true, true},
-                                 {"--actor", true},
-                                 {"--since", true},
-                                 {"--until", true},
-                                 {"--after", true},
-                                 {"--limit", true},
-                                 {"--format", true},
-                                 {"--color", true}});
+  auto args = Args::Parse(argv, StoreOptionSpecs({{"--stream", true},
+                                                  {"--key", true},
+                                                  {"--provider", true},
+                                                  {"--type", true, true},
+                                                  {"--actor", true},
+                                                  {"--since", true},
+                                                  {"--until", true},
+                                                  {"--after", true},
+                                                  {"--limit", true},
+                                                  {"--format", true},
+                                                  {"--color", true}}));
   if (!args.ok()) return UsageError(args.error().message, kLogUsage);
   if (args->help()) {
     std::fputs(kLogUsage, stdout);
@@ -325,8 +328,8 @@ int RunLog(const std::vector<std::string>& argv) {
   if (!args->positionals().empty()) {
     return UsageError("unexpected argument " + args->positionals().front(), kLogUsage);
   }
-  auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message, kLogUsage);
+  auto target = StoreTargetFrom(*args);
+  if (!target.ok()) return UsageError(target.error().message, kLogUsage);
 
   projections::EventFilter filter;
   filter.stream = args->Get("--stream");
@@ -363,9 +366,9 @@ int RunLog(const std::vector<std::string>& argv) {
   if (!style.ok()) return UsageError(style.error().message, kLogUsage);
 
   auto opened =
-      OpenDataDir(*dir, Access::kRead, /*check_head=*/false, StderrSink("keyledger-audit"));
+      OpenTarget(*target, Access::kRead, /*check_head=*/false, StderrSink("keyledger-audit"));
   if (!opened.ok()) return Fail(kExitError, opened.error().message);
-  events::RocksEventLog& log = (*opened)->log();
+  events::EventLog& log = (*opened)->log();
 
   LogTable table(*style, log.GetHead().sequence);
   EventSummarizer summarizer;
@@ -401,7 +404,7 @@ int RunLog(const std::vector<std::string>& argv) {
 
 int RunHistory(const std::vector<std::string>& argv) {
   auto args = Args::Parse(
-      argv, {{"--data-dir", true}, {"--no-health-reports"}, {"--format", true}, {"--color", true}});
+      argv, StoreOptionSpecs({{"--no-health-reports"}, {"--format", true}, {"--color", true}}));
   if (!args.ok()) return UsageError(args.error().message, kHistoryUsage);
   if (args->help()) {
     std::fputs(kHistoryUsage, stdout);
@@ -411,8 +414,8 @@ int RunHistory(const std::vector<std::string>& argv) {
     return UsageError("history takes exactly one KEY_ID", kHistoryUsage);
   }
   const std::string key_id = args->positionals().front();
-  auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message, kHistoryUsage);
+  auto target = StoreTargetFrom(*args);
+  if (!target.ok()) return UsageError(target.error().message, kHistoryUsage);
   const std::string format = args->Get("--format").value_or(IsTty(stdout) ? "table" : "jsonl");
   if (format != "table" && format != "jsonl" && format != "json") {
     return UsageError("--format must be table, jsonl or json", kHistoryUsage);
@@ -421,7 +424,7 @@ int RunHistory(const std::vector<std::string>& argv) {
   if (!style.ok()) return UsageError(style.error().message, kHistoryUsage);
 
   auto opened =
-      OpenDataDir(*dir, Access::kRead, /*check_head=*/false, StderrSink("keyledger-audit"));
+      OpenTarget(*target, Access::kRead, /*check_head=*/false, StderrSink("keyledger-audit"));
   if (!opened.ok()) return Fail(kExitError, opened.error().message);
   projections::KeyHistoryOptions options;
   options.include_health_reports = !args->Has("--no-health-reports");

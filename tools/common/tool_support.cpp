@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "events/store.hpp"
 #include "events/time_format.hpp"
 
 namespace keyledger::tools {
@@ -77,16 +78,106 @@ Result<std::string> DataDirFrom(const cli::Args& args) {
                    "--data-dir is required (or set KEYLEDGER_DATA_DIR)");
 }
 
+// ---- where the log is ----
+
+std::string StoreTarget::Name() const {
+  return on_etcd() ? "etcd prefix " + etcd.etcd_prefix : data_dir;
+}
+
+void AddStoreOptions(cli::Command& cmd) {
+  cli::Option dir = DataDirOption();
+  dir.required = false;  // or --etcd-endpoints: StoreTargetFrom decides
+  dir.help = "the keyledger data directory (RocksDB), or give --etcd-endpoints";
+  cmd.Add(std::move(dir));
+  cli::AddEtcdOptions(cmd, "an etcd log in place of --data-dir");
+}
+
+std::vector<OptionSpec> StoreOptionSpecs(std::vector<OptionSpec> more) {
+  // OptionSpec holds views: the names live in EtcdOptionNames()'s static vector.
+  std::vector<OptionSpec> specs = {{"--data-dir", true}};
+  for (const std::string& name : cli::EtcdOptionNames()) specs.push_back({name, true});
+  specs.insert(specs.end(), more.begin(), more.end());
+  return specs;
+}
+
+Result<StoreTarget> StoreTargetFrom(const cli::Args& args) {
+  auto bad = [](std::string msg) { return MakeError(ErrorCode::kInvalidArgument, msg); };
+  auto on_command_line = [&](std::string_view name) {
+    return args.SourceOf(name) == cli::Args::Source::kCommandLine;
+  };
+  // Commands parsed with cli::NoEnv (Args::Parse) read their variables here.
+  auto value = [&](std::string_view name, const char* env) -> std::optional<std::string> {
+    if (auto v = args.Get(name)) return v;
+    if (const char* e = std::getenv(env); e != nullptr && *e != '\0') return std::string(e);
+    return std::nullopt;
+  };
+  const bool dir_flag = on_command_line("data-dir");
+  const bool etcd_flag = on_command_line("etcd-endpoints");
+  if (dir_flag && etcd_flag) {
+    return bad("give --data-dir DIR (RocksDB) or --etcd-endpoints URL,... (etcd), not both");
+  }
+  bool use_etcd = etcd_flag;
+  if (!dir_flag && !etcd_flag) {
+    const bool dir_env = value("data-dir", "KEYLEDGER_DATA_DIR").has_value();
+    const bool etcd_env = value("etcd-endpoints", "KEYLEDGER_ETCD_ENDPOINTS").has_value();
+    if (dir_env && etcd_env) {
+      return bad(
+          "KEYLEDGER_DATA_DIR and KEYLEDGER_ETCD_ENDPOINTS are both set: pass --data-dir DIR or "
+          "--etcd-endpoints URL,... to choose the store");
+    }
+    if (!dir_env && !etcd_env) {
+      return bad(
+          "--data-dir is required (or set KEYLEDGER_DATA_DIR), or --etcd-endpoints URL,... for a "
+          "log on etcd (or KEYLEDGER_ETCD_ENDPOINTS)");
+    }
+    use_etcd = etcd_env;
+  }
+  StoreTarget target;
+  if (!use_etcd) {
+    for (const std::string& name : cli::EtcdOptionNames()) {
+      if (on_command_line(name)) {
+        return bad("--" + name + " applies to an etcd log (--etcd-endpoints), not to --data-dir");
+      }
+    }
+    KL_ASSIGN_OR_RETURN(target.data_dir, DataDirFrom(args));
+    return target;
+  }
+  cli::EtcdOptions& e = target.etcd;
+  e.etcd_endpoints_text = value("etcd-endpoints", "KEYLEDGER_ETCD_ENDPOINTS").value_or("");
+  e.etcd_prefix =
+      value("etcd-prefix", "KEYLEDGER_ETCD_PREFIX").value_or(std::string(cli::kDefaultEtcdPrefix));
+  e.etcd_cacert = value("etcd-cacert", "KEYLEDGER_ETCD_CACERT").value_or("");
+  e.etcd_cert = value("etcd-cert", "KEYLEDGER_ETCD_CERT").value_or("");
+  e.etcd_key = value("etcd-key", "KEYLEDGER_ETCD_KEY").value_or("");
+  e.etcd_user = value("etcd-user", "KEYLEDGER_ETCD_USER").value_or("");
+  e.etcd_password_file = value("etcd-password-file", "KEYLEDGER_ETCD_PASSWORD_FILE").value_or("");
+  KL_RETURN_IF_ERROR(cli::SplitEtcdEndpoints(e));
+  if (e.etcd_endpoints.empty()) return bad("--etcd-endpoints names no endpoint");
+  KL_RETURN_IF_ERROR(cli::CheckEtcdDetails(e));
+  return target;
+}
+
 // ---- opening ----
 
 OpenedLog::OpenedLog(std::unique_ptr<events::RocksEventLog> log, std::string scratch)
-    : log_(std::move(log)), scratch_(std::move(scratch)) {}
+    : rocks_(log.get()), scratch_(std::move(scratch)) {
+  log_ = std::move(log);
+}
+
+OpenedLog::OpenedLog(std::unique_ptr<events::EventLog> log, std::string scratch, bool on_etcd)
+    : log_(std::move(log)), scratch_(std::move(scratch)), on_etcd_(on_etcd) {}
+
+Status OpenedLog::CatchUp() {
+  if (!secondary()) return Status::Ok();
+  return rocks_->CatchUp();
+}
 
 OpenedLog::~OpenedLog() { IgnoreError(Close()); }
 
 Status OpenedLog::Close() {
   Status s = log_ ? log_->Close() : Status::Ok();
   log_.reset();
+  rocks_ = nullptr;
   if (!scratch_.empty()) {
     std::error_code ec;
     fs::remove_all(scratch_, ec);  // best effort: a leftover scratch directory harms nothing
@@ -153,6 +244,40 @@ Result<std::unique_ptr<OpenedLog>> OpenDataDir(const std::string& dir, Access ac
   return std::make_unique<OpenedLog>(std::move(log).value(), std::move(scratch));
 }
 
+Result<std::unique_ptr<OpenedLog>> OpenTarget(const StoreTarget& target, Access access,
+                                              bool check_head, LogSink sink) {
+  if (!target.on_etcd()) return OpenDataDir(target.data_dir, access, check_head, std::move(sink));
+  // The etcd log keeps its snapshots in a node-local RocksDB; a tool's goes to a scratch
+  // directory removed on close (snapshots of an etcd log belong to each keyledgerd node).
+  std::error_code ec;
+  std::string scratch = (fs::temp_directory_path(ec) / "keyledger-etcd-XXXXXX").string();
+  if (::mkdtemp(scratch.data()) == nullptr) {
+    return MakeError(ErrorCode::kIoError, "cannot create a scratch directory under " +
+                                              fs::temp_directory_path(ec).string());
+  }
+  events::StoreConfig config;
+  config.kind = events::StoreConfig::Kind::kEtcd;
+  config.data_dir = scratch;
+  config.log = std::move(sink);
+  // The scratch store holds nothing: the smallest budget RocksDB works with.
+  config.block_cache_bytes = 1 << 20;
+  config.write_buffer_bytes = 4 << 20;
+  cli::CopyEtcdOptions(target.etcd, config);
+  config.etcd_create_if_missing = access == Access::kCreate;
+  auto log = events::OpenStore(config);
+  if (!log.ok()) {
+    fs::remove_all(scratch, ec);
+    Error err = log.error();
+    if (err.code == ErrorCode::kNotFound) {
+      err.message += " (is --etcd-prefix right? keyledgerd creates the log on its first start)";
+    } else if (err.code == ErrorCode::kIoError) {
+      err.message = "cannot reach etcd: " + err.message;
+    }
+    return err;
+  }
+  return std::make_unique<OpenedLog>(std::move(log).value(), std::move(scratch), true);
+}
+
 Result<std::optional<events::MasterKey>> LoadExistingMasterKey(const std::string& key_file,
                                                                const std::string& data_dir,
                                                                const LogSink& sink) {
@@ -161,6 +286,8 @@ Result<std::optional<events::MasterKey>> LoadExistingMasterKey(const std::string
     source.file = key_file;
   } else if (const char* env = std::getenv("KEYLEDGER_MASTER_KEY"); env != nullptr && *env) {
     source.env_base64 = env;
+  } else if (data_dir.empty()) {
+    return std::optional<events::MasterKey>();  // an etcd log: no directory, no development key
   } else {
     std::error_code ec;
     const fs::path dev = fs::path(data_dir) / "master.key";

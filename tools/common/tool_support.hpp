@@ -19,6 +19,7 @@
 #include "events/secrets.hpp"
 #include "events/status.hpp"
 #include "src/cli/command_line.hpp"
+#include "src/cli/etcd_options.hpp"
 #include "src/cli/exit_code.hpp"
 
 namespace keyledger::tools {
@@ -62,25 +63,59 @@ Result<int64_t> ParseTime(std::string_view text, std::string_view what);
 // --data-dir, else KEYLEDGER_DATA_DIR; kInvalidArgument when neither is given or it is empty.
 Result<std::string> DataDirFrom(const cli::Args& args);
 
+// ---- where the log is: a data directory or an etcd prefix ----
+
+// A RocksDB data directory (--data-dir) or an etcd log (--etcd-endpoints and the other
+// --etcd-* options, src/cli/etcd_options.hpp): exactly one of the two.
+struct StoreTarget {
+  std::string data_dir;   // RocksDB; empty on etcd
+  cli::EtcdOptions etcd;  // etcd when etcd.etcd_endpoints is not empty
+  bool on_etcd() const { return !etcd.etcd_endpoints.empty(); }
+  // For messages: the directory, or "etcd prefix /keyledger/default".
+  std::string Name() const;
+};
+
+// --data-dir (KEYLEDGER_DATA_DIR, not required by itself) and the --etcd-* options, for commands
+// declared with cli::Command.
+void AddStoreOptions(cli::Command& cmd);
+// The same options for commands that list theirs inline (Args::Parse), followed by `more`.
+std::vector<OptionSpec> StoreOptionSpecs(std::vector<OptionSpec> more = {});
+// The store `args` name. A flag on the command line wins over the other kind's variable
+// (--etcd-endpoints over KEYLEDGER_DATA_DIR and the reverse); kInvalidArgument, worded for the
+// operator, when both --data-dir and --etcd-endpoints are given (or, without either flag, both
+// KEYLEDGER_DATA_DIR and KEYLEDGER_ETCD_ENDPOINTS are set), when neither is, when an --etcd-*
+// flag comes with a data directory, or for a bad etcd value (cli::CheckEtcdDetails).
+Result<StoreTarget> StoreTargetFrom(const cli::Args& args);
+
 // ---- opening a data directory ----
 
-// A log opened by a tool; closes the log and removes the secondary scratch directory on
-// destruction.
+// A log opened by a tool; closes the log and removes its scratch directory (a RocksDB secondary
+// instance's, or the local snapshot store of an etcd log) on destruction.
 class OpenedLog {
  public:
+  // RocksDB: `secondary` when opened next to a running server.
   OpenedLog(std::unique_ptr<events::RocksEventLog> log, std::string scratch);
+  // etcd (or any other store): `scratch` is removed after closing.
+  OpenedLog(std::unique_ptr<events::EventLog> log, std::string scratch, bool on_etcd);
   ~OpenedLog();
   OpenedLog(const OpenedLog&) = delete;
   OpenedLog& operator=(const OpenedLog&) = delete;
 
-  events::RocksEventLog& log() { return *log_; }
-  bool secondary() const { return !scratch_.empty(); }
+  events::EventLog& log() { return *log_; }
+  // A RocksDB secondary instance next to a running server (its view may lag the server's).
+  bool secondary() const { return rocks_ != nullptr && !scratch_.empty(); }
+  bool on_etcd() const { return on_etcd_; }
+  // A secondary instance: reads what the server wrote since (RocksEventLog::CatchUp). Otherwise
+  // nothing to do: a RocksDB log opened alone is complete, and an etcd log reads etcd itself.
+  Status CatchUp();
   // Closes now and reports the close status (the destructor ignores it).
   Status Close();
 
  private:
-  std::unique_ptr<events::RocksEventLog> log_;
+  std::unique_ptr<events::EventLog> log_;
+  events::RocksEventLog* rocks_ = nullptr;  // log_ when it is a RocksDB log
   std::string scratch_;
+  bool on_etcd_ = false;
 };
 
 // True when another process holds the RocksDB LOCK of `dir` (a running keyledgerd).
@@ -96,6 +131,14 @@ enum class Access {
 // so that a damaged log can still be opened and verified.
 Result<std::unique_ptr<OpenedLog>> OpenDataDir(const std::string& dir, Access access,
                                                bool check_head, LogSink sink);
+
+// OpenDataDir for a data directory; for etcd, the log under the prefix through events/store.hpp,
+// with a scratch local directory for its (unused) snapshot store. kRead and kWrite never write
+// to etcd on opening: a prefix without a log is kNotFound; kCreate creates it. Many processes
+// may open one etcd log at once (it needs no running keyledgerd). etcd unreachable: kIoError
+// within the etcd client's request timeout (about 6 s), never a hang.
+Result<std::unique_ptr<OpenedLog>> OpenTarget(const StoreTarget& target, Access access,
+                                              bool check_head, LogSink sink);
 
 // The master key when one is available: --master-key-file, else KEYLEDGER_MASTER_KEY, else
 // DIR/master.key if that file exists. nullopt when none is; never creates a key file.

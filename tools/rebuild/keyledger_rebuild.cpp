@@ -2,7 +2,8 @@
 // equal (state digest) to the stored snapshots and to a live server, and can replace the
 // snapshots with the rebuilt state. Links only the events and projections layers.
 //
-//   keyledger-rebuild --data-dir DIR [--dry-run] [--write-snapshot] [--compare-url URL] ...
+//   keyledger-rebuild (--data-dir DIR | --etcd-endpoints URL,...) [--dry-run] [--write-snapshot]
+//                     [--compare-url URL] ...
 //
 // Exit status (src/cli/exit_code.hpp): 0 everything matched (or the snapshot was replaced), 1 a
 // mismatch or a broken chain, 2 usage error, 3 could not run (missing directory, server
@@ -38,7 +39,8 @@ constexpr const char* kProgram = "keyledger-rebuild";
 cli::Command RebuildCommand() {
   cli::Command cmd(kProgram);
   cmd.Usage(
-         "usage: keyledger-rebuild --data-dir DIR [--dry-run] [--write-snapshot]\n"
+         "usage: keyledger-rebuild (--data-dir DIR | --etcd-endpoints URL,...) [--dry-run]\n"
+         "                         [--write-snapshot]\n"
          "                         [--compare-url URL] [--token TOKEN] [--timeout SECONDS]\n"
          "                         [--progress auto|bar|lines|none] [--progress-interval "
          "SECONDS]\n"
@@ -50,15 +52,20 @@ cli::Command RebuildCommand() {
          "at each one's sequence, with every stored snapshot and with a live server, and names\n"
          "the first entity (provider:<id>, endpoint:<id>, key:<id>) that differs. Reads the\n"
          "directory read-only (as a RocksDB secondary instance while keyledgerd runs) unless\n"
-         "--write-snapshot is given.\n")
+         "--write-snapshot is given.\n"
+         "\n"
+         "On etcd (--etcd-endpoints instead of --data-dir) it reads the log from etcd, needs no\n"
+         "running keyledgerd, and rebuilds in memory: the snapshots of an etcd log are each\n"
+         "node's own (under the node's --data-dir), so there are none to compare or replace here;\n"
+         "--compare-url compares with a node.\n")
       .Epilogue(
           "Exit status: 0 all digests match (or the snapshots were replaced), 1 a mismatch or a\n"
-          "broken chain, 2 usage error, 3 could not run.\n")
-      .Add(DataDirOption())
-      .Add({.name = "write-snapshot",
-            .kind = cli::Option::Kind::kFlag,
-            .help = "replace every snapshot, in one atomic write, with one of the rebuilt state "
-                    "at the head. Refused while a server holds DIR"})
+          "broken chain, 2 usage error, 3 could not run.\n");
+  AddStoreOptions(cmd);
+  cmd.Add({.name = "write-snapshot",
+           .kind = cli::Option::Kind::kFlag,
+           .help = "replace every snapshot, in one atomic write, with one of the rebuilt state "
+                   "at the head. Refused while a server holds DIR"})
       .Add({.name = "dry-run",
             .kind = cli::Option::Kind::kFlag,
             .help = "verify only: never write, even with --write-snapshot (then it says what it "
@@ -148,8 +155,17 @@ int Run(const std::vector<std::string>& argv) {
     std::fputs(cmd.Help().c_str(), stdout);
     return kExitOk;
   }
-  auto dir = DataDirFrom(*args);
-  if (!dir.ok()) return UsageError(dir.error().message);
+  auto target = StoreTargetFrom(*args);
+  if (!target.ok()) return UsageError(target.error().message);
+  const std::string name = target->Name();
+  if (target->on_etcd() && args->Has("--write-snapshot") && !args->Has("--dry-run")) {
+    // The snapshots of an etcd log live on each node (events/ETCD.md): keyledgerd writes its
+    // own every --snapshot-every events and at shutdown. This tool rebuilds in memory.
+    return UsageError(
+        "--write-snapshot applies to a data directory: on etcd each keyledgerd keeps its own "
+        "snapshots (written every --snapshot-every events and at shutdown); rebuild on etcd "
+        "rebuilds in memory, and --compare-url checks a node");
+  }
   auto progress_mode = ProgressModeFrom(*args);
   if (!progress_mode.ok()) return UsageError(progress_mode.error().message);
   double interval = 5;
@@ -193,26 +209,26 @@ int Run(const std::vector<std::string>& argv) {
   }
 
   const LogSink sink = StderrSink("keyledger-rebuild");
-  auto opened = OpenDataDir(*dir, write ? Access::kWrite : Access::kRead,
-                            /*check_head=*/write, sink);
+  auto opened = OpenTarget(*target, write ? Access::kWrite : Access::kRead,
+                           /*check_head=*/write, sink);
   if (!opened.ok()) {
     if (write && opened.error().code == ErrorCode::kUnavailable) {
       return Fail(kExitError,
-                  "refusing --write-snapshot: " + *dir +
+                  "refusing --write-snapshot: " + name +
                       " is held by a running keyledgerd, which owns the snapshots. Stop the "
                       "server first, or run without --write-snapshot to compare only.");
     }
     return Fail(kExitError, opened.error().message);
   }
-  events::RocksEventLog& log = (*opened)->log();
+  events::EventLog& log = (*opened)->log();
   events::Head head = log.GetHead();
   if (live && live->sequence > head.sequence && (*opened)->secondary()) {
-    if (Status s = log.CatchUp(); !s.ok()) return Fail(kExitError, s.error().message);
+    if (Status s = (*opened)->CatchUp(); !s.ok()) return Fail(kExitError, s.error().message);
     head = log.GetHead();
   }
   if (live && live->sequence > head.sequence) {
     return Fail(kExitError, "the server is at sequence " + std::to_string(live->sequence) +
-                                " but " + *dir + " ends at " + std::to_string(head.sequence) +
+                                " but " + name + " ends at " + std::to_string(head.sequence) +
                                 ": is --compare-url the server of this directory?");
   }
 
@@ -464,7 +480,7 @@ int Run(const std::vector<std::string>& argv) {
   }
   if (!write_error.empty()) return Fail(kExitError, "cannot write the snapshot: " + write_error);
   Status closed = (*opened)->Close();
-  if (!closed.ok()) return Fail(kExitError, "closing " + *dir + ": " + closed.error().message);
+  if (!closed.ok()) return Fail(kExitError, "closing " + name + ": " + closed.error().message);
   return ok ? kExitOk : kExitCheckFailed;
 }
 
