@@ -1,5 +1,7 @@
 #include "api/admin_api.hpp"
 
+#include <exception>
+
 #include "api/admin_api_internal.hpp"
 #include "api/audit_stream.hpp"
 #include "api/metrics.hpp"
@@ -56,9 +58,14 @@ AdminApi::Impl::Impl(registry::Registry& r, events::EventLog& l, events::Keyring
       metrics(m),
       options(o),
       workers(std::max(1, o.workers)),
-      view_cache(o.view_cache_bytes) {}
+      view_cache(o.view_cache_bytes),
+      gate(std::make_shared<SeqGate>([&r] { return r.Current()->sequence; })) {
+  // The commit listener outlives nothing it points at: it holds the gate, which a stopped
+  // AdminApi leaves inert.
+  registry.AddCommitListener([g = gate](uint64_t, uint64_t) { g->Notify(); });
+}
 
-AdminApi::Impl::~Impl() = default;
+AdminApi::Impl::~Impl() { gate->Stop(); }
 
 Result<registry::RequestContext> AdminApi::Impl::Context(const Request& req) const {
   registry::RequestContext c;
@@ -249,7 +256,7 @@ std::string CapabilitiesJson(bool user_configurable_only) {
   return w.Take();
 }
 
-Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
+Status RegisterOpsRoutes(Router& router, const Router& documented, AdminApi::Impl& api) {
   KL_RETURN_IF_ERROR(router.Add({.method = "GET",
                                  .pattern = "/healthz",
                                  .access = Access::kPublic,
@@ -258,19 +265,31 @@ Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
                                  .handler = [](const RequestPtr&, Responder respond) {
                                    respond(JsonOk(R"({"status":"ok"})"));
                                  }}));
-  KL_RETURN_IF_ERROR(
-      router.Add({.method = "GET",
-                  .pattern = "/readyz",
-                  .access = Access::kPublic,
-                  .summary = "Recovered and accepting writes",
-                  .tag = "Ops",
-                  // Public, so it says nothing but ready or not: figures such as
-                  // the head sequence are on /metrics, for auditors.
-                  .handler = [&api](const RequestPtr&, Responder respond) {
-                    const bool ready = api.ready.load();
-                    respond(Response::Json(ready ? 200 : 503, ready ? R"({"status":"ready"})"
-                                                                    : R"({"status":"not_ready"})"));
-                  }}));
+  KL_RETURN_IF_ERROR(router.Add({.method = "GET",
+                                 .pattern = "/readyz",
+                                 .access = Access::kPublic,
+                                 .summary = "Recovered and accepting writes",
+                                 .tag = "Ops",
+                                 // Public, so it says nothing but ready or not: figures such as
+                                 // the head sequence are on /metrics, for auditors.
+                                 .handler = [&api](const RequestPtr&, Responder respond) {
+                                   if (!api.ready.load()) {
+                                     return respond(
+                                         Response::Json(503, R"({"status":"not_ready"})"));
+                                   }
+                                   // A shared store without quorum: reads are still served, writes
+                                   // are not. The reason is an operator's (no secret in it; no
+                                   // figures either).
+                                   if (Status health = api.log.Health(); !health.ok()) {
+                                     json::Writer w;
+                                     w.BeginObject()
+                                         .Member("status", "not_ready")
+                                         .Member("reason", health.error().message)
+                                         .EndObject();
+                                     return respond(Response::Json(503, w.Take()));
+                                   }
+                                   respond(Response::Json(200, R"({"status":"ready"})"));
+                                 }}));
   KL_RETURN_IF_ERROR(router.Add({.method = "GET",
                                  .pattern = "/api/capabilities",
                                  .access = Access::kPublic,
@@ -302,7 +321,98 @@ Status RegisterOpsRoutes(Router& router, AdminApi::Impl& api) {
                      .access = Access::kPublic,
                      .summary = "This API's OpenAPI 3.1 document",
                      .tag = "Ops",
-                     .handler = OpenApiHandler(router, OpenApiInfo{}, AdminApiSchemas())});
+                     .handler = OpenApiHandler(documented, OpenApiInfo{}, AdminApiSchemas())});
+}
+
+// Delivers to the route's Responder with X-Keyledger-Seq added.
+class SeqSink final : public ResponseSink {
+ public:
+  SeqSink(const registry::Registry& registry, Responder next, std::optional<uint64_t> fixed)
+      : registry_(registry), next_(std::move(next)), fixed_(fixed) {}
+  void Finish(Response response) override {
+    response.headers.emplace_back(kSeqHeader, Seq());
+    next_.Respond(std::move(response));
+  }
+  std::shared_ptr<EventStream> StartStream(std::vector<NameValue> headers) override {
+    headers.emplace_back(kSeqHeader, Seq());
+    return next_.StartEventStream(std::move(headers));
+  }
+
+ private:
+  static constexpr const char* kSeqHeader = "X-Keyledger-Seq";
+  std::string Seq() const {
+    return std::to_string(fixed_ ? *fixed_ : registry_.Current()->sequence);
+  }
+  const registry::Registry& registry_;
+  const Responder next_;
+  const std::optional<uint64_t> fixed_;
+};
+
+// A read answers from the state it started on (or a later one), so the sequence seen before
+// the handler is what the answer reflects at least; a write answers after its commit was
+// published, so the state then includes it.
+Responder SeqResponder(const AdminApi::Impl& api, const Request& req, const Responder& respond) {
+  const bool read = req.method == "GET" || req.method == "HEAD";
+  std::optional<uint64_t> fixed;
+  if (read) fixed = api.registry.Current()->sequence;
+  return Responder(std::make_shared<SeqSink>(api.registry, respond, fixed));
+}
+
+std::optional<uint64_t> ParseMinSeq(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty() || v.size() > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+Response MinSeqNotReached(uint64_t applied, uint64_t wanted, std::chrono::milliseconds waited) {
+  Response r = Response::Json(
+      503, ErrorBody("system_error", "this node has applied sequence " + std::to_string(applied) +
+                                         "; X-Keyledger-Min-Seq " + std::to_string(wanted) +
+                                         " not reached within " + std::to_string(waited.count()) +
+                                         " ms"));
+  r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
+  return r;
+}
+
+void RunHandler(const Handler& handler, const RequestPtr& req, const Responder& respond) {
+  try {
+    handler(req, respond);
+  } catch (const std::exception& e) {
+    if (!respond.answered()) respond(SystemErrorResponse(e.what()));
+  } catch (...) {
+    if (!respond.answered()) respond(SystemErrorResponse("non-standard exception"));
+  }
+}
+
+// X-Keyledger-Seq on every answer; X-Keyledger-Min-Seq parks the request on the gate.
+Handler WithSeq(AdminApi::Impl& api, Handler inner) {
+  return [&api, inner = std::move(inner)](const RequestPtr& req, Responder respond) {
+    const std::optional<std::string_view> header = req->Header("x-keyledger-min-seq");
+    if (!header) return inner(req, SeqResponder(api, *req, respond));
+    const std::optional<uint64_t> wanted = ParseMinSeq(*header);
+    if (!wanted) {
+      return SeqResponder(api, *req, respond)(ErrorResponse(
+          MakeError(ErrorCode::kInvalidArgument,
+                    "X-Keyledger-Min-Seq must be an event sequence number (decimal digits)")));
+    }
+    const std::chrono::milliseconds wait = api.options.min_seq_wait;
+    const bool parked = api.gate->Wait(
+        *wanted, wait, [&api, inner, req, respond, wanted, wait](SeqGate::Outcome outcome) {
+          const Responder out = SeqResponder(api, *req, respond);
+          if (outcome == SeqGate::Outcome::kReached) return RunHandler(inner, req, out);
+          out(MinSeqNotReached(api.registry.Current()->sequence, *wanted, wait));
+        });
+    if (!parked) {
+      SeqResponder(api, *req, respond)(MinSeqNotReached(api.registry.Current()->sequence, *wanted,
+                                                        std::chrono::milliseconds(0)));
+    }
+  };
 }
 
 }  // namespace
@@ -314,16 +424,25 @@ AdminApi::AdminApi(registry::Registry& registry, events::EventLog& log, events::
 AdminApi::~AdminApi() { Shutdown(); }
 
 Status AdminApi::Register(Router& router) {
+  // The routes go into `inner` first and then, each wrapped by WithSeq, into `router`, in the
+  // same order.
+  Router inner;
   // Aether's /api/admin/endpoints router includes the endpoint CRUD routes first, then keys and
   // health (aether-spec.md §1.2); Starlette tries routes in that order.
-  KL_RETURN_IF_ERROR(RegisterProviderRoutes(router, *impl_));
+  KL_RETURN_IF_ERROR(RegisterProviderRoutes(inner, *impl_));
   // The health, RPM and adaptive routes share no path with the key routes, so their place does
   // not change matching; before the keys, their DELETEs on a key are listed before K6's.
-  KL_RETURN_IF_ERROR(RegisterHealthRoutes(router, *impl_));
-  KL_RETURN_IF_ERROR(RegisterKeyRoutes(router, *impl_));
-  KL_RETURN_IF_ERROR(RegisterAuditRoutes(router, *impl_));
-  KL_RETURN_IF_ERROR(RegisterSystemRoutes(router, *impl_));
-  return RegisterOpsRoutes(router, *impl_);
+  KL_RETURN_IF_ERROR(RegisterHealthRoutes(inner, *impl_));
+  KL_RETURN_IF_ERROR(RegisterKeyRoutes(inner, *impl_));
+  KL_RETURN_IF_ERROR(RegisterAuditRoutes(inner, *impl_));
+  KL_RETURN_IF_ERROR(RegisterSystemRoutes(inner, *impl_));
+  KL_RETURN_IF_ERROR(RegisterOpsRoutes(inner, router, *impl_));
+  for (const RouteSpec* spec : inner.Routes()) {
+    RouteSpec wrapped = *spec;
+    wrapped.handler = WithSeq(*impl_, std::move(wrapped.handler));
+    KL_RETURN_IF_ERROR(router.Add(std::move(wrapped)));
+  }
+  return Status::Ok();
 }
 
 void AdminApi::SetReady(bool ready) { impl_->ready = ready; }
@@ -333,6 +452,7 @@ size_t AdminApi::ViewCacheBytes() const { return impl_->view_cache.bytes(); }
 void AdminApi::OnTokensReloaded() { RecheckStreams(*impl_); }
 
 void AdminApi::Shutdown() {
+  impl_->gate->Stop();  // parked requests answer 503 now
   ShutdownStreams(*impl_);
   impl_->workers.Stop();
 }

@@ -11,6 +11,7 @@
 // Ownership: AdminApi borrows everything it is given; all of it must outlive it. Shutdown()
 // ends SSE streams and drains the worker pool; call it before stopping the HTTP server.
 
+#include <chrono>
 #include <memory>
 
 #include "api/handler.hpp"
@@ -27,6 +28,7 @@ namespace keyledger::api {
 class Authenticator;
 
 inline constexpr size_t kDefaultMaxAuditStreams = 64;
+inline constexpr std::chrono::milliseconds kDefaultMinSeqWait{5000};
 
 struct AdminApiOptions {
   // Worker threads for long reads (time travel, audit queries, history). Default 2.
@@ -40,6 +42,9 @@ struct AdminApiOptions {
   // Bytes of views the read routes may keep cached (api/view_cache.hpp; --view-cache-mb).
   // Default kDefaultViewCacheBytes (16 MiB); 0 caches nothing.
   size_t view_cache_bytes = kDefaultViewCacheBytes;
+  // How long a request with X-Keyledger-Min-Seq: N waits for this node to apply N before it is
+  // answered 503 (--min-seq-wait-ms). Default kDefaultMinSeqWait (5 s).
+  std::chrono::milliseconds min_seq_wait = kDefaultMinSeqWait;
   // Re-checks each open stream's token before every delivery and on OnTokensReloaded(), and
   // ends the stream when it no longer grants the auditor role. Borrowed; null: never re-checked.
   Authenticator* authenticator = nullptr;
@@ -53,9 +58,15 @@ class AdminApi {
   AdminApi(const AdminApi&) = delete;
   AdminApi& operator=(const AdminApi&) = delete;
 
-  // Registers every route, in Aether's order where it matters (Starlette matching).
+  // Registers every route, in Aether's order where it matters (Starlette matching). Every
+  // answer of these routes carries X-Keyledger-Seq (the sequence this node had applied: for a
+  // read, when it was served; for a write, after it committed), and a request may send
+  // X-Keyledger-Min-Seq: N to be served only once this node has applied N (waiting at most
+  // AdminApiOptions::min_seq_wait without holding an I/O thread, else 503; a malformed value
+  // is 400). events/ETCD.md "Several nodes".
   Status Register(Router& router);
-  // True once recovery finished and the store accepts writes (GET /readyz).
+  // True once recovery finished (GET /readyz); /readyz is also not ready while the store's
+  // Health() is an error (no etcd quorum), and says why.
   void SetReady(bool ready);
   // The tokens file was reloaded (SIGHUP): end the audit streams whose token was revoked.
   void OnTokensReloaded();

@@ -13,6 +13,7 @@
 
 #include "api/admin_api.hpp"
 #include "api/errors.hpp"
+#include "api/seq_gate.hpp"
 #include "api/view_cache.hpp"
 #include "api/worker_pool.hpp"
 #include "projections/state.hpp"
@@ -38,6 +39,8 @@ struct AdminApi::Impl {
   std::atomic<bool> ready{false};
   AnswerCache view_cache;          // answers of read routes of the state now (ServeView)
   std::shared_ptr<StreamHub> hub;  // shared_ptr: complete only in audit_stream.cpp
+  // Requests waiting for X-Keyledger-Min-Seq; shared with the registry's commit listener.
+  std::shared_ptr<SeqGate> gate;
 
   // Who, from where, why, If-Match and Idempotency-Key of a request (400 when a header is bad).
   Result<registry::RequestContext> Context(const Request& req) const;

@@ -278,6 +278,7 @@ int Serve(const ServerConfig& cfg) {
   api::AdminApiOptions admin_options;
   admin_options.authenticator = auth->get();
   admin_options.view_cache_bytes = static_cast<size_t>(cfg.view_cache_mb) << 20;
+  admin_options.min_seq_wait = std::chrono::milliseconds(cfg.min_seq_wait_ms);
   api::AdminApi admin(registry, **log, **keyring, logger, &metrics, admin_options);
   if (Status s = RegisterServedRoutes(admin, router); !s.ok()) {
     return Fail(logger, "bad route table", s);

@@ -201,6 +201,12 @@ cli::Command ServerCommand() {
                     "16 to 65536 (at most 64 subscribers)",
             .default_value = std::to_string(d.sse_buffer_kb),
             .env = "KEYLEDGER_SSE_BUFFER_KB"})
+      .Add({.name = "min-seq-wait-ms",
+            .value_name = "MS",
+            .help = "how long a request with X-Keyledger-Min-Seq: N waits for this node to apply "
+                    "sequence N before it answers 503, 0 to 60000",
+            .default_value = std::to_string(d.min_seq_wait_ms),
+            .env = "KEYLEDGER_MIN_SEQ_WAIT_MS"})
       .Add({.name = "store",
             .value_name = "KIND",
             .help = "where the event log lives: rocksdb (in --data-dir) or etcd (a cluster shared "
@@ -256,6 +262,7 @@ Result<ParsedServerArgs> ParseServerArgs(int argc, const char* const* argv, cons
   KL_ASSIGN_OR_RETURN(c.write_buffer_mb, parsed.GetUint("write-buffer-mb", 4, 65536));
   KL_ASSIGN_OR_RETURN(c.view_cache_mb, parsed.GetUint("view-cache-mb", 0, 65536));
   KL_ASSIGN_OR_RETURN(c.sse_buffer_kb, parsed.GetUint("sse-buffer-kb", 16, 65536));
+  KL_ASSIGN_OR_RETURN(c.min_seq_wait_ms, parsed.GetUint("min-seq-wait-ms", 0, 60000));
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
   }

@@ -49,6 +49,9 @@ struct ServerConfig : cli::EtcdOptions {
   uint64_t write_buffer_mb = 128;
   uint64_t view_cache_mb = 16;   // --view-cache-mb: cached answers of read routes (0: none)
   uint64_t sse_buffer_kb = 256;  // --sse-buffer-kb: per audit-stream subscriber
+  // --min-seq-wait-ms: how long a request with X-Keyledger-Min-Seq waits for this node to apply
+  // that sequence before it answers 503 (events/ETCD.md "Several nodes").
+  uint64_t min_seq_wait_ms = 5000;
 
   // The event store (events/store.hpp, events/ETCD.md).
   std::string store = "rocksdb";  // --store rocksdb|etcd

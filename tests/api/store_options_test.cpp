@@ -86,5 +86,27 @@ TEST(StoreOptionsTest, BadCombinationsAreRefused) {
   EXPECT_FALSE(Parse({"--store", "etcd", "--etcd-endpoints", many.c_str()}).ok());
 }
 
+// --min-seq-wait-ms bounds how long X-Keyledger-Min-Seq waits (events/ETCD.md "Several nodes").
+TEST(StoreOptionsTest, MinSeqWaitHasADefaultAVariableAndARange) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->config.min_seq_wait_ms, 5000u);
+  auto flag = Parse({"--min-seq-wait-ms", "250"});
+  ASSERT_TRUE(flag.ok()) << flag.status().ToString();
+  EXPECT_EQ(flag->config.min_seq_wait_ms, 250u);
+  auto env = Parse({}, {{"KEYLEDGER_MIN_SEQ_WAIT_MS", "0"}});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->config.min_seq_wait_ms, 0u);
+  for (const char* bad : {"-1", "60001", "soon"}) {
+    EXPECT_FALSE(Parse({"--min-seq-wait-ms", bad}).ok()) << bad;
+  }
+  auto help = Parse({"--help"});
+  ASSERT_TRUE(help.ok());
+  for (const char* text :
+       {"--min-seq-wait-ms", "KEYLEDGER_MIN_SEQ_WAIT_MS", "X-Keyledger-Min-Seq"}) {
+    EXPECT_NE(help->help_text.find(text), std::string::npos) << text;
+  }
+}
+
 }  // namespace
 }  // namespace keyledger
