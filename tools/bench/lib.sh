@@ -38,8 +38,9 @@ kl_start_server() {
   local tries=0
   KL_PORT=""
   while [ -z "$KL_PORT" ]; do
-    KL_PORT=$(sed -n 's/.*"msg":"keyledgerd ready".*:\/\/127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$log" |
-      head -n1)
+    # The server's shell may not have created the log yet: that is "not ready", not an error.
+    KL_PORT=$(sed -n 's/.*"msg":"keyledgerd ready".*:\/\/127\.0\.0\.1:\([0-9]*\)".*/\1/p' \
+      "$log" 2>/dev/null | head -n1 || true)
     if [ -n "$KL_PORT" ]; then break; fi
     if ! kill -0 "$KL_PID" 2>/dev/null; then
       echo "keyledgerd exited before it was ready:" >&2
