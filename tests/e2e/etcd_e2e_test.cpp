@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "events/etcd_client.hpp"
@@ -175,6 +176,79 @@ TEST_F(EtcdE2eTest, MinSeqGivesReadYourWritesOnAnotherNode) {
   EXPECT_NE(ahead.body.find("not reached within"), std::string::npos) << ahead.body;
   // Not a sequence number: 400, nothing waited for.
   EXPECT_EQ(on_b.Get(list, {{"X-Keyledger-Min-Seq", "12abc"}}).status, 400);
+}
+
+// The key's version as a node sees it once it has applied `min_seq`: a write whose If-Match
+// cannot hold ("0") is refused with 412 before anything is decided, and the 412 carries the
+// current ETag (there is no single-key GET in Aether's API).
+std::string VersionOn(Client& client, const std::string& key_id, uint64_t min_seq) {
+  TestResponse r =
+      client.Put(KeyPath(key_id), R"({"note":"probe"})",
+                 {{"If-Match", "\"0\""}, {"X-Keyledger-Min-Seq", std::to_string(min_seq)}});
+  EXPECT_EQ(r.status, 412) << r.body;
+  return r.Header("ETag");
+}
+
+TEST_F(EtcdE2eTest, TwoNodesRacingOnIfMatchLoseNoUpdate) {
+  const std::string prefix = EtcdCluster::UniquePrefix();
+  StartServer(StoreArgs(prefix));
+  ASSERT_FALSE(HasFatalFailure());
+  std::unique_ptr<Daemon> b = StartSecondNode(prefix);
+  ASSERT_TRUE(b->running());
+  Client on_a(port(), admin_token_);
+  const std::string provider = CreateProvider(on_a, "race-provider");
+  CreatedKey key = CreateKey(on_a, provider, R"(["CLAUDE"])", NewSecret("race"), "race-key");
+  ASSERT_FALSE(key.id.empty());
+  const std::string start = VersionOn(on_a, key.id, 0);
+  ASSERT_FALSE(start.empty());
+
+  // Four writers, two through each node, each updating the key with If-Match until it has
+  // 12 successes: a 412 hands it the current ETag to try again with. Bounded in attempts/time.
+  constexpr int kWriters = 4;
+  constexpr int kEach = 12;
+  std::mutex mu;
+  std::set<std::string> acknowledged;  // the ETag of every 200: one version per update
+  std::vector<std::string> unexpected;
+  std::atomic<uint64_t> max_seq{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      Client c(w % 2 == 0 ? port() : b->port(), admin_token_);
+      std::string etag = start;
+      int done = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+      for (int attempt = 0;
+           done < kEach && attempt < kEach * 200 && std::chrono::steady_clock::now() < deadline;
+           ++attempt) {
+        TestResponse put =
+            c.Put(KeyPath(key.id),
+                  R"({"note":"w)" + std::to_string(w) + "-" + std::to_string(done) + "\"}",
+                  {{"If-Match", etag}});
+        std::lock_guard lock(mu);
+        if (put.status == 200) {
+          ++done;
+          etag = put.Header("ETag");
+          if (!acknowledged.insert(etag).second) unexpected.push_back("ETag twice: " + etag);
+          const uint64_t seq = SeqOf(put);
+          if (seq > max_seq) max_seq = seq;
+        } else if (put.status == 412) {
+          etag = put.Header("ETag");
+        } else if (put.status != 503) {
+          unexpected.push_back(std::to_string(put.status) + " " + put.body);
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_TRUE(unexpected.empty()) << unexpected.front();
+  ASSERT_EQ(acknowledged.size(), static_cast<size_t>(kWriters * kEach));
+
+  // Every acknowledged update is a version of its own, and both nodes agree on the last one.
+  const uint64_t v0 = std::stoull(start.substr(1));
+  const std::string expected = "\"" + std::to_string(v0 + kWriters * kEach) + "\"";
+  Client on_b(b->port(), admin_token_);
+  EXPECT_EQ(VersionOn(on_a, key.id, max_seq), expected);
+  EXPECT_EQ(VersionOn(on_b, key.id, max_seq), expected);
 }
 
 TEST_F(EtcdE2eTest, EtcdOptionsAreCheckedBeforeAnythingStarts) {
