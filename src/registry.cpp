@@ -239,7 +239,14 @@ size_t Registry::ProcessGroup(std::vector<Pending>& group) {
       if (!DecideAndFold(plan, i)) break;          // the group is full: i and the rest wait
     }
     Commit(plan);
-    if (plan.lost_race && attempt < kMaxRaceAttempts) continue;  // decide again on newer state
+    if (plan.lost_race && attempt < kMaxRaceAttempts) {
+      // Decide again on newer state. When the log has not shown the winner's head yet, give the
+      // follower a moment instead of deciding on the same state again (a few ms, growing).
+      if (options_.log->GetHead().sequence <= plan.base->sequence) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(attempt, 10)));
+      }
+      continue;
+    }
     Complete(plan);
     if (plan.failure) {
       // The write may have reached the disk after all (see events/FORMAT.md "Failed writes"),
@@ -390,9 +397,12 @@ void Registry::Commit(GroupPlan& plan) {
     // Another node appended first. The log has already moved its head to the one that won
     // (EventLog's contract), so a version conflict with the head past our base is that race
     // too, not the request's: our commands name the versions of the state they decided on.
-    plan.lost_race = code == ErrorCode::kHeadConflict ||
-                     (code == ErrorCode::kVersionConflict &&
-                      options_.log->GetHead().sequence > plan.base->sequence);
+    // Every version in the request comes from the state the group was decided on (a client's
+    // own If-Match or expected version is checked against that state while deciding), so a
+    // version conflict means the state was stale: on a shared log, another node's write whose
+    // head this node may not have adopted yet (the follower clears the version cache before it
+    // moves the head). The same race, decided again after the catch-up.
+    plan.lost_race = code == ErrorCode::kHeadConflict || code == ErrorCode::kVersionConflict;
     if (plan.lost_race) {
       plan.failure = MakeError(ErrorCode::kHeadConflict,
                                "other nodes kept appending to the shared log; retry later");
