@@ -112,7 +112,7 @@ done
 # Every member answers a linearizable read: there is a leader and a quorum.
 for port in "${CLIENT_PORTS[@]}"; do
   ok=0
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     if curl -sf -m 2 -XPOST "http://127.0.0.1:$port/v3/kv/range" -d '{"key":"AA=="}' \
       >/dev/null 2>&1; then
       ok=1
