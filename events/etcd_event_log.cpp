@@ -778,17 +778,9 @@ void EtcdEventLog::WriterLoop() {
   }
 }
 
+// The same cache and read as StreamVersion (the planner has validated the stream already).
 Result<uint64_t> EtcdEventLog::WriterVersion(std::string_view stream) {
-  uint64_t generation;
-  {
-    std::lock_guard lock(versions_mu_);
-    auto it = versions_.find(std::string(stream));
-    if (it != versions_.end()) return it->second;
-    generation = versions_generation_;
-  }
-  KL_ASSIGN_OR_RETURN(std::optional<uint64_t> v, ReadVersion(stream));
-  RememberVersion(std::string(stream), *v, generation);
-  return *v;
+  return StreamVersion(stream);
 }
 
 Status EtcdEventLog::PrefetchVersions(const std::vector<Pending>& group) {
