@@ -33,14 +33,15 @@
 namespace keyledger::api {
 
 // What the admin UI and scripts send: Starlette's always-allowed safelisted headers plus
-// keyledger's own request headers.
+// keyledger's own request headers (X-Keyledger-Min-Seq: read-your-writes on another node).
 inline constexpr std::string_view kCorsAllowHeaders =
     "Accept, Accept-Language, Authorization, Content-Language, Content-Type, Idempotency-Key, "
-    "If-Match, Last-Event-ID, X-Audit-Reason, X-Request-Id";
+    "If-Match, Last-Event-ID, X-Audit-Reason, X-Keyledger-Min-Seq, X-Request-Id";
 // What a browser client may read from a response: the version, the request id, an idempotent
-// replay, and the headers of 307, 429 and 503 answers.
+// replay, the sequence the answer reflects (to send back as X-Keyledger-Min-Seq), and the
+// headers of 307, 429 and 503 answers.
 inline constexpr std::string_view kCorsExposeHeaders =
-    "ETag, X-Request-Id, Idempotent-Replayed, Location, Retry-After";
+    "ETag, X-Request-Id, Idempotent-Replayed, X-Keyledger-Seq, Location, Retry-After";
 inline constexpr std::string_view kCorsAllowMethods = "GET, POST, PUT, DELETE, PATCH, OPTIONS";
 inline constexpr int kCorsMaxAgeSeconds = 600;
 

@@ -33,7 +33,8 @@ const CorsPolicy kAny({"*"});
 TEST(CorsTest, PreflightFromAnAllowedOriginWithTheAdminUisHeaders) {
   auto r = kExplicit.Preflight(
       Preflight("https://admin.example.com", "PUT",
-                "authorization, content-type, if-match, idempotency-key, x-audit-reason"));
+                "authorization, content-type, if-match, idempotency-key, x-audit-reason, "
+                "x-keyledger-min-seq"));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "OK");
@@ -83,7 +84,7 @@ TEST(CorsTest, ResponseHeadersOnlyForAnAllowedOrigin) {
   kExplicit.AddResponseHeaders("http://localhost:5173", allowed);
   EXPECT_EQ(HeaderOf(allowed, "Access-Control-Allow-Origin"), "http://localhost:5173");
   EXPECT_EQ(HeaderOf(allowed, "Access-Control-Expose-Headers"),
-            "ETag, X-Request-Id, Idempotent-Replayed, Location, Retry-After");
+            "ETag, X-Request-Id, Idempotent-Replayed, X-Keyledger-Seq, Location, Retry-After");
   EXPECT_EQ(HeaderOf(allowed, "Access-Control-Allow-Credentials"), "true");
   EXPECT_EQ(HeaderOf(allowed, "Vary"), "Origin");
 
