@@ -515,6 +515,9 @@ void EtcdEventLog::FollowerLoop() {
       }
       if (now < next_probe) return true;
       next_probe = now + options_.probe_interval;
+      if (Status d = DefragmentWhenDue(false); !d.ok()) {
+        LogError("etcd: defragmenting the members failed (tried again later): " + d.ToString());
+      }
       int64_t probe_revision = 0;
       int64_t probe_head_mod = 0;
       if (!Probe(probe_revision, probe_head_mod).ok()) return false;  // re-watch once healthy
@@ -1245,7 +1248,26 @@ Status EtcdEventLog::PurgeDeletedAux(AuxSpace space) {
   KL_ASSIGN_OR_RETURN(etcd::RangeResponse r, client_->Range(get));
   if (r.revision <= 0) return MakeError(ErrorCode::kIoError, "etcd reported no revision");
   KL_RETURN_IF_ERROR(client_->Compact(r.revision));
-  return client_->DefragmentAll();
+  return DefragmentWhenDue(true);
+}
+
+Status EtcdEventLog::DefragmentWhenDue(bool now_owed) {
+  std::lock_guard lock(defrag_mu_);
+  defrag_owed_ = defrag_owed_ || now_owed;
+  if (!defrag_owed_) return Status::Ok();
+  const auto now = SteadyClock::now();
+  if (last_defrag_ && now - *last_defrag_ < options_.defrag_interval) return Status::Ok();
+  // Paced from the attempt: a member that fails is tried again an interval later, not at once.
+  last_defrag_ = now;
+  KL_RETURN_IF_ERROR(client_->DefragmentAll());
+  defrag_owed_ = false;
+  ++defragmentations_;
+  return Status::Ok();
+}
+
+uint64_t EtcdEventLog::defragmentations() const {
+  std::lock_guard lock(defrag_mu_);
+  return defragmentations_;
 }
 
 Status EtcdEventLog::Close() {

@@ -99,6 +99,11 @@ class EtcdEventLog final : public EventLog {
     // probe may take across every endpoint before the store counts as unhealthy (default 2 s).
     std::chrono::milliseconds probe_interval{1000};
     std::chrono::milliseconds probe_timeout{2000};
+    // At most one defragmentation of the members per interval (default 10 min): defragmenting
+    // blocks a member's reads and writes while it rewrites its database file. A purge within
+    // the interval compacts at once (that is what hides deleted keys from every revision) and
+    // leaves the defragmentation owed; the follower runs it when the interval has passed.
+    std::chrono::seconds defrag_interval{600};
     // Fault injection seam: when it returns true, the next transaction fails with kIoError as
     // an unreachable cluster would, before anything is sent (default: never).
     std::function<bool()> fail_write;
@@ -121,10 +126,13 @@ class EtcdEventLog final : public EventLog {
 
   void AppendAsync(AppendRequest request, AppendCallback done) override;
   using EventLog::Append;
-  // Compacts etcd's history up to now and defragments every member, so that deleted keyring
-  // and idempotency entries leave the members' databases (ETCD.md "Residue"); kSnapshots purges
-  // the local store.
+  // Compacts etcd's history up to now, so that no revision returns a deleted keyring or
+  // idempotency entry any more, and defragments every member (paced: Options::defrag_interval)
+  // so that their bytes leave the members' database files (ETCD.md "Residue"); kSnapshots
+  // purges the local store.
   Status PurgeDeletedAux(AuxSpace space) override;
+  // How many defragmentations of the members have completed (for tests and metrics).
+  uint64_t defragmentations() const;
   Status Close() override;
   // The node-local snapshot store's RocksDB (the log itself is in etcd).
   Result<StoreMemory> MemoryUsage() const override;
@@ -193,6 +201,9 @@ class EtcdEventLog final : public EventLog {
   // One linearizable read of the head: adopts it, records health. Sets `revision` to the etcd
   // revision it was read at and `head_mod` to the head key's mod revision.
   Status Probe(int64_t& revision, int64_t& head_mod);
+  // Defragments every member when one is owed (or `now_owed`) and the last one is at least
+  // Options::defrag_interval old; otherwise leaves it owed.
+  Status DefragmentWhenDue(bool now_owed);
   bool FollowerStopping();
 
   Status ScanRaw(uint64_t from, uint64_t to,
@@ -260,6 +271,12 @@ class EtcdEventLog final : public EventLog {
   bool healthy_ = true;             // guarded by health_mu_
   int64_t unhealthy_since_us_ = 0;  // guarded by health_mu_
   std::string unhealthy_why_;       // guarded by health_mu_
+
+  // Held while the members are defragmented (one at a time, paced).
+  mutable std::mutex defrag_mu_;
+  std::optional<std::chrono::steady_clock::time_point> last_defrag_;  // guarded by defrag_mu_
+  bool defrag_owed_ = false;                                          // guarded by defrag_mu_
+  uint64_t defragmentations_ = 0;                                     // guarded by defrag_mu_
 };
 
 }  // namespace keyledger::events

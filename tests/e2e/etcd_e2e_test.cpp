@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -249,6 +250,100 @@ TEST_F(EtcdE2eTest, TwoNodesRacingOnIfMatchLoseNoUpdate) {
   Client on_b(b->port(), admin_token_);
   EXPECT_EQ(VersionOn(on_a, key.id, max_seq), expected);
   EXPECT_EQ(VersionOn(on_b, key.id, max_seq), expected);
+}
+
+// Crypto-shredding on etcd (ETCD.md "Residue"): deleting a key deletes its wrapped data key,
+// and the purge that follows compacts etcd's history past the delete, so that no range read at
+// any revision returns the wrapped key any more; the other keys' data keys still open theirs.
+TEST_F(EtcdE2eTest, DeletingAKeyLeavesItsDataKeyAtNoRevision) {
+  const std::string prefix = EtcdCluster::UniquePrefix();
+  StartServer(StoreArgs(prefix));
+  ASSERT_FALSE(HasFatalFailure());
+  events::etcd::ClientOptions o;
+  o.endpoints = cluster_->endpoints();
+  auto created = events::etcd::Client::Create(o);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  events::etcd::Client& etcd = **created;
+  const std::string dek_prefix = prefix + "/a/keyring/dek/";
+  auto deks = [&]() {
+    std::map<std::string, events::etcd::KeyValue> out;
+    events::etcd::RangeRequest r;
+    r.key = dek_prefix;
+    r.range_end = events::etcd::PrefixEnd(r.key);
+    auto got = etcd.Range(r);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    if (got.ok()) {
+      for (auto& kv : got->kvs) out.emplace(kv.key, kv);
+    }
+    return out;
+  };
+
+  Client admin = Admin();
+  const std::string provider = CreateProvider(admin, "shred-provider");
+  const auto before = deks();
+  const std::string doomed_secret = NewSecret("doomed");
+  CreatedKey doomed = CreateKey(admin, provider, R"(["CLAUDE"])", doomed_secret, "doomed");
+  ASSERT_FALSE(doomed.id.empty());
+  const auto with_doomed = deks();
+  std::vector<events::etcd::KeyValue> shredded;
+  for (const auto& [k, kv] : with_doomed) {
+    if (before.count(k) == 0) shredded.push_back(kv);
+  }
+  ASSERT_EQ(shredded.size(), 1u) << "the new key's data key";
+  const std::string kept_secret = NewSecret("kept");
+  CreatedKey kept = CreateKey(admin, provider, R"(["CLAUDE"])", kept_secret, "kept");
+  ASSERT_FALSE(kept.id.empty());
+
+  TestResponse del = admin.Delete(KeyPath(doomed.id));
+  ASSERT_EQ(del.status, 200) << del.body;
+  const events::etcd::KeyValue& dek = shredded.front();
+  EXPECT_EQ(deks().count(dek.key), 0u) << "the delete removes the wrapped data key";
+
+  // The purge runs on the maintenance thread (paced): wait, bounded, until the revision that
+  // wrote the data key is compacted away.
+  auto at = [&](int64_t revision) {
+    events::etcd::RangeRequest r;
+    r.key = dek.key;
+    r.revision = revision;
+    return etcd.Range(r);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (at(dek.mod_revision).ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(at(dek.mod_revision).ok()) << "the history still holds the data key's revision";
+
+  // No revision, from the first to the current one, returns the wrapped data key.
+  events::etcd::RangeRequest head;
+  head.key = prefix + "/head";
+  auto now = etcd.Range(head);
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  size_t compacted = 0;
+  for (int64_t rev = 1; rev <= now->revision; ++rev) {
+    auto r = at(rev);
+    if (!r.ok()) {
+      ++compacted;
+      continue;
+    }
+    EXPECT_TRUE(r->kvs.empty()) << "revision " << rev << " still returns " << dek.key;
+  }
+  EXPECT_GE(compacted, static_cast<size_t>(dek.mod_revision));
+  // Nor does any key under the prefix hold its bytes.
+  events::etcd::RangeRequest all;
+  all.key = prefix + "/";
+  all.range_end = events::etcd::PrefixEnd(all.key);
+  auto everything = etcd.Range(all);
+  ASSERT_TRUE(everything.ok());
+  for (const auto& kv : everything->kvs) {
+    EXPECT_EQ(kv.value.find(dek.value), std::string::npos) << kv.key;
+  }
+
+  // The other key still reveals; the deleted one is gone.
+  TestResponse reveal = admin.Get(KeyPath(kept.id) + "/reveal", {{"X-Audit-Reason", "e2e"}});
+  EXPECT_EQ(reveal.status, 200) << reveal.body;
+  EXPECT_NE(reveal.body.find(kept_secret), std::string::npos);
+  TestResponse gone = admin.Get(KeyPath(doomed.id) + "/reveal", {{"X-Audit-Reason", "e2e"}});
+  EXPECT_EQ(gone.status, 404) << gone.body;
 }
 
 TEST_F(EtcdE2eTest, EtcdOptionsAreCheckedBeforeAnythingStarts) {

@@ -332,6 +332,55 @@ TEST_F(EtcdEventLogTest, AuxScansArePagedAndPurgeCompactsHistory) {
   EXPECT_FALSE(r.ok());
 }
 
+// Compaction runs on every purge; defragmenting the members is paced: a second purge within
+// Options::defrag_interval only owes one, and the follower runs it once the interval has passed.
+TEST_F(EtcdEventLogTest, PurgesCompactAtOnceAndDefragmentPaced) {
+  auto o = LogOptions(prefix_, dir_.Sub("local"));
+  o.defrag_interval = std::chrono::seconds(2);
+  o.probe_interval = std::chrono::milliseconds(100);
+  auto log = Open(o);
+  ASSERT_NE(log, nullptr);
+  auto write_and_delete = [&](const std::string& key) {
+    AppendRequest put;
+    put.aux.push_back({AuxSpace::kKeyring, key, std::string("wrapped-" + key)});
+    EXPECT_OK(log->Append(put));
+    etcd::RangeRequest get;
+    get.key = log->keys().Aux(AuxSpace::kKeyring, key);
+    auto written = log->client().Range(get);
+    EXPECT_TRUE(written.ok() && written->kvs.size() == 1u);
+    AppendRequest del;
+    del.aux.push_back({AuxSpace::kKeyring, key, std::nullopt});
+    EXPECT_OK(log->Append(del));
+    return written.ok() && !written->kvs.empty() ? written->kvs[0].mod_revision : int64_t{0};
+  };
+  auto readable_at = [&](const std::string& key, int64_t revision) {
+    etcd::RangeRequest old;
+    old.key = log->keys().Aux(AuxSpace::kKeyring, key);
+    old.revision = revision;
+    return log->client().Range(old).ok();
+  };
+  const int64_t first = write_and_delete("dek/first");
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(readable_at("dek/first", first));
+  ASSERT_OK(log->PurgeDeletedAux(AuxSpace::kKeyring));
+  EXPECT_FALSE(readable_at("dek/first", first));
+  EXPECT_EQ(log->defragmentations(), 1u);
+
+  // Within the interval: compacted at once, the defragmentation owed.
+  const int64_t second = write_and_delete("dek/second");
+  ASSERT_OK(log->PurgeDeletedAux(AuxSpace::kKeyring));
+  EXPECT_FALSE(readable_at("dek/second", second));
+  EXPECT_EQ(log->defragmentations(), 1u);
+  // The follower pays it once the interval has passed (bounded wait), and only once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (log->defragmentations() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(log->defragmentations(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(log->defragmentations(), 2u) << "nothing was owed any more";
+}
+
 // ---- Several nodes: the follower, conflicts, health (ETCD.md "Several nodes").
 
 // Waits (bounded) until `done` holds; returns whether it did.
