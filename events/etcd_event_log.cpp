@@ -475,8 +475,11 @@ void EtcdEventLog::FollowerLoop() {
     return !follower_stopping_;
   };
   bool logged_failure = false;
+  bool restarting = false;
   while (!FollowerStopping()) {
     // (Re)start: read the head (catching up on anything missed), then watch from just after.
+    if (restarting) follower_restarts_.fetch_add(1);  // the telemetry watcher re-reads too
+    restarting = true;
     int64_t revision = 0;
     int64_t head_mod = 0;
     if (Status s = Probe(revision, head_mod); !s.ok()) {
@@ -532,6 +535,111 @@ void EtcdEventLog::FollowerLoop() {
       logged_failure = true;
     }
     if (!pause(milliseconds(100))) return;
+  }
+}
+
+// ---- Health telemetry of other nodes (ETCD.md "Health telemetry on several nodes").
+
+Status EtcdEventLog::WatchAux(AuxSpace space, Listener listener) {
+  if (space != AuxSpace::kTelemetry) {
+    return MakeError(ErrorCode::kUnsupported, "only health telemetry can be watched");
+  }
+  if (!options_.follow) {
+    return MakeError(ErrorCode::kUnsupported, "this etcd log runs without its follower");
+  }
+  std::lock_guard lock(aux_listener_mu_);
+  aux_listener_ = std::move(listener);
+  if (aux_listener_ && !telemetry_watcher_.joinable() && !FollowerStopping()) {
+    etcd::ClientOptions o = options_.client;
+    o.request_timeout = std::min(o.request_timeout, options_.probe_timeout);
+    o.max_idle_connections = 1;
+    KL_ASSIGN_OR_RETURN(telemetry_client_, etcd::Client::Create(std::move(o)));
+    telemetry_watcher_ = std::thread([this] { TelemetryLoop(); });
+  }
+  return Status::Ok();
+}
+
+void EtcdEventLog::DeliverTelemetry(std::vector<AuxChange> changes, bool complete) {
+  if (changes.empty() && !complete) return;
+  std::lock_guard lock(aux_listener_mu_);
+  if (aux_listener_) aux_listener_(std::move(changes), complete);
+}
+
+Status EtcdEventLog::ReadTelemetry(int64_t& revision, std::vector<AuxChange>& out) {
+  const std::string space_prefix = keys_.Aux(AuxSpace::kTelemetry, "");
+  std::string from = space_prefix;
+  const std::string end = etcd::PrefixEnd(space_prefix);
+  size_t page = options_.page_records;
+  revision = 0;
+  while (true) {
+    etcd::RangeRequest range;
+    range.key = from;
+    range.range_end = end;
+    range.limit = static_cast<int64_t>(page);
+    range.revision = revision;  // the first page's revision for every later page
+    auto r = telemetry_client_->Range(range);
+    if (!r.ok() && r.error().code == ErrorCode::kPayloadTooLarge && page > 1) {
+      page = std::max<size_t>(1, page / 4);
+      continue;
+    }
+    if (!r.ok()) return r.error();
+    if (revision == 0) revision = r->revision;
+    for (etcd::KeyValue& kv : r->kvs) {
+      out.push_back(AuxChange{kv.key.substr(space_prefix.size()), std::move(kv.value)});
+    }
+    if (!r->more || r->kvs.empty()) return Status::Ok();
+    from = r->kvs.back().key + '\0';
+  }
+}
+
+void EtcdEventLog::TelemetryLoop() {
+  pthread_setname_np(pthread_self(), "kl-etcd-telem");
+  auto pause = [this](SteadyClock::duration d) {
+    std::unique_lock lock(follower_mu_);
+    follower_cv_.wait_for(lock, d, [this] { return follower_stopping_; });
+    return !follower_stopping_;
+  };
+  const std::string space_prefix = keys_.Aux(AuxSpace::kTelemetry, "");
+  bool logged_failure = false;
+  while (!FollowerStopping()) {
+    // Everything first (changes may have been missed while no watch ran), then the changes
+    // from the revision that read saw.
+    const uint64_t restarts = follower_restarts_.load();
+    int64_t revision = 0;
+    std::vector<AuxChange> all;
+    if (Status s = ReadTelemetry(revision, all); !s.ok()) {
+      if (!logged_failure) LogError("etcd telemetry watcher: " + s.ToString());
+      logged_failure = true;
+      if (!pause(options_.probe_interval)) return;
+      continue;
+    }
+    logged_failure = false;
+    DeliverTelemetry(std::move(all), true);
+    etcd::WatchRequest watch;
+    watch.key = space_prefix;
+    watch.range_end = etcd::PrefixEnd(space_prefix);
+    watch.start_revision = revision + 1;
+    Status s = telemetry_client_->Watch(watch, [&](const etcd::WatchMessage& m) {
+      if (FollowerStopping()) return false;
+      // The head follower restarted: its probe found the stream stuck or the cluster lost.
+      if (follower_restarts_.load() != restarts) return false;
+      if (m.tick) return true;
+      std::vector<AuxChange> changes;
+      changes.reserve(m.events.size());
+      for (const etcd::WatchEvent& e : m.events) {
+        if (!e.kv.key.starts_with(space_prefix)) continue;
+        AuxChange c{e.kv.key.substr(space_prefix.size()), std::nullopt};
+        if (!e.deleted) c.value = e.kv.value;
+        changes.push_back(std::move(c));
+      }
+      DeliverTelemetry(std::move(changes), false);
+      return !m.canceled;
+    });
+    if (!s.ok() && !logged_failure) {
+      LogError("etcd telemetry watcher: " + s.ToString() + "; resuming");
+      logged_failure = true;
+    }
+    if (!pause(std::chrono::milliseconds(100))) return;
   }
 }
 
@@ -1280,6 +1388,12 @@ Status EtcdEventLog::Close() {
     follower_cv_.notify_all();
   }
   if (follower_.joinable()) follower_.join();
+  std::thread telemetry;
+  {
+    std::lock_guard lock(aux_listener_mu_);
+    telemetry = std::move(telemetry_watcher_);
+  }
+  if (telemetry.joinable()) telemetry.join();
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;

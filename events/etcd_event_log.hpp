@@ -37,6 +37,7 @@
 // Snapshots (AuxSpace::kSnapshots) stay on this node, in a RocksDB log under Options::local_dir
 // (ETCD.md says why); an append that mixes them with anything else is refused.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -50,6 +51,7 @@
 #include <vector>
 
 #include "events/append_planner.hpp"
+#include "events/aux_watch.hpp"
 #include "events/etcd_client.hpp"
 #include "events/event_log.hpp"
 #include "events/log_sink.hpp"
@@ -60,7 +62,7 @@ namespace keyledger::events {
 // The layout version under the prefix (key <prefix>/format).
 inline constexpr uint32_t kEtcdLayoutVersion = 1;
 
-class EtcdEventLog final : public EventLog {
+class EtcdEventLog final : public EventLog, public AuxWatch {
  public:
   struct Options {
     etcd::ClientOptions client;
@@ -133,6 +135,11 @@ class EtcdEventLog final : public EventLog {
   Status PurgeDeletedAux(AuxSpace space) override;
   // How many defragmentations of the members have completed (for tests and metrics).
   uint64_t defragmentations() const;
+  // AuxSpace::kTelemetry only (ETCD.md "Health telemetry on several nodes"): a thread of its own
+  // ("kl-etcd-telem") reads the space, then watches its prefix; it reads everything again
+  // whenever its watch ends or the head follower restarts its own (a stopped member keeps a
+  // silent stream open, which only the follower's probe notices).
+  Status WatchAux(AuxSpace space, Listener listener) override;
   Status Close() override;
   // The node-local snapshot store's RocksDB (the log itself is in etcd).
   Result<StoreMemory> MemoryUsage() const override;
@@ -204,6 +211,10 @@ class EtcdEventLog final : public EventLog {
   // Defragments every member when one is owed (or `now_owed`) and the last one is at least
   // Options::defrag_interval old; otherwise leaves it owed.
   Status DefragmentWhenDue(bool now_owed);
+  void TelemetryLoop();
+  // Every telemetry entry, read page by page at one revision (returned in `revision`).
+  Status ReadTelemetry(int64_t& revision, std::vector<AuxChange>& out);
+  void DeliverTelemetry(std::vector<AuxChange> changes, bool complete);
   bool FollowerStopping();
 
   Status ScanRaw(uint64_t from, uint64_t to,
@@ -262,6 +273,14 @@ class EtcdEventLog final : public EventLog {
   std::mutex follower_mu_;
   std::condition_variable follower_cv_;
   bool follower_stopping_ = false;  // guarded by follower_mu_
+
+  // Counts the head follower's (re)starts: the telemetry watcher re-reads when it moves.
+  std::atomic<uint64_t> follower_restarts_{0};
+  // The telemetry watcher (WatchAux): started by the first listener, stopped with the follower.
+  std::unique_ptr<etcd::Client> telemetry_client_;
+  std::thread telemetry_watcher_;    // guarded by aux_listener_mu_ until Close()
+  std::mutex aux_listener_mu_;       // held while the listener runs
+  AuxWatch::Listener aux_listener_;  // guarded by aux_listener_mu_
 
   // Held while the listener runs, so replacing it waits for a call in flight.
   std::mutex listener_mu_;

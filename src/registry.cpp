@@ -50,6 +50,22 @@ Result<std::unique_ptr<Registry>> Registry::Open(RegistryOptions options) {
   r->options_.log->SetHeadListener([raw = r.get()](const events::Head&) {
     raw->Submit(std::make_unique<CatchUpMarker>(), RequestContext{}, [](Result<CommandResult>) {});
   });
+  // Health reports taken by other nodes change no event (README "Log growth"): a shared log
+  // tells us about them separately.
+  if (auto* watch = dynamic_cast<events::AuxWatch*>(r->options_.log)) {
+    Status s = watch->WatchAux(events::AuxSpace::kTelemetry,
+                               // A complete delivery needs nothing more: an entry is only
+                               // deleted with its key, and the key's deletion is an event.
+                               [raw = r.get()](std::vector<events::AuxChange> changes, bool) {
+                                 raw->QueueTelemetry(std::move(changes));
+                               });
+    if (s.ok()) {
+      r->aux_watch_ = watch;
+    } else {
+      r->Log(LogLevel::kWarning,
+             "other nodes' health telemetry will show only after a catch-up: " + s.ToString());
+    }
+  }
   r->writer_ = std::thread([raw = r.get()] { raw->WriterLoop(); });
   r->maintenance_ = std::thread([raw = r.get()] { raw->MaintenanceLoop(); });
   return r;
@@ -231,6 +247,7 @@ size_t Registry::ProcessGroup(std::vector<Pending>& group) {
         return group.size();
       }
     }
+    ApplyQueuedTelemetry();
     StatePtr base = Current();
     const int64_t now = Now(*base);
     GroupPlan plan(group, std::move(base), now);
@@ -519,8 +536,23 @@ Status Registry::Resync() {
   State state = current->Fork();
   KL_RETURN_IF_ERROR(projections::Replay(*options_.log, state, head));
   if (state.sequence == current->sequence) return Status::Ok();
-  // Telemetry written with the appends it missed (another node's, or one that reached the disk).
-  KL_RETURN_IF_ERROR(projections::OverlayTelemetry(*options_.log, state));
+  if (aux_watch_ == nullptr) {
+    // Telemetry written with the appends it missed (another node's, or one that reached the
+    // disk): read again in full.
+    KL_RETURN_IF_ERROR(projections::OverlayTelemetry(*options_.log, state));
+  } else {
+    // The watch delivered every entry already; those of keys created by the appends just folded
+    // waited as orphans.
+    for (auto it = orphan_telemetry_.begin(); it != orphan_telemetry_.end();) {
+      if (state.keys.Find(it->first) == nullptr) {
+        ++it;
+        continue;
+      }
+      const auto [key, value] = *it;
+      it = orphan_telemetry_.erase(it);
+      ApplyTelemetryEntry(state, key, value);
+    }
+  }
   const uint64_t first = current->sequence + 1;
   const uint64_t last = state.sequence;
   Publish(std::make_shared<const State>(std::move(state)));
@@ -537,6 +569,77 @@ Status Registry::Resync() {
     maint_cv_.notify_one();
   }
   return Status::Ok();
+}
+
+void Registry::QueueTelemetry(std::vector<events::AuxChange> changes) {
+  bool submit = false;
+  {
+    std::lock_guard lock(telemetry_mu_);
+    for (events::AuxChange& c : changes) {
+      if (telemetry_overflow_) break;
+      if (queued_telemetry_.size() >= options_.max_pending_telemetry &&
+          queued_telemetry_.find(c.key) == queued_telemetry_.end()) {
+        // Bounded: drop what waits and read the whole space on the writer thread instead.
+        telemetry_overflow_ = true;
+        queued_telemetry_.clear();
+        break;
+      }
+      queued_telemetry_[std::move(c.key)] = std::move(c.value);
+    }
+    submit = !telemetry_marker_queued_;
+    telemetry_marker_queued_ = true;
+  }
+  // One marker at a time: changes arriving meanwhile join the queue it will drain.
+  if (submit) {
+    Submit(std::make_unique<CatchUpMarker>(), RequestContext{}, [](Result<CommandResult>) {});
+  }
+}
+
+void Registry::ApplyTelemetryEntry(State& state, const std::string& key, const std::string& value) {
+  if (state.keys.Find(key) == nullptr) {
+    if (orphan_telemetry_.size() < options_.max_pending_telemetry ||
+        orphan_telemetry_.count(key) > 0) {
+      orphan_telemetry_[key] = value;
+    }
+    return;  // past the bound: the entry shows after the next full read (restart, overflow)
+  }
+  auto t = projections::DecodeTelemetry(value);
+  if (!t.ok()) {
+    Log(LogLevel::kError,
+        "another node's health telemetry for a key does not decode: " + t.status().ToString());
+    return;
+  }
+  projections::ApplyTelemetry(state, key, std::move(t).value());
+}
+
+void Registry::ApplyQueuedTelemetry() {
+  std::unordered_map<std::string, std::optional<std::string>> queued;
+  bool overflow = false;
+  {
+    std::lock_guard lock(telemetry_mu_);
+    queued.swap(queued_telemetry_);
+    overflow = telemetry_overflow_;
+    telemetry_overflow_ = false;
+    telemetry_marker_queued_ = false;
+  }
+  if (queued.empty() && !overflow) return;
+  State state = Current()->Fork();
+  if (overflow) {
+    orphan_telemetry_.clear();
+    if (Status s = projections::OverlayTelemetry(*options_.log, state); !s.ok()) {
+      Log(LogLevel::kError, "reading health telemetry failed: " + s.ToString());
+      return;
+    }
+  } else {
+    for (auto& [key, value] : queued) {
+      if (!value) {
+        orphan_telemetry_.erase(key);  // deleted with its key: the event removes the key
+        continue;
+      }
+      ApplyTelemetryEntry(state, key, *value);
+    }
+  }
+  Publish(std::make_shared<const State>(std::move(state)));
 }
 
 void Registry::MaintenanceLoop() {
@@ -591,6 +694,8 @@ Status Registry::Close() {
   closed_ = true;
   // After this returns the log no longer calls into this registry.
   options_.log->SetHeadListener(nullptr);
+  if (aux_watch_ != nullptr)
+    IgnoreError(aux_watch_->WatchAux(events::AuxSpace::kTelemetry, nullptr));
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;

@@ -27,8 +27,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "events/aux_watch.hpp"
 #include "events/event_log.hpp"
 #include "events/log_sink.hpp"
 #include "events/secret_names.hpp"
@@ -136,6 +138,10 @@ struct RegistryOptions {
   int64_t min_purge_interval_us = 2'000'000;
   // Upper bound on commands per group (default 1024).
   size_t max_group_commands = 1024;
+  // On a shared log (events::AuxWatch: several nodes on etcd), other nodes' health telemetry
+  // waiting for the writer thread, at most this many keys (default 65,536); beyond it the
+  // waiting entries are dropped and the next catch-up re-reads the whole telemetry space.
+  size_t max_pending_telemetry = 65'536;
   std::function<int64_t()> clock;  // default: system clock
   LogSink log_sink;
   // Called on the writer thread after each group (for metrics): commands, events, micros.
@@ -192,6 +198,13 @@ class Registry {
   void Complete(GroupPlan& plan);
   void Notify(GroupPlan& plan);
   Status Resync();
+  // Other nodes' health telemetry (events::AuxWatch): QueueTelemetry runs on the log's thread and
+  // only queues; ApplyTelemetry folds the queue into a published state on the writer thread.
+  void QueueTelemetry(std::vector<events::AuxChange> changes);
+  void ApplyQueuedTelemetry();
+  // Applies `value` (a telemetry entry) to `state`, or keeps it as an orphan when the key is not
+  // there yet (another node's key whose creation this node has not folded). Writer thread.
+  void ApplyTelemetryEntry(State& state, const std::string& key, const std::string& value);
   void Publish(StatePtr state);
   void MaintenanceLoop();
   void Log(LogLevel level, const std::string& message) const;
@@ -220,6 +233,15 @@ class Registry {
   bool maint_stopping_ = false;
   uint64_t last_snapshot_sequence_ = 0;
   std::thread maintenance_;
+
+  // Telemetry from other nodes (QueueTelemetry): the newest entry per key, or an overflow.
+  events::AuxWatch* aux_watch_ = nullptr;  // set by Open when the log has one
+  std::mutex telemetry_mu_;
+  std::unordered_map<std::string, std::optional<std::string>> queued_telemetry_;  // telemetry_mu_
+  bool telemetry_overflow_ = false;       // guarded by telemetry_mu_
+  bool telemetry_marker_queued_ = false;  // guarded by telemetry_mu_
+  // Writer thread only: entries of keys this node has not folded yet, applied by Resync.
+  std::unordered_map<std::string, std::string> orphan_telemetry_;
 
   std::mutex close_mu_;
   bool closed_ = false;

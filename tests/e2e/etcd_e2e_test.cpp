@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -250,6 +251,55 @@ TEST_F(EtcdE2eTest, TwoNodesRacingOnIfMatchLoseNoUpdate) {
   Client on_b(b->port(), admin_token_);
   EXPECT_EQ(VersionOn(on_a, key.id, max_seq), expected);
   EXPECT_EQ(VersionOn(on_b, key.id, max_seq), expected);
+}
+
+// Health reports change no event (only breaker transitions do), so no head moves: a node shows
+// the telemetry another node took through its watch of the telemetry entries (ETCD.md "Health
+// telemetry on several nodes"), and its next report adds to it rather than starting over.
+TEST_F(EtcdE2eTest, HealthReportedToOneNodeShowsOnTheOther) {
+  const std::string prefix = EtcdCluster::UniquePrefix();
+  StartServer(StoreArgs(prefix));
+  ASSERT_FALSE(HasFatalFailure());
+  std::unique_ptr<Daemon> b = StartSecondNode(prefix);
+  ASSERT_TRUE(b->running());
+  Client on_a(port(), admin_token_);
+  Client on_b(b->port(), admin_token_);
+  const std::string provider = CreateProvider(on_a, "telemetry-provider");
+  CreatedKey key = CreateKey(on_a, provider, R"(["CLAUDE"])", NewSecret("telemetry"), "t");
+  ASSERT_FALSE(key.id.empty());
+  const std::string health = std::string(kEndpointsBase) + "/health/key/" + key.id;
+  auto report = [&](Client& c, int successes) {
+    TestResponse r = c.Post(
+        std::string(kEndpointsBase) + "/keys/health-reports",
+        R"({"reports":[{"key_id":")" + key.id + R"(","api_format":"CLAUDE","successes":)" +
+            std::to_string(successes) + R"(,"failures":0,"total_response_time_ms":100,"at":)" +
+            std::to_string(std::time(nullptr)) + "}]}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return SeqOf(r);
+  };
+  auto requests_on = [&](Client& c, uint64_t min_seq) -> int64_t {
+    TestResponse r = c.Get(health, {{"X-Keyledger-Min-Seq", std::to_string(min_seq)}});
+    if (r.status != 200) return -1;
+    Json j(r.body);
+    int64_t n = -1;
+    if (!j.ok() || j["key_statistics"]["request_count"].get(n) != simdjson::SUCCESS) return -1;
+    return n;
+  };
+  auto shows = [&](Client& c, uint64_t min_seq, int64_t want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (requests_on(c, min_seq) != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return requests_on(c, min_seq);
+  };
+  const uint64_t seq = report(on_a, 3);
+  EXPECT_EQ(shows(on_a, seq, 3), 3);
+  EXPECT_EQ(shows(on_b, seq, 3), 3) << "node b never showed a's report";
+  EXPECT_EQ(HeadSequence(), seq) << "a report without a breaker transition is no event";
+  // b's report adds to what a took; a shows the sum.
+  report(on_b, 2);
+  EXPECT_EQ(shows(on_a, seq, 5), 5);
+  EXPECT_EQ(shows(on_b, seq, 5), 5);
 }
 
 // Crypto-shredding on etcd (ETCD.md "Residue"): deleting a key deletes its wrapped data key,

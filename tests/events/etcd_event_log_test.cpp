@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -520,6 +521,81 @@ TEST_F(EtcdEventLogTest, HealthIsAnErrorWithoutQuorumAndOkAgainAfter) {
     if (!appended) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EXPECT_TRUE(appended);
+}
+
+// WatchAux (ETCD.md "Health telemetry on several nodes"): a second log on the prefix gets every
+// telemetry entry there is, then each put and delete another writer makes; nullptr stops it.
+TEST_F(EtcdEventLogTest, TelemetryWatchDeliversEveryEntryThenEachChange) {
+  auto a = Open();
+  ASSERT_NE(a, nullptr);
+  AppendRequest first;
+  first.aux.push_back({AuxSpace::kTelemetry, "k1", std::string("one")});
+  first.aux.push_back({AuxSpace::kTelemetry, "k2", std::string("two")});
+  first.aux.push_back({AuxSpace::kKeyring, "k1", std::string("not telemetry")});
+  ASSERT_OK(a->Append(first));
+
+  auto o = LogOptions(prefix_, dir_.Sub("local-b"));
+  o.probe_interval = std::chrono::milliseconds(100);
+  auto b = Open(o);
+  ASSERT_NE(b, nullptr);
+  std::mutex mu;
+  // What b knows of the entries: a complete delivery replaces it, a change updates it.
+  std::map<std::string, std::string> seen;
+  size_t deliveries = 0;
+  size_t complete = 0;
+  ASSERT_OK(b->WatchAux(AuxSpace::kTelemetry, [&](std::vector<AuxChange> changes, bool all) {
+    std::lock_guard lock(mu);
+    ++deliveries;
+    if (all) {
+      ++complete;
+      seen.clear();
+    }
+    for (AuxChange& c : changes) {
+      if (c.value) {
+        seen[c.key] = std::move(*c.value);
+      } else {
+        seen.erase(c.key);
+      }
+    }
+  }));
+  auto holds = [&](const std::map<std::string, std::string>& want) {
+    return WaitUntil([&] {
+      std::lock_guard lock(mu);
+      return seen == want;
+    });
+  };
+  EXPECT_TRUE(holds({{"k1", "one"}, {"k2", "two"}})) << "every entry there is, first";
+
+  AppendRequest change;
+  change.aux.push_back({AuxSpace::kTelemetry, "k1", std::string("uno")});
+  change.aux.push_back({AuxSpace::kTelemetry, "k2", std::nullopt});
+  change.aux.push_back({AuxSpace::kTelemetry, "k3", std::string("three")});
+  ASSERT_OK(a->Append(change));
+  EXPECT_TRUE(holds({{"k1", "uno"}, {"k3", "three"}})) << [&] {
+    std::lock_guard lock(mu);
+    std::string out = std::to_string(deliveries) + " deliveries:";
+    for (const auto& [k, v] : seen) out += " " + k + "=" + v;
+    return out;
+  }();
+
+  // Only telemetry can be watched.
+  EXPECT_EQ(b->WatchAux(AuxSpace::kKeyring, [](std::vector<AuxChange>, bool) {}).code(),
+            ErrorCode::kUnsupported);
+  // Stopped: nothing more arrives.
+  ASSERT_OK(b->WatchAux(AuxSpace::kTelemetry, nullptr));
+  size_t stopped_at = 0;
+  {
+    std::lock_guard lock(mu);
+    stopped_at = deliveries;
+  }
+  AppendRequest later;
+  later.aux.push_back({AuxSpace::kTelemetry, "k4", std::string("four")});
+  ASSERT_OK(a->Append(later));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::lock_guard lock(mu);
+  EXPECT_GE(complete, 1u);
+  EXPECT_EQ(deliveries, stopped_at);
+  EXPECT_EQ(seen.count("k4"), 0u);
 }
 
 TEST(EtcdEventLogOptionsTest, BadPrefixAndEndpointsAreRefused) {

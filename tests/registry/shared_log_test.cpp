@@ -11,9 +11,11 @@
 #include <mutex>
 #include <thread>
 
+#include "events/aux_watch.hpp"
 #include "events/crypto.hpp"
 #include "events/memory_event_log.hpp"
 #include "events/secrets.hpp"
+#include "projections/telemetry.hpp"
 #include "src/registry.hpp"
 #include "src/registry_commands.hpp"
 #include "tests/support/test_support.hpp"
@@ -29,7 +31,7 @@ using events::Head;
 class SharedStore;
 
 // One node's view of the shared log.
-class NodeLog final : public EventLog {
+class NodeLog final : public EventLog, public events::AuxWatch {
  public:
   explicit NodeLog(SharedStore& store);
   ~NodeLog() override;
@@ -56,9 +58,21 @@ class NodeLog final : public EventLog {
     if (listener_) listener_(head);
   }
 
+  // AuxWatch, driven by the test: Deliver plays the store's telemetry watch.
+  Status WatchAux(events::AuxSpace, Listener listener) override {
+    std::lock_guard lock(listener_mu_);
+    aux_listener_ = std::move(listener);
+    return Status::Ok();
+  }
+  void Deliver(std::vector<events::AuxChange> changes) {
+    std::lock_guard lock(listener_mu_);
+    if (aux_listener_) aux_listener_(std::move(changes), false);
+  }
+
   std::atomic<int> conflicts{0};
 
  private:
+  Listener aux_listener_;
   SharedStore& store_;
   Head plan_head_;  // under the store's mutex
   std::mutex listener_mu_;
@@ -135,7 +149,8 @@ void NodeLog::AppendAsync(AppendRequest request, AppendCallback done) {
 }
 
 struct Node {
-  Node(SharedStore& store, const std::string& master) : log(store) {
+  Node(SharedStore& store, const std::string& master, size_t max_pending_telemetry = 65'536)
+      : log(store) {
     auto key = events::MasterKey::FromBytes(master);
     EXPECT_TRUE(key.ok());
     auto k = events::Keyring::Open(log, std::move(key).value(), nullptr);
@@ -145,6 +160,7 @@ struct Node {
     o.log = &log;
     o.keyring = keyring.get();
     o.snapshot_every = 0;
+    o.max_pending_telemetry = max_pending_telemetry;
     auto r = Registry::Open(o);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     registry = std::move(r).value();
@@ -315,6 +331,62 @@ TEST_F(SharedLogTest, ConcurrentIfMatchUpdatesThroughTwoNodesLoseNothing) {
   ASSERT_TRUE(WaitFor(*b.registry, store_.log.GetHead().sequence));
   EXPECT_EQ(*a.registry->Current()->keys.Find(kid)->note, "80");
   EXPECT_EQ(*b.registry->Current()->keys.Find(kid)->note, "80");
+}
+
+// Health reports another node took change no event: the shared store's telemetry watch brings
+// them, and the registry applies them on its writer thread. What waits for the writer is
+// bounded (RegistryOptions::max_pending_telemetry): past it, the waiting entries are dropped and
+// the whole telemetry space is read from the store instead.
+TEST_F(SharedLogTest, AnotherNodesTelemetryIsAppliedAndWhatWaitsIsBounded) {
+  Node a(store_, master_, /*max_pending_telemetry=*/4);
+  ASSERT_OK(a.registry->Execute(CreateProvider("t"), Admin()));
+  KeyCreateIntent key;
+  key.provider_id = ProviderId(*a.registry, "t");
+  key.secret = "sk-telemetry-0123456789abcdef";
+  key.key.name = "k";
+  key.key.api_formats = {"CLAUDE"};
+  auto created = a.registry->Execute(MakeCreateKey(key), Admin());
+  ASSERT_OK(created);
+  const std::string kid = created->body.substr(7, 36);
+  auto telemetry = [](int64_t requests) {
+    projections::KeyTelemetry t;
+    t.request_count = requests;
+    t.success_count = requests;
+    return projections::EncodeTelemetry(t);
+  };
+  auto shows = [&](int64_t requests) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (a.registry->Current()->keys.Find(kid)->request_count == requests) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  };
+  const uint64_t sequence = a.registry->Current()->sequence;
+  // What the store holds (another node's latest write).
+  AppendRequest stored;
+  stored.aux.push_back(projections::TelemetryWrite(kid, [] {
+    projections::KeyTelemetry t;
+    t.request_count = 11;
+    return t;
+  }()));
+  ASSERT_OK(store_.log.Append(std::move(stored)));
+
+  // Within the bound: the delivered entry shows, without an event.
+  a.log.Deliver({{kid, telemetry(7)}});
+  EXPECT_TRUE(shows(7));
+  // A key this node does not hold waits as an orphan; a delete needs nothing.
+  a.log.Deliver({{"not-a-key", telemetry(1)}, {kid, std::nullopt}});
+  EXPECT_TRUE(shows(7));
+
+  // Five keys at once, one past the bound: nothing delivered is applied, the store is read.
+  a.log.Deliver({{kid, telemetry(9)},
+                 {"x1", telemetry(1)},
+                 {"x2", telemetry(1)},
+                 {"x3", telemetry(1)},
+                 {"x4", telemetry(1)}});
+  EXPECT_TRUE(shows(11)) << a.registry->Current()->keys.Find(kid)->request_count;
+  EXPECT_EQ(a.registry->Current()->sequence, sequence);
 }
 
 }  // namespace
