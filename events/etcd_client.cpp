@@ -623,6 +623,16 @@ Result<std::string> DoCall(Client::Impl& impl, const ClientOptions& o, const Cal
     if (a.answered && a.status == 200) return std::move(a.body);
     if (a.answered) {
       const EtcdError e = ParseError(parser, a.body);
+      if (e.code < 0 && a.status == 400 && a.body.find("CommonName") != std::string::npos) {
+        // etcd 3.4.10+ (CVE-2020-15136): with authentication on, its gateway refuses a client
+        // certificate that names a CommonName, which it would otherwise take as the user.
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "etcd (" + where +
+                             ") refuses the client certificate: its subject has a CommonName, "
+                             "which etcd's JSON gateway does not accept while authentication "
+                             "is on; use a certificate without a CN (IP or DNS names in "
+                             "subjectAltName only), or authenticate with the user alone");
+      }
       if (e.code < 0) {
         return MakeError(ErrorCode::kUnsupported,
                          where + std::string(spec.path) + " answered HTTP " +
@@ -959,6 +969,10 @@ Status Client::Watch(const WatchRequest& request,
       return failed("the watch stream broke: " + ec.message());
     }
   }
+}
+
+Result<std::string> Client::Post(std::string_view path, const std::string& body) {
+  return Call(*impl_, options_, path, body);
 }
 
 Status Client::Compact(int64_t revision) {

@@ -176,6 +176,10 @@ class Client {
   // the watch's own, never pooled. Blocks the calling thread for the watch's life.
   Status Watch(const WatchRequest& request,
                const std::function<bool(const WatchMessage&)>& on_message);
+  // Any other call of etcd's JSON gateway (`path` such as "/v3/auth/user/add", `body` its JSON
+  // request), with the same failover, authentication and bounds; returns the response body.
+  // For administration (tools, tests), not for the log's own calls.
+  Result<std::string> Post(std::string_view path, const std::string& body);
   // Compacts the key-value history up to `revision` and waits until it is physically applied.
   Status Compact(int64_t revision);
   // Defragments every member in turn (each call goes to that member only, no failover).

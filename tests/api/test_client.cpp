@@ -300,8 +300,27 @@ std::string TlsHandshake(uint16_t port, const TlsOffer& offer) {
   return negotiated;
 }
 
+namespace {
+
+bool GenerateCert(const std::string& cert_file, const std::string& key_file, CertKey key_type,
+                  const char* name_field, const char* name_value);
+
+}  // namespace
+
 bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key_file,
                             CertKey key_type) {
+  return GenerateCert(cert_file, key_file, key_type, "CN", "127.0.0.1");
+}
+
+bool GenerateClientCertWithoutCommonName(const std::string& cert_file,
+                                         const std::string& key_file) {
+  return GenerateCert(cert_file, key_file, CertKey::kEcP256, "O", "keyledger-test");
+}
+
+namespace {
+
+bool GenerateCert(const std::string& cert_file, const std::string& key_file, CertKey key_type,
+                  const char* name_field, const char* name_value) {
   EVP_PKEY* key = key_type == CertKey::kRsa2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
   if (key == nullptr) return false;
   X509* cert = X509_new();
@@ -313,8 +332,8 @@ bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key
     X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
     X509_set_pubkey(cert, key);
     X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, name_field, MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(name_value), -1, -1, 0);
     X509_set_issuer_name(cert, name);
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
@@ -339,5 +358,7 @@ bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key
   EVP_PKEY_free(key);
   return ok;
 }
+
+}  // namespace
 
 }  // namespace keyledger::api::testing

@@ -76,6 +76,9 @@ TestResponse Fetch(uint16_t port, std::string_view method, std::string_view targ
 enum class CertKey { kEcP256, kRsa2048 };
 bool GenerateSelfSignedCert(const std::string& cert_file, const std::string& key_file,
                             CertKey key_type = CertKey::kEcP256);
+// A self-signed client certificate whose subject has no CommonName (O=keyledger-test), for
+// 127.0.0.1: what etcd's JSON gateway accepts while authentication is on.
+bool GenerateClientCertWithoutCommonName(const std::string& cert_file, const std::string& key_file);
 
 // A client that offers only what it is told: TLS versions (0 = OpenSSL's default bound) and
 // the TLS 1.2 cipher list / TLS 1.3 suites (empty = OpenSSL's defaults).

@@ -70,6 +70,26 @@ EtcdCluster::EtcdCluster(int members) : dir_(std::make_unique<TempDir>()) {
   }
 }
 
+EtcdCluster::EtcdCluster(int members, ClientTls tls) : EtcdCluster(members) {
+  tls_ = std::move(tls);
+}
+
+std::string EtcdCluster::ClientUrl(uint16_t port) const {
+  return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port);
+}
+
+events::etcd::ClientOptions EtcdCluster::ClientOptions(const std::string& client_cert,
+                                                       const std::string& client_key) const {
+  events::etcd::ClientOptions o;
+  o.endpoints = endpoints();
+  if (tls_) {
+    o.ca_file = tls_->cert_file;
+    o.cert_file = client_cert;
+    o.key_file = client_key;
+  }
+  return o;
+}
+
 EtcdCluster::~EtcdCluster() { Stop(); }
 
 EtcdCluster* EtcdCluster::Shared() {
@@ -102,14 +122,23 @@ std::string EtcdCluster::InitialCluster() const {
 Status EtcdCluster::Spawn(Member& m, bool existing) {
   std::vector<std::string> args = {
       "etcd", "--name", m.name, "--data-dir", m.data_dir, "--listen-client-urls",
-      Url(m.client_port), "--advertise-client-urls", Url(m.client_port), "--listen-peer-urls",
-      Url(m.peer_port), "--initial-advertise-peer-urls", Url(m.peer_port), "--initial-cluster",
-      InitialCluster(), "--initial-cluster-state", existing ? "existing" : "new",
-      "--initial-cluster-token", token_,
+      ClientUrl(m.client_port), "--advertise-client-urls", ClientUrl(m.client_port),
+      "--listen-peer-urls", Url(m.peer_port), "--initial-advertise-peer-urls", Url(m.peer_port),
+      "--initial-cluster", InitialCluster(), "--initial-cluster-state",
+      existing ? "existing" : "new", "--initial-cluster-token", token_,
       // Faster elections than the defaults (100 ms, 1 s) keep the
       // failover tests short on loopback.
       "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap", "--log-level",
       "warn"};
+  if (tls_) {
+    for (std::string a :
+         {std::string("--cert-file"), tls_->cert_file, std::string("--key-file"), tls_->key_file}) {
+      args.push_back(std::move(a));
+    }
+    if (!tls_->client_ca_file.empty()) {
+      args.insert(args.end(), {"--client-cert-auth", "--trusted-ca-file", tls_->client_ca_file});
+    }
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -148,8 +177,9 @@ Status EtcdCluster::Start() {
 Status EtcdCluster::WaitHealthy(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (const Member& m : members_) {
-    events::etcd::ClientOptions o;
-    o.endpoints = {Url(m.client_port)};
+    events::etcd::ClientOptions o =
+        tls_ ? ClientOptions(tls_->client_cert_file, tls_->client_key_file) : ClientOptions();
+    o.endpoints = {ClientUrl(m.client_port)};
     o.request_timeout = std::chrono::milliseconds(1000);
     o.connect_timeout = std::chrono::milliseconds(200);
     auto client = events::etcd::Client::Create(o);
@@ -197,12 +227,12 @@ void EtcdCluster::Signal(int member, int sig) const {
 
 std::vector<std::string> EtcdCluster::endpoints() const {
   std::vector<std::string> out;
-  for (const Member& m : members_) out.push_back(Url(m.client_port));
+  for (const Member& m : members_) out.push_back(ClientUrl(m.client_port));
   return out;
 }
 
 std::string EtcdCluster::endpoint(int member) const {
-  return Url(members_[static_cast<size_t>(member)].client_port);
+  return ClientUrl(members_[static_cast<size_t>(member)].client_port);
 }
 
 pid_t EtcdCluster::pid(int member) const { return members_[static_cast<size_t>(member)].pid; }

@@ -13,9 +13,11 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "events/etcd_client.hpp"
 #include "events/status.hpp"
 
 namespace keyledger::testing {
@@ -24,7 +26,18 @@ class TempDir;
 
 class EtcdCluster {
  public:
+  // Client TLS (the peers stay on plain HTTP): the members serve https:// with `cert_file` /
+  // `key_file`, and with `client_ca_file` set they require a client certificate it signs
+  // (--client-cert-auth); WaitHealthy then presents `client_cert_file` / `client_key_file`.
+  struct ClientTls {
+    std::string cert_file;
+    std::string key_file;
+    std::string client_ca_file;
+    std::string client_cert_file;
+    std::string client_key_file;
+  };
   explicit EtcdCluster(int members = 3);
+  EtcdCluster(int members, ClientTls tls);
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
@@ -37,7 +50,11 @@ class EtcdCluster {
   // Every member answers a linearizable read (so there is a leader and a quorum).
   Status WaitHealthy(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
 
-  // Client URLs ("http://127.0.0.1:PORT"), one per member.
+  // What a client needs to reach the members: the endpoints, and with ClientTls the CA file
+  // (the members' certificate) and the client certificate and key (`client_cert`, `client_key`).
+  events::etcd::ClientOptions ClientOptions(const std::string& client_cert = "",
+                                            const std::string& client_key = "") const;
+  // Client URLs ("http://127.0.0.1:PORT", https:// with ClientTls), one per member.
   std::vector<std::string> endpoints() const;
   std::string endpoint(int member) const;
   int size() const { return static_cast<int>(members_.size()); }
@@ -65,6 +82,8 @@ class EtcdCluster {
   std::unique_ptr<TempDir> dir_;
   std::vector<Member> members_;
   std::string token_;
+  std::optional<ClientTls> tls_;
+  std::string ClientUrl(uint16_t port) const;
 };
 
 // Whether the etcd binary is installed (tools/setup.sh installs etcd-server).
