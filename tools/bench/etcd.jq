@@ -1,0 +1,68 @@
+# The etcd section of the benchmark report (tools/bench/etcd.sh's results), as Markdown lines:
+# included by report.jq and run alone by etcd.sh (`jq -L tools/bench 'include "etcd";
+# etcd_section'`). Input: an object whose .results holds the result lines. Ratios compare
+# figures of the same run: writes against the mean of the raw etcd runs before and after,
+# reads against the RocksDB node with the same view and concurrency.
+def etcd_n0: if . == null then "" else (. | round | tostring) end;
+def etcd_r2: if . == null or . == 0 then "" else ((. * 100 | round) / 100 | tostring) + "×" end;
+def etcd_ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+
+def etcd_section:
+  .results as $all
+  | [$all[] | select(.group == "etcd-writes")] as $writes
+  | [$all[] | select(.group == "etcd-reads")] as $reads
+  | [$all[] | select(.group == "etcd-lag")] as $lags
+  | ([$all[] | select(.group == "etcd-info" and (.name | startswith("one KeyUpdated")))]
+     | first | .bytes) as $record_bytes
+  | ([$all[] | select(.group == "etcd-info" and (.name | startswith("node B restart")))]
+     | first) as $restart
+  | def raw_mean($c):
+      [$writes[] | select(.baseline and .concurrency == $c) | .ops_per_sec]
+      | if length > 0 then add / length else null end;
+    def per_write($n): if $n == null or .ops_per_sec == 0 then ""
+      else ($n / (.ops_per_sec * .cpu.wall_seconds) * 100 | round / 100 | tostring) end;
+  "## keyledger on etcd (3 members on this machine)",
+    "",
+    "Three etcd 3.4 members on 127.0.0.1 (each its own data directory on the same disk), keyledgerd nodes A and B with `--store etcd` on them, and a keyledgerd on RocksDB (one node) for the read baseline, all sharing this machine's cores with the load generator (and with whatever else runs on the machine: `others`).",
+    "",
+    "### Durable writes",
+    "",
+    "keyledgerd: `PUT /api/admin/endpoints/keys/{id}` over HTTP, each connection its own key; the registry decides a group of commands and appends it as one etcd transaction (records, stream index, versions, head), one transaction in flight per node. Raw etcd: one `POST /v3/kv/put` per request on etcd's JSON gateway, each connection its own key, a value of one keyledger record (\($record_bytes) bytes), against the member keyledgerd talks to; at \($writes | map(select(.baseline and (.name | test("before|after")))) | first | .concurrency // "") connections it runs before and after the keyledger cases, and ratios are against the mean of the raw runs at the same concurrency.",
+    "",
+    "| what | conc | writes/s | p50 µs | p99 µs | p99.9 µs | vs raw etcd | commands per group | µs per etcd txn | etcd calls per write | WAL fsyncs per write | cores: load gen / keyledgerd / etcd / others |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ($writes[]
+      | "| \(.name) | \(.concurrency) | \(.ops_per_sec | etcd_n0) | \(.p50_us | etcd_n0) | \(.p99_us | etcd_n0) | \(.p999_us | etcd_n0) | \(if .baseline then "" else etcd_ratio(.ops_per_sec; raw_mean(.concurrency)) | etcd_r2 end) | \(.mean_commands_per_registry_group // "") | \(.mean_log_group_write_us // "") | \(per_write(.etcd.txn + .etcd.range + .etcd.put)) | \(per_write(.etcd.wal_fsyncs_per_member)) | \(.cpu.load_generator_cores) / \(.cpu.keyledgerd_cores) / \(.cpu.etcd_cores) / \(.cpu.others_cores) |"),
+    "",
+    "Commands per group: keyledgerd's `keyledger_registry_group_commands`; µs per etcd txn: `keyledger_group_commit_write_seconds` (one append, its transaction's round trip); etcd calls: the gRPC calls (Txn, Range, Put) the three members handled, keyledgerd's follower and catch-up reads included; WAL fsyncs: per member. All counted over the whole case (key set-up and warm-up included) and divided by writes/s × its wall time, so per-write figures are approximate. cores: CPU used on average during the case (2 = both cores of this machine busy).",
+    "",
+    "### What etcd itself gives a group commit",
+    "",
+    "Raw `POST /v3/kv/txn` from http_load, each transaction carrying \([$all[] | select(.group == "etcd-txn")] | first | .writes_per_txn // "") writes (about keyledger's group size at 64 connections) laid out as keyledger lays them out (3 keys: record, stream index, stream version; or the record only) plus a head, no compare, no keyledgerd: the ceiling of one transaction per group on this cluster. One connection is one transaction in flight (keyledgerd's writer today); four connections are four in flight (pipelined groups).",
+    "",
+    "| what | txns in flight | txns/s | writes/s | p50 µs per txn | p99 µs | vs raw etcd puts | cores: load gen / etcd / others |",
+    "|---|---:|---:|---:|---:|---:|---:|---|",
+    ([$all[] | select(.group == "etcd-txn")][]
+      | "| \(.name) | \(.concurrency) | \(.ops_per_sec | etcd_n0) | \(.writes_per_sec | etcd_n0) | \(.p50_us | etcd_n0) | \(.p99_us | etcd_n0) | \(etcd_ratio(.writes_per_sec; raw_mean([$writes[] | select(.baseline) | .concurrency] | max)) | etcd_r2) | \(.cpu.load_generator_cores) / \(.cpu.etcd_cores) / \(.cpu.others_cores) |"),
+    "",
+    "### Reads on each node",
+    "",
+    "The same number of keys over 10 providers on both deployments (set up through node A; node B waited for with `X-Keyledger-Min-Seq`); reads are served from each node's in-memory projection.",
+    "",
+    "| view | node | conc | responses/s | p50 µs | p99 µs | body bytes | vs RocksDB node |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+    ($reads | sort_by(.view, .concurrency, (.baseline | not), .node)[]
+      | . as $r
+      | ([$reads[] | select(.baseline and .view == $r.view and .concurrency == $r.concurrency)]
+         | first) as $b
+      | "| \(.view) | \(.name) | \(.concurrency) | \(.ops_per_sec | etcd_n0) | \(.p50_us | etcd_n0) | \(.p99_us | etcd_n0) | \(.body_bytes) | \(if .baseline then "baseline" else etcd_ratio($r.ops_per_sec; $b.ops_per_sec) | etcd_r2 end) |"),
+    "",
+    "### Replication lag",
+    "",
+    "From the moment node A's 200 for a `PUT` arrived (its `X-Keyledger-Seq` is S) until node B served the write, one sample at a time. min-seq: one `GET /api/admin/providers/{id}` on B with `X-Keyledger-Min-Seq: S`, which B parks until it has applied S; poll: `GET` the key's provider key list on B again and again until it shows the new value. Both include one round trip to B (its plain round trip for the same request, measured between samples, is the floor). Node B restarted to ready in \($restart.seconds // "?") s (local snapshot, then the tail from etcd).",
+    "",
+    "| case | samples | lag p50 µs | lag p99 µs | lag p99.9 µs | lag max µs | B's plain round trip p50 µs | the PUT on A, p50 µs |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ($lags[]
+      | "| \(.name)\(if .background_writes_per_sec then " (\(.background_writes_per_sec | etcd_n0) writes/s)" else "" end) | \(.samples) | \(.p50_us | etcd_n0) | \(.p99_us | etcd_n0) | \(.p999_us | etcd_n0) | \(.max_us | etcd_n0) | \(.b_plain_p50_us | etcd_n0) | \(.write_p50_us | etcd_n0) |"),
+    "";
