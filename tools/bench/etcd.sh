@@ -182,6 +182,13 @@ R_PORT=$KL_PORT
 # CPU time (utime + stime) a process has used so far, in clock ticks (0 once it is gone).
 cpu_ticks() { awk '{printf "%d\n", $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
+# Nanoseconds the threads of these processes have waited on a run queue for a CPU so far
+# (/proc/PID/task/*/schedstat, second field).
+runq_wait_ns() {
+  local p
+  for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
+    awk '{ s += $2 } END { printf "%.0f\n", s }'
+}
 # The sum of a Prometheus series (every label set) in a /metrics text.
 metric() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 }
   END { printf "%.6f\n", s }' <<<"$2"; }
@@ -200,8 +207,10 @@ counters() {
   echo "cpu_keyledgerd $kl"
   echo "cpu_etcd $etcd"
   for i in 0 1 2; do echo "cpu_etcd_m$i $(cpu_ticks "${ETCD_PIDS[$i]}")"; done
+  echo "runq_keyledgerd $(runq_wait_ns "$A_PID" "$B_PID")"
+  echo "runq_etcd $(runq_wait_ns "${ETCD_PIDS[@]}")"
   echo "cpu_rocksdb_node $(cpu_ticks "$R_PID")"
-  awk '$1 == "cpu" { printf "cpu_machine %d\n", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+  awk '$1 == "cpu" { printf "cpu_machine %.0f\n", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
   for p in $1; do
     m=$(kl_metrics "$p")
     for n in keyledger_group_commit_requests_sum keyledger_group_commit_requests_count \
@@ -260,6 +269,8 @@ measure() {
                  etcd_member_cores: [$d.cpu_etcd_m0, $d.cpu_etcd_m1, $d.cpu_etcd_m2
                    | . / $hz / $wall | r2],
                  rocksdb_node_cores: ($d.cpu_rocksdb_node / $hz / $wall | r2),
+                 runqueue_wait_ms_per_s: {keyledgerd: ($d.runq_keyledgerd / 1e6 / $wall | r2),
+                                          etcd: ($d.runq_etcd / 1e6 / $wall | r2)},
                  others_cores: (($d.cpu_machine / $hz - $load - ($d.cpu_keyledgerd
                    + $d.cpu_etcd + $d.cpu_rocksdb_node) / $hz) / $wall | r2)},
            etcd: {txn: $d.etcd_Txn, range: $d.etcd_Range, put: $d.etcd_Put,
@@ -371,11 +382,16 @@ raw_etcd after "$WRITE_CONNS"
 # ---- what etcd itself gives a group commit: raw transactions of a group's puts -------------------
 # txn_body TAG WRITES KEYS: one /v3/kv/txn body carrying WRITES writes as keyledger lays them out
 # (KEYS=3: the record, its stream-index entry and its stream's version; KEYS=1: the record only)
-# plus the head, no compare: the ceiling of one group commit per transaction on this cluster.
+# plus the head, compared as keyledger compares it (the head is put back unchanged, so the
+# compare holds every time; txn_head_put puts it first): the ceiling of one group commit per
+# transaction on this cluster.
+txn_head() { printf '/keyledger/rawtxn/%s/head' "$1"; }
+txn_head_value() { printf '%048d' 0 | base64 -w0; }
 txn_body() {
-  local tag=$1 writes=$2 keys=$3 i ops="" value hex
+  local tag=$1 writes=$2 keys=$3 i ops="" value hex head
   value=$(head -c "$RECORD_BYTES" /dev/urandom | base64 -w0)
   hex=$(b64 0123456789abcdef)
+  head=$(b64 "$(txn_head "$tag")")
   put() { ops+="${ops:+,}{\"request_put\":{\"key\":\"$(b64 "$1")\",\"value\":\"$2\"}}"; }
   for ((i = 0; i < writes; i++)); do
     put "$(printf '/keyledger/rawtxn/%s/e/%016x' "$tag" "$i")" "$value"
@@ -384,25 +400,33 @@ txn_body() {
       put "$(printf '/keyledger/rawtxn/%s/v/stream-%d' "$tag" "$i")" "$hex"
     fi
   done
-  put "/keyledger/rawtxn/$tag/head" "$(head -c 48 /dev/urandom | base64 -w0)"
-  echo "{\"success\":[$ops]}"
+  put "$(txn_head "$tag")" "$(txn_head_value)"
+  echo "{\"compare\":[{\"key\":\"$head\",\"target\":\"VALUE\",\"result\":\"EQUAL\",\"value\":\"$(txn_head_value)\"}],\"success\":[$ops],\"failure\":[{\"request_range\":{\"key\":\"$head\"}}]}"
 }
 TXN_WRITES=32
-raw_txn() {  # KEYS CONNECTIONS
-  local c
-  for ((c = 0; c < $2; c++)); do txn_body "c$c" "$TXN_WRITES" "$1"; done >"$WORK/txn-$1-$2"
-  say "raw etcd txns of $TXN_WRITES writes x $1 keys, $2 connections ..."
-  measure "$WORK/txn-$1-$2.json" "" -- "$LOAD" post --port "${ETCD_PORTS[0]}" \
-    --path /v3/kv/txn --body-file "$WORK/txn-$1-$2" --connections "$2" --seconds "$SECS" \
+raw_txn() {  # WRITES KEYS CONNECTIONS
+  local c name="txn-$1-$2-$3" succeeded
+  for ((c = 0; c < $3; c++)); do
+    curl -sf -m 5 -o /dev/null -XPOST "$ETCD0/v3/kv/put" \
+      -d "{\"key\":\"$(b64 "$(txn_head "c$c")")\",\"value\":\"$(txn_head_value)\"}"
+    txn_body "c$c" "$1" "$2"
+  done >"$WORK/$name"
+  succeeded=$(curl -sf -m 5 -XPOST "$ETCD0/v3/kv/txn" -d @<(head -n1 "$WORK/$name") |
+    jq -r '.succeeded // false')
+  [ "$succeeded" = true ] || { echo "etcd: the raw txn's compare failed" >&2; exit 1; }
+  say "raw etcd txns of $1 writes x $2 keys, $3 connections ..."
+  measure "$WORK/$name.json" "" -- "$LOAD" post --port "${ETCD_PORTS[0]}" \
+    --path /v3/kv/txn --body-file "$WORK/$name" --connections "$3" --seconds "$SECS" \
     --warmup "$WARMUP"
-  record etcd-txn "raw etcd txn of $TXN_WRITES writes x $1 keys + head" true \
-    "$(jq -c --argjson c "$2" --argjson w "$TXN_WRITES" --argjson k "$1" \
+  record etcd-txn "raw etcd txn of $1 writes x $2 keys + head" true \
+    "$(jq -c --argjson c "$3" --argjson w "$1" --argjson k "$2" \
       '{concurrency: $c, writes_per_txn: $w, keys_per_write: $k,
-        writes_per_sec: (.ops_per_sec * $w)} + .' "$WORK/txn-$1-$2.json")"
+        writes_per_sec: (.ops_per_sec * $w)} + .' "$WORK/$name.json")"
 }
-raw_txn 3 1
-raw_txn 1 1
-raw_txn 3 4
+raw_txn 1 3 1
+raw_txn "$TXN_WRITES" 3 1
+raw_txn "$TXN_WRITES" 1 1
+raw_txn "$TXN_WRITES" 3 4
 
 # ---- replication lag -----------------------------------------------------------------------------
 for method in min-seq poll; do
