@@ -218,6 +218,9 @@ counters() {
       keyledger_registry_group_commands_count; do
       echo "$n $(metric "$n" "$m")"
     done
+    # How many groups had at most 32 commands (a group of more than 42 writes of 3 keys passes
+    # etcd's 128 operations and takes two transactions).
+    echo "registry_groups_le_32 $(metric 'keyledger_registry_group_commands_bucket{le="32"}' "$m")"
   done
   for p in "${ETCD_PORTS[@]}"; do
     m=$(etcd_metrics "$p")
@@ -285,6 +288,8 @@ measure() {
     + (if ($d.keyledger_registry_group_commands_count // 0) > 0 then
          {registry_groups: $d.keyledger_registry_group_commands_count,
           mean_commands_per_registry_group: ($d.keyledger_registry_group_commands_sum
+            / $d.keyledger_registry_group_commands_count | r2),
+          registry_groups_over_32_share: (1 - $d.registry_groups_le_32
             / $d.keyledger_registry_group_commands_count | r2)}
        else {} end)' "$out.raw" >"$out"
 }
@@ -427,6 +432,7 @@ raw_txn 1 3 1
 raw_txn "$TXN_WRITES" 3 1
 raw_txn "$TXN_WRITES" 1 1
 raw_txn "$TXN_WRITES" 3 4
+raw_txn "$TXN_WRITES" 1 4
 
 # ---- replication lag -----------------------------------------------------------------------------
 for method in min-seq poll; do
