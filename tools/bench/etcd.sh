@@ -10,15 +10,19 @@
 #                    the same member keyledgerd talks to, each connection its own key, the value
 #                    as large as one keyledger record (measured here). The raw case runs before
 #                    and after the keyledger cases; the ratio is against their mean.
+#   etcd alone       raw /v3/kv/txn carrying 32 writes laid out as keyledger's group commit does
+#                    (3 keys a write, or 1) with its head compare, 1 and 4 in flight: what one
+#                    transaction per group can reach on this cluster, without keyledgerd
 #   reads            the grouped view and a provider's key list on each node of the etcd
 #                    deployment vs the same reads on a single keyledgerd on RocksDB with the
 #                    same keys, at 1 and 64 connections
 #   replication lag  from a write's 200 on node A until node B serves it (http_load lag): with
 #                    X-Keyledger-Min-Seq (idle, and while 64 connections write through A) and by
 #                    polling B's key list until the new value shows (idle)
-#   where the time goes: CPU seconds of the load generator, the keyledgerd nodes and the three
-#                    etcd members per case (they share this machine's cores), keyledgerd's group
-#                    sizes and etcd transaction times (/metrics), etcd WAL fsyncs per write.
+#   where the time goes: CPU of the load generator, the keyledgerd nodes, each etcd member and
+#                    everything else on the machine per case (they share its cores), run-queue
+#                    waits, keyledgerd's group sizes and append times (/metrics), etcd's gRPC
+#                    calls and WAL fsyncs; throughput per server core-second next to each ratio.
 #
 #   tools/bench/etcd.sh [--seconds S] [--quick] [--results FILE]
 # --seconds: measured seconds per case (default 10, plus 2 of warm-up); --quick: 3 s per case and
