@@ -2,9 +2,21 @@
 // Every connection is one thread with a blocking keep-alive socket to 127.0.0.1 that sends its
 // next request as soon as the previous answer arrived; latencies are per request.
 //
-//   http_load write --port P --token T --connections C --seconds S [--warmup W]
+//   http_load write --port P[,P2...] --token T --connections C --seconds S [--warmup W]
 //       creates a provider and C keys (one per connection: distinct keys, no conflicts), then
 //       each connection updates its own key (PUT .../keys/{id}, a durable write) in a loop.
+//       With several ports (nodes of one etcd deployment) connection i goes to port i mod n;
+//       the keys are created through the first, and every other node is waited for (its
+//       X-Keyledger-Min-Seq) before the load starts.
+//   http_load post --port P --path PATH --body-file F --connections C --seconds S [--warmup W]
+//       POST PATH in a loop, connection i sending line i mod n of F as its body (e.g. etcd's
+//       JSON gateway, /v3/kv/put, each connection its own key: the baseline of "write" on etcd).
+//   http_load lag --port A,B --token T --seconds S [--method min-seq|poll]
+//       replication lag between two nodes of one etcd deployment, one sample at a time: PUT a
+//       key on A (200 with X-Keyledger-Seq S), then from the moment that answer arrived until
+//       B serves the write. min-seq: one GET on B with X-Keyledger-Min-Seq: S (B parks it until
+//       it has applied S); poll: GET the key's provider key list on B again and again until it
+//       shows the new value. Prints the lag's percentiles and B's plain round trip (the floor).
 //   http_load read --port P [--token T] --path PATH --connections C --seconds S [--warmup W]
 //       GET PATH in a loop (keyledgerd's views, or tools/bench/static_server's body).
 //   http_load setup --port P --token T --keys N [--providers M]
@@ -59,7 +71,10 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   std::string mode;
-  int port = 0;
+  int port = 0;            // the first of `ports`
+  std::vector<int> ports;  // --port P[,P2...]
+  std::string body_file;
+  std::string method = "min-seq";
   std::string token;
   std::string path;
   int connections = 1;
@@ -73,15 +88,23 @@ struct Args {
 };
 
 Args ParseArgs(int argc, char** argv) {
-  if (argc < 2) Die("usage: http_load write|read|setup|soak --port P ... (see the file comment)");
+  if (argc < 2) {
+    Die("usage: http_load write|read|post|lag|setup|soak --port P ... (see the file comment)");
+  }
   Args a;
   a.mode = argv[1];
   for (int i = 2; i < argc; i += 2) {
     const std::string k = argv[i];
     if (i + 1 >= argc) Die("missing value for " + k);
     const std::string v = argv[i + 1];
-    if (k == "--port")
-      a.port = std::atoi(v.c_str());
+    if (k == "--port") {
+      std::istringstream list(v);
+      std::string one;
+      while (std::getline(list, one, ',')) a.ports.push_back(std::atoi(one.c_str()));
+    } else if (k == "--body-file")
+      a.body_file = v;
+    else if (k == "--method")
+      a.method = v;
     else if (k == "--token")
       a.token = v;
     else if (k == "--path")
@@ -105,7 +128,11 @@ Args ParseArgs(int argc, char** argv) {
     else
       Die("unknown flag " + k);
   }
-  if (a.port <= 0 || a.port > 65535) Die("--port is required");
+  if (a.ports.empty()) Die("--port is required");
+  for (int p : a.ports) {
+    if (p <= 0 || p > 65535) Die("--port: each port must be 1..65535");
+  }
+  a.port = a.ports.front();
   if (a.connections < 1 || a.connections > 1024) Die("--connections must be 1..1024");
   if (a.seconds <= 0 || a.seconds > 86400) Die("--seconds must be in (0, 86400]");
   return a;
@@ -116,6 +143,7 @@ Args ParseArgs(int argc, char** argv) {
 struct Response {
   int status = 0;  // 0: transport error
   std::string body;
+  uint64_t seq = 0;  // X-Keyledger-Seq (0 when absent)
 };
 
 class Conn {
@@ -249,6 +277,9 @@ class Conn {
     } else {
       buf_.erase(0, body_start);  // no body (204, 304)
     }
+    if (const size_t at = head.find("\r\nx-keyledger-seq:"); at != std::string::npos) {
+      r.seq = std::strtoull(head.c_str() + at + 18, nullptr, 10);
+    }
     if (head.find("\r\nconnection: close") != std::string::npos) Close();
     return r;
   }
@@ -296,6 +327,26 @@ std::string NewKey(Conn& c, const std::string& provider, const std::string& name
   return IdOf(k.body);
 }
 
+// The sequence the node on `port` has applied (X-Keyledger-Seq of a cheap read).
+uint64_t AppliedSeq(int port, const std::string& token) {
+  Conn c(port, token);
+  const Response r = c.Call("GET", "/api/admin/providers/?limit=1");
+  if (r.status != 200 || r.seq == 0) Die("no X-Keyledger-Seq from port " + std::to_string(port));
+  return r.seq;
+}
+
+// Waits until the node on `port` has applied `seq` (parked by X-Keyledger-Min-Seq, which answers
+// 503 after the node's --min-seq-wait-ms: then this dies).
+void WaitForSeq(int port, const std::string& token, uint64_t seq) {
+  Conn c(port, token);
+  const Response r = c.Call("GET", "/api/admin/providers/?limit=1", "",
+                            "X-Keyledger-Min-Seq: " + std::to_string(seq) + "\r\n");
+  if (r.status != 200) {
+    Die("port " + std::to_string(port) + " did not reach sequence " + std::to_string(seq) + ": " +
+        std::to_string(r.status) + " " + r.body);
+  }
+}
+
 std::string RunTag() {
   return std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000000);
 }
@@ -317,7 +368,7 @@ Totals ClosedLoop(const Args& a, Op op) {
   std::vector<std::thread> threads;
   for (int i = 0; i < a.connections; ++i) {
     threads.emplace_back([&, i] {
-      Conn c(a.port, a.token);
+      Conn c(a.ports[static_cast<size_t>(i) % a.ports.size()], a.token);
       Totals& t = per[static_cast<size_t>(i)];
       t.latencies.reserve(1 << 16);
       while (!stop.load(std::memory_order_relaxed)) {
@@ -375,6 +426,10 @@ int Write(const Args& a) {
       keys.push_back(NewKey(c, provider, "w" + std::to_string(i), rng));
     }
   }
+  if (a.ports.size() > 1) {
+    const uint64_t seq = AppliedSeq(a.port, a.token);
+    for (size_t p = 1; p < a.ports.size(); ++p) WaitForSeq(a.ports[p], a.token, seq);
+  }
   std::vector<int64_t> counter(static_cast<size_t>(a.connections), 0);
   Totals t = ClosedLoop(a, [&](int i, Conn& c) {
     const int64_t n = ++counter[static_cast<size_t>(i)] % 1000;
@@ -399,6 +454,103 @@ int Read(const Args& a) {
   Totals t = ClosedLoop(a, [&](int, Conn& c) { return c.Call("GET", a.path).status; });
   PrintSummary(a, t, ",\"path\":\"" + a.path + "\",\"body_bytes\":" + std::to_string(body_bytes));
   return t.errors == 0 ? 0 : 1;
+}
+
+int Post(const Args& a) {
+  if (a.path.empty() || a.body_file.empty()) Die("post needs --path and --body-file");
+  std::vector<std::string> bodies;
+  {
+    std::ifstream in(a.body_file);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) bodies.push_back(line);
+    }
+  }
+  if (bodies.empty()) Die("no bodies in " + a.body_file);
+  {
+    Conn c(a.port, a.token);
+    const Response r = c.Call("POST", a.path, bodies.front());
+    if (r.status != 200) Die("POST " + a.path + ": " + std::to_string(r.status) + " " + r.body);
+  }
+  Totals t = ClosedLoop(a, [&](int i, Conn& c) {
+    return c.Call("POST", a.path, bodies[static_cast<size_t>(i) % bodies.size()]).status;
+  });
+  PrintSummary(a, t,
+               ",\"path\":\"" + a.path + "\",\"bodies\":" + std::to_string(bodies.size()) +
+                   ",\"body_bytes\":" + std::to_string(bodies.front().size()));
+  return t.errors == 0 ? 0 : 1;
+}
+
+// One lag sample at a time (see the file comment). Samples that failed (a non-200 on A or B, or
+// B answering with a sequence below the write's) are counted as errors, not as latencies.
+int Lag(const Args& a) {
+  if (a.ports.size() != 2) Die("lag needs --port A,B");
+  if (a.method != "min-seq" && a.method != "poll") Die("--method must be min-seq or poll");
+  std::mt19937_64 rng(99);
+  Conn on_a(a.ports[0], a.token);
+  Conn on_b(a.ports[1], a.token);
+  const std::string provider = NewProvider(on_a, "bench-lag-" + RunTag());
+  const std::string key = NewKey(on_a, provider, "lag", rng);
+  WaitForSeq(a.ports[1], a.token, AppliedSeq(a.ports[0], a.token));
+  const std::string list = "/api/admin/endpoints/providers/" + provider + "/keys";
+  const std::string one = "/api/admin/providers/" + provider;
+
+  std::vector<int64_t> lag, write, floor;
+  uint64_t errors = 0, polls = 0;
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(a.seconds));
+  for (int64_t n = 1; Clock::now() < end; ++n) {
+    // B's plain round trip for the same request, the part of every sample that is not lag.
+    const auto plain = Clock::now();
+    if (on_b.Call("GET", a.method == "poll" ? list : one).status != 200) {
+      ++errors;
+      continue;
+    }
+    floor.push_back(kb::MicrosSince(plain));
+    const int priority = static_cast<int>(n % 100000);
+    const auto put = Clock::now();
+    const Response w = on_a.Call("PUT", "/api/admin/endpoints/keys/" + key,
+                                 R"({"internal_priority":)" + std::to_string(priority) + "}");
+    if (w.status != 200 || w.seq == 0) {
+      ++errors;
+      continue;
+    }
+    const auto acked = Clock::now();
+    write.push_back(kb::MicrosSince(put));
+    bool seen = false;
+    if (a.method == "min-seq") {
+      const Response r =
+          on_b.Call("GET", one, "", "X-Keyledger-Min-Seq: " + std::to_string(w.seq) + "\r\n");
+      seen = r.status == 200 && r.seq >= w.seq;
+    } else {
+      const std::string marker = "\"internal_priority\":" + std::to_string(priority) + ",";
+      const auto give_up = acked + std::chrono::seconds(10);
+      while (!seen && Clock::now() < give_up) {
+        const Response r = on_b.Call("GET", list);
+        ++polls;
+        if (r.status != 200) break;
+        seen = r.body.find(marker) != std::string::npos;
+      }
+    }
+    if (!seen) {
+      ++errors;
+      continue;
+    }
+    lag.push_back(kb::MicrosSince(acked));
+  }
+  const kb::Summary l = kb::Summarize(lag, a.seconds);
+  const kb::Summary w = kb::Summarize(write, a.seconds);
+  const kb::Summary f = kb::Summarize(floor, a.seconds);
+  const int64_t max = lag.empty() ? 0 : *std::max_element(lag.begin(), lag.end());
+  std::printf(
+      "{\"mode\":\"lag\",\"method\":\"%s\",\"samples\":%llu,\"p50_us\":%.0f,\"p99_us\":%.0f,"
+      "\"p999_us\":%.0f,\"max_us\":%lld,\"write_p50_us\":%.0f,\"write_p99_us\":%.0f,"
+      "\"b_plain_p50_us\":%.0f,\"b_plain_p99_us\":%.0f,\"polls\":%llu,\"errors\":%llu}\n",
+      a.method.c_str(), static_cast<unsigned long long>(l.ops), l.p50_us, l.p99_us, l.p999_us,
+      static_cast<long long>(max), w.p50_us, w.p99_us, f.p50_us, f.p99_us,
+      static_cast<unsigned long long>(polls), static_cast<unsigned long long>(errors));
+  std::fflush(stdout);
+  return errors == 0 && !lag.empty() ? 0 : 1;
 }
 
 int Setup(const Args& a) {
@@ -667,6 +819,8 @@ int main(int argc, char** argv) {
   const Args a = ParseArgs(argc, argv);
   if (a.mode == "write") return Write(a);
   if (a.mode == "read") return Read(a);
+  if (a.mode == "post") return Post(a);
+  if (a.mode == "lag") return Lag(a);
   if (a.mode == "setup") return Setup(a);
   if (a.mode == "soak") return Soak(a);
   Die("unknown mode " + a.mode);

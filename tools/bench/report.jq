@@ -1,5 +1,8 @@
 # bench/REPORT.md from bench/report.json (tools/bench/report.sh). Ratios compare figures measured
 # in the same run: throughput as ours / baseline (above 1: faster), times as baseline / ours.
+# Run with -L tools/bench: the etcd section is tools/bench/etcd.jq.
+include "etcd";
+
 def n0: if . == null then "" else (. | round | tostring) end;
 def r2: if . == null or . == 0 then "" else ((. * 100 | round) / 100 | tostring) + "×" end;
 def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
@@ -66,4 +69,5 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b
   "|---|---:|---:|---:|---:|",
   (rows("memory")[]
     | "| \(.name) | \(.keys | n0) | \(.events | n0) | \(.bytes_per_key | n0) | \(.snapshot_bytes_per_key | n0) |"),
-  (rows("startup")[] | select(.rss_kib) | "| keyledgerd resident set after start (whole process) | \(.keys | n0) | | \(.rss_bytes_per_key | n0) | |")
+  (rows("startup")[] | select(.rss_kib) | "| keyledgerd resident set after start (whole process) | \(.keys | n0) | | \(.rss_bytes_per_key | n0) | |"),
+  (if any($all[]; .group | startswith("etcd")) then "", etcd_section else empty end)

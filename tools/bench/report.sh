@@ -16,6 +16,9 @@
 #                    (snapshot + tail after a crash, and full replay with the snapshots gone) vs
 #                    a raw RocksDB scan + decode + simdjson parse of the same log
 #   memory           resident bytes per key of the folded state at 10,000 and 100,000 keys
+#   etcd             tools/bench/etcd.sh: durable writes through one and two keyledgerd nodes on a
+#                    three-member etcd vs raw etcd puts at 64 connections, reads on each node vs a
+#                    RocksDB node, replication lag between the nodes
 #
 #   tools/bench/report.sh [--seconds S] [--quick]
 # --seconds: measured seconds per case (default 10, plus 2 of warm-up); --quick: a small run
@@ -29,6 +32,7 @@ cd "$(dirname "$0")/../.."
 
 SECS=10
 WARMUP=2
+QUICK=0
 EVENTS=1000000
 KEYS=10000
 BIG_KEYS=100000
@@ -38,7 +42,7 @@ READ_CONNS="1 16 64"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECS="$2"; shift 2 ;;
-    --quick) SECS=3; WARMUP=1; EVENTS=100000; BIG_KEYS=20000; READ_KEYS=200; shift ;;
+    --quick) SECS=3; WARMUP=1; EVENTS=100000; BIG_KEYS=20000; READ_KEYS=200; QUICK=1; shift ;;
     *) echo "usage: $0 [--seconds S] [--quick]" >&2; exit 2 ;;
   esac
 done
@@ -237,6 +241,13 @@ for view in grouped list; do
 done
 kl_stop_server "$read_pid"
 
+# ---- keyledger on etcd --------------------------------------------------------------------------
+# Its own etcd cluster and nodes, stopped before it returns; its results join this report's.
+say "keyledger on etcd (tools/bench/etcd.sh) ..."
+if [ "$QUICK" = 1 ]; then etcd_args=(--quick); else etcd_args=(--seconds "$SECS"); fi
+KEYLEDGER_BENCH_BUILD_DIR="$BUILD_DIR" tools/bench/etcd.sh "${etcd_args[@]}" \
+  --results "$RESULTS" >"$WORK/etcd.md"
+
 # ---- rebuild and start-up ----------------------------------------------------------------------
 if [ -n "${KEYLEDGER_BENCH_DATA:-}" ]; then
   GEN="$KEYLEDGER_BENCH_DATA"
@@ -323,7 +334,7 @@ jq -s --arg m "$MACHINE" --arg c "$COMMIT" --arg d "$(date -u +%Y-%m-%dT%H:%M:%S
 
 # Ratios: each figure against the baseline of its group at the same concurrency (writes at
 # more than 16 against raw RocksDB at 16); time-based rows compare seconds (baseline / ours).
-jq -r -f tools/bench/report.jq "$OUT/report.json" >"$OUT/REPORT.md"
+jq -r -L tools/bench -f tools/bench/report.jq "$OUT/report.json" >"$OUT/REPORT.md"
 
 # Charts: one data file per series (concurrency, throughput, p50, p99, p99.9).
 series() {  # GROUP NAME_PREFIX BASELINE(true|false) OUT
