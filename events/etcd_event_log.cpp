@@ -894,10 +894,14 @@ void EtcdEventLog::ProcessGroup(std::vector<Pending>& group) {
   }
   if (stale()) {
     // A race was lost without learning etcd's head: learn it now, and tell the callers to catch
-    // up (they decided against an older state).
+    // up (they decided against an older state). Only readers move to it (Adopt): plan_head_
+    // stays, because this group need not be the one whose caller decided on the old head (a
+    // snapshot or an idempotency purge may come first, with the registry's append, decided
+    // before, queued behind it). That append then fails its head compare and is told to catch
+    // up too, instead of being planned on a head its caller never saw (its events' time could
+    // even be earlier than that head's: kInvalidArgument, a 400 for a valid request).
     auto stored = ReadStoredHead();
     if (!stored.ok()) return fail_all(0, WriteFailure());
-    plan_head_ = *stored;
     Adopt(*stored);
     SetStale(false);
     return fail_all(0, HeadConflict(*stored));
