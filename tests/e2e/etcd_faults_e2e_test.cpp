@@ -28,6 +28,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -310,6 +311,12 @@ class EtcdFaultsTest : public E2eTest {
   // Leaves every member running (restarted if a test killed it, continued if stopped) and the
   // cluster healthy, for the next test; stops the nodes this test started (exit 0 expected).
   void TearDown() override {
+    if (HasFailure()) {
+      // What the nodes logged at warning or above (never a secret: CheckNoSecretIn).
+      PrintProblems("a", *daemon_);
+      if (node_b_) PrintProblems("b", *node_b_);
+      if (node_c_) PrintProblems("c", *node_c_);
+    }
     if (cluster_ != nullptr) {
       for (int i = 0; i < cluster_->size(); ++i) {
         if (cluster_->pid(i) <= 0) {
@@ -328,6 +335,24 @@ class EtcdFaultsTest : public E2eTest {
       CheckNoSecretIn(*node);
     }
     E2eTest::TearDown();
+  }
+
+  static void PrintProblems(const std::string& name, const Daemon& node) {
+    const std::string err = node.AllStderr();
+    std::string lines;
+    int n = 0;
+    for (size_t begin = 0; begin < err.size() && n < 60;) {
+      size_t end = err.find('\n', begin);
+      if (end == std::string::npos) end = err.size();
+      const std::string_view line = std::string_view(err).substr(begin, end - begin);
+      if (line.find(R"("level":"info")") == std::string_view::npos &&
+          line.find(R"("level":"debug")") == std::string_view::npos) {
+        lines += std::string(line.substr(0, 600)) + "\n";
+        ++n;
+      }
+      begin = end + 1;
+    }
+    std::cerr << "node " << name << " logged:\n" << lines;
   }
 
   std::string Endpoints(const std::vector<std::string>& endpoints) const {
@@ -652,7 +677,13 @@ TEST_F(EtcdFaultsTest, KillingANodeLeavesTheOtherServingAndTheRestartedOneConver
   EXPECT_EQ(read.status, 200) << read.body;
   EXPECT_EQ(Readyz(port()).status, 200);
 
+  // b had written snapshots (every 25 events) before it was killed; they survive the kill and
+  // its restart recovers from the newest one (else it says it replays the whole log).
+  EXPECT_TRUE(
+      std::filesystem::exists(std::filesystem::path(node_b_->data_dir()) / "etcd-snapshots"));
   ASSERT_TRUE(node_b_->Start(StoreArgs())) << node_b_->error();
+  EXPECT_EQ(node_b_->CurrentStderr().find("no usable snapshot"), std::string::npos)
+      << node_b_->CurrentStderr();
   ports_[1] = node_b_->port();
   const auto restarted = Clock::now();
   EXPECT_TRUE(WaitFor([&] { return load->AcknowledgedSince(1, restarted) >= 10; }, kProgressBound))
