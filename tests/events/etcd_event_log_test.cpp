@@ -463,6 +463,50 @@ TEST_F(EtcdEventLogTest, AnAppendDecidedBeforeAHeadWasLearnedIsToldToCatchUp) {
   EXPECT_EQ(r.sequences, std::vector<uint64_t>{3});
 }
 
+// The client retries a transaction whose answer was lost (a killed leader). When the first
+// attempt was applied and another writer appended after it before the retry, the retry's
+// compare fails on a head that is not this batch's: the record at the batch's last sequence
+// shows it was applied, so the append succeeds, instead of a lost race that has its caller
+// decide and append the same write again. Simulated: c writes exactly the record b plans (same
+// head, stream, version, time and payload), a appends after it, then b's append runs.
+TEST_F(EtcdEventLogTest, ARetriedAppendAppliedBeforeAnotherWriterIsNotAppliedTwice) {
+  auto a = Open();
+  auto quiet = [&](const std::string& local) {
+    auto o = LogOptions(prefix_, dir_.Sub(local));
+    o.follow = false;  // no head is adopted unless a test step does it
+    return Open(o);
+  };
+  auto b = quiet("local-b");
+  auto c = quiet("local-c");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_OK(b->Append("x", kNoStream, {Ev()}));
+  ASSERT_OK_AND_ASSIGN(uint64_t y_version, b->StreamVersion("y"));  // b caches 0 for "y"
+  ASSERT_EQ(y_version, 0u);
+  NewEvent event = Ev(R"({"n":2})");
+  event.time_us = SystemClockMicros();
+  ASSERT_OK(c->CatchUp());
+  ASSERT_OK_AND_ASSIGN(auto by_c, c->Append("y", kNoStream, {event}));  // "b's first attempt"
+  ASSERT_OK(a->CatchUp());
+  ASSERT_OK(a->Append("z", kNoStream, {Ev()}));
+
+  ASSERT_OK_AND_ASSIGN(auto retried, b->Append("y", kNoStream, {event}));
+  EXPECT_EQ(retried.sequences, by_c.sequences);
+  EXPECT_EQ(retried.hashes, by_c.hashes);
+  EXPECT_EQ(b->GetHead(), a->GetHead());  // and b's readers learned of a's append
+  ASSERT_OK_AND_ASSIGN(auto records, a->ReadStream("y", 1, 10));
+  EXPECT_EQ(records.size(), 1u) << "applied twice";
+  // b's next append, planned on its own head, is told to catch up once, then goes through.
+  auto next = b->Append("y", 1, {Ev()});
+  if (!next.ok()) {
+    EXPECT_EQ(next.error().code, ErrorCode::kHeadConflict) << next.status().ToString();
+    next = b->Append("y", 1, {Ev()});
+  }
+  ASSERT_OK(next);
+  EXPECT_EQ(next->sequences, std::vector<uint64_t>{4});
+}
+
 // Two of three members stopped: the probe fails within its bound and Health() says why;
 // appends fail within the request timeout; after SIGCONT both recover on their own.
 TEST_F(EtcdEventLogTest, HealthIsAnErrorWithoutQuorumAndOkAgainAfter) {
