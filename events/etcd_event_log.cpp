@@ -833,10 +833,11 @@ Status EtcdEventLog::Refresh() {
   KL_ASSIGN_OR_RETURN(Head stored, ReadStoredHead());
   if (stored == unknown_head_) {
     // The write whose answer was lost was applied: adopt it, as a RocksDB reopen replays what
-    // reached the WAL.
-    plan_head_ = stored;
-    std::lock_guard lock(head_mu_);
-    if (stored.sequence > head_.sequence) head_ = stored;
+    // reached the WAL. Readers (and the registry, through the listener) move to it; plan_head_
+    // stays, because the group about to be planned was decided by a caller that was told the
+    // write failed and did not see it (it would land after it, e.g. a retried create of a
+    // provider whose name the lost write took). Its compare fails and it is told to catch up.
+    Adopt(stored);
   } else if (!(stored == plan_head_)) {
     SetStale(true);
   }

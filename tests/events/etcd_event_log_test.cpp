@@ -463,6 +463,40 @@ TEST_F(EtcdEventLogTest, AnAppendDecidedBeforeAHeadWasLearnedIsToldToCatchUp) {
   EXPECT_EQ(r.sequences, std::vector<uint64_t>{3});
 }
 
+// A write whose outcome was unknown to b, but applied: b's caller was told it failed, so it
+// decides its next write against the head before it. That write is told to catch up
+// (kHeadConflict, with the applied write now readable), not appended after a write its caller
+// never saw. Simulated: b's transaction fails before it is sent, then c writes exactly the
+// record b had planned.
+TEST_F(EtcdEventLogTest, AnAppendAfterAnUnknownWriteThatWasAppliedIsToldToCatchUp) {
+  std::atomic<bool> fail{false};
+  auto o = LogOptions(prefix_, dir_.Sub("local-b"));
+  o.follow = false;
+  o.fail_write = [&] { return fail.load(); };
+  auto b = Open(o);
+  auto oc = LogOptions(prefix_, dir_.Sub("local-c"));
+  oc.follow = false;
+  auto c = Open(oc);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_OK(b->Append("x", kNoStream, {Ev()}));
+  NewEvent event = Ev(R"({"n":2})");
+  event.time_us = SystemClockMicros();
+  fail = true;
+  EXPECT_FALSE(b->Append("y", kNoStream, {event}).ok());
+  fail = false;
+  ASSERT_OK(c->CatchUp());
+  ASSERT_OK(c->Append("y", kNoStream, {event}));  // b's write, applied after all
+  ASSERT_EQ(b->GetHead().sequence, 1u);
+
+  auto next = b->Append("z", kNoStream, {Ev()});
+  ASSERT_FALSE(next.ok()) << "appended after a write its caller was told had failed";
+  EXPECT_EQ(next.error().code, ErrorCode::kHeadConflict) << next.status().ToString();
+  EXPECT_EQ(b->GetHead(), c->GetHead());
+  ASSERT_OK_AND_ASSIGN(auto again, b->Append("z", kNoStream, {Ev()}));
+  EXPECT_EQ(again.sequences, std::vector<uint64_t>{3});
+}
+
 // The client retries a transaction whose answer was lost (a killed leader). When the first
 // attempt was applied and another writer appended after it before the retry, the retry's
 // compare fails on a head that is not this batch's: the record at the batch's last sequence
