@@ -944,10 +944,11 @@ Status EtcdEventLog::Refresh() {
   KL_ASSIGN_OR_RETURN(Head stored, ReadStoredHead());
   if (stored == unknown_head_) {
     // The write whose answer was lost was applied: adopt it, as a RocksDB reopen replays what
-    // reached the WAL.
-    plan_head_ = stored;
-    std::lock_guard lock(head_mu_);
-    if (stored.sequence > head_.sequence) head_ = stored;
+    // reached the WAL. Readers (and the registry, through the listener) move to it; plan_head_
+    // stays, because the group about to be planned was decided by a caller that was told the
+    // write failed and did not see it (it would land after it, e.g. a retried create of a
+    // provider whose name the lost write took). Its compare fails and it is told to catch up.
+    Adopt(stored);
   } else if (!(stored == plan_head_)) {
     SetStale(true);
   }
@@ -1005,10 +1006,14 @@ void EtcdEventLog::ProcessGroup(std::vector<Pending>& group) {
   }
   if (stale()) {
     // A race was lost without learning etcd's head: learn it now, and tell the callers to catch
-    // up (they decided against an older state).
+    // up (they decided against an older state). Only readers move to it (Adopt): plan_head_
+    // stays, because this group need not be the one whose caller decided on the old head (a
+    // snapshot or an idempotency purge may come first, with the registry's append, decided
+    // before, queued behind it). That append then fails its head compare and is told to catch
+    // up too, instead of being planned on a head its caller never saw (its events' time could
+    // even be earlier than that head's: kInvalidArgument, a 400 for a valid request).
     auto stored = ReadStoredHead();
     if (!stored.ok()) return fail_all(0, WriteFailure());
-    plan_head_ = *stored;
     Adopt(*stored);
     SetStale(false);
     return fail_all(0, HeadConflict(*stored));
@@ -1139,6 +1144,7 @@ void EtcdEventLog::CommitBatch(Batch& batch) {
     return complete(r.error().code == ErrorCode::kPayloadTooLarge ? r.error() : WriteFailure());
   }
   bool applied = r->succeeded;
+  std::optional<Head> past;  // etcd's head, when it is already past this batch's (applied)
   if (!applied) {
     // The head moved. If it moved to exactly our new head, an earlier attempt of this very
     // transaction was applied (the client retried after a lost answer).
@@ -1147,7 +1153,26 @@ void EtcdEventLog::CommitBatch(Batch& batch) {
       auto h = DecodeHeadValue(r->ranges[0].kvs[0].value, "the head stored in etcd");
       if (h.ok()) stored = *h;
     }
-    if (moves_head && stored && *stored == batch.end_head) {
+    bool ours = moves_head && stored && *stored == batch.end_head;
+    if (!ours && moves_head && stored && stored->sequence > batch.end_head.sequence) {
+      // Or that attempt was applied and another writer has appended since (it learned our head
+      // from its own failed compare): then the record at our last sequence is ours, and since
+      // its hash covers the previous hash, so is the whole batch. Taking it for a lost race
+      // would have the caller decide and append it again (an update applied twice). When the
+      // record cannot be read, the outcome is unknown, as for a transaction without an answer.
+      auto hash = StoredRecordHash(batch.end_head.sequence);
+      if (!hash.ok()) {
+        ReportCommit(start, batch.done.size(), 0, false);
+        LogError("etcd: cannot tell whether a retried append was applied: " +
+                 hash.status().ToString());
+        needs_refresh_ = true;
+        unknown_head_ = batch.end_head;
+        return complete(WriteFailure());
+      }
+      ours = *hash == batch.end_head.hash;
+      if (ours) past = *stored;
+    }
+    if (ours) {
       applied = true;
     } else {
       ReportCommit(start, batch.done.size(), 0, false);
@@ -1180,7 +1205,22 @@ void EtcdEventLog::CommitBatch(Batch& batch) {
     std::lock_guard lock(head_mu_);
     if (batch.end_head.sequence > head_.sequence) head_ = batch.end_head;
   }
+  // Readers learn of the later writes now; the next append, planned on this batch's head, fails
+  // its compare and is told to catch up.
+  if (past) Adopt(*past);
   complete(std::nullopt);
+}
+
+Result<Hash> EtcdEventLog::StoredRecordHash(uint64_t sequence) const {
+  etcd::RangeRequest get;
+  get.key = keys_.Record(sequence);
+  KL_ASSIGN_OR_RETURN(etcd::RangeResponse r, client_->Range(get));
+  if (r.kvs.size() != 1) {
+    return MakeError(ErrorCode::kCorruption,
+                     "record " + std::to_string(sequence) + " is missing below etcd's head");
+  }
+  KL_ASSIGN_OR_RETURN(EventRecord rec, DecodeRecord(r.kvs[0].value));
+  return rec.hash;
 }
 
 void EtcdEventLog::CommitSplit(Pending& pending) {

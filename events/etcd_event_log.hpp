@@ -193,6 +193,8 @@ class EtcdEventLog final : public EventLog, public AuxWatch {
   void CommitSplit(Pending& pending);
   // Re-reads the head after a write whose outcome is unknown.
   Status Refresh();
+  // The hash of the record stored at `sequence` (kCorruption when it is missing).
+  Result<Hash> StoredRecordHash(uint64_t sequence) const;
   Result<uint64_t> WriterVersion(std::string_view stream);
   Status PrefetchVersions(const std::vector<Pending>& group);
   Result<int64_t> IdempotencyLease();

@@ -473,6 +473,124 @@ TEST_F(EtcdEventLogTest, ALostRaceRefreshesTheHeadBeforeItCompletes) {
   EXPECT_TRUE(b->Health().ok());  // no follower: always Ok
 }
 
+// After a write whose outcome was unknown, the writer re-reads the head before its next group.
+// When etcd's head moved meanwhile (another writer) and that next group is a node-local
+// snapshot, the append queued behind it was decided before this node learned of the new head:
+// it is told to catch up (kHeadConflict), never planned on a head its caller did not see. (It
+// was: with events decided at a time earlier than that head's, it got kInvalidArgument, "event
+// time is earlier than the log head", a 400 to a valid request; found by the etcd fault tests.)
+TEST_F(EtcdEventLogTest, AnAppendDecidedBeforeAHeadWasLearnedIsToldToCatchUp) {
+  std::atomic<bool> fail{false};
+  auto a = Open();
+  auto o = LogOptions(prefix_, dir_.Sub("local-b"));
+  o.follow = false;
+  o.fail_write = [&] { return fail.load(); };
+  auto b = Open(o);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_OK(b->Append("b", kNoStream, {Ev()}));
+  fail = true;
+  EXPECT_FALSE(b->Append("b", 1, {Ev()}).ok());  // the outcome is unknown to b
+  fail = false;
+  ASSERT_OK(a->CatchUp());
+  NewEvent later = Ev();
+  later.time_us = SystemClockMicros() + 60'000'000;  // a's event, decided after b's below
+  ASSERT_OK(a->Append("a", kNoStream, {later}));
+
+  AppendRequest snapshot;
+  snapshot.aux.push_back({AuxSpace::kSnapshots, "s/1", std::string("snapshot")});
+  IgnoreError(b->Append(std::move(snapshot)).status());  // re-reads the head first
+  NewEvent decided = Ev();
+  decided.time_us = SystemClockMicros();
+  auto appended = b->Append("b", 1, {decided});
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.error().code, ErrorCode::kHeadConflict) << appended.status().ToString();
+  EXPECT_EQ(b->GetHead(), a->GetHead());
+  // Decided again on what it learned, it goes through.
+  NewEvent again = Ev();
+  again.time_us = later.time_us;
+  ASSERT_OK_AND_ASSIGN(auto r, b->Append("b", 1, {again}));
+  EXPECT_EQ(r.sequences, std::vector<uint64_t>{3});
+}
+
+// A write whose outcome was unknown to b, but applied: b's caller was told it failed, so it
+// decides its next write against the head before it. That write is told to catch up
+// (kHeadConflict, with the applied write now readable), not appended after a write its caller
+// never saw. Simulated: b's transaction fails before it is sent, then c writes exactly the
+// record b had planned.
+TEST_F(EtcdEventLogTest, AnAppendAfterAnUnknownWriteThatWasAppliedIsToldToCatchUp) {
+  std::atomic<bool> fail{false};
+  auto o = LogOptions(prefix_, dir_.Sub("local-b"));
+  o.follow = false;
+  o.fail_write = [&] { return fail.load(); };
+  auto b = Open(o);
+  auto oc = LogOptions(prefix_, dir_.Sub("local-c"));
+  oc.follow = false;
+  auto c = Open(oc);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_OK(b->Append("x", kNoStream, {Ev()}));
+  NewEvent event = Ev(R"({"n":2})");
+  event.time_us = SystemClockMicros();
+  fail = true;
+  EXPECT_FALSE(b->Append("y", kNoStream, {event}).ok());
+  fail = false;
+  ASSERT_OK(c->CatchUp());
+  ASSERT_OK(c->Append("y", kNoStream, {event}));  // b's write, applied after all
+  ASSERT_EQ(b->GetHead().sequence, 1u);
+
+  auto next = b->Append("z", kNoStream, {Ev()});
+  ASSERT_FALSE(next.ok()) << "appended after a write its caller was told had failed";
+  EXPECT_EQ(next.error().code, ErrorCode::kHeadConflict) << next.status().ToString();
+  EXPECT_EQ(b->GetHead(), c->GetHead());
+  ASSERT_OK_AND_ASSIGN(auto again, b->Append("z", kNoStream, {Ev()}));
+  EXPECT_EQ(again.sequences, std::vector<uint64_t>{3});
+}
+
+// The client retries a transaction whose answer was lost (a killed leader). When the first
+// attempt was applied and another writer appended after it before the retry, the retry's
+// compare fails on a head that is not this batch's: the record at the batch's last sequence
+// shows it was applied, so the append succeeds, instead of a lost race that has its caller
+// decide and append the same write again. Simulated: c writes exactly the record b plans (same
+// head, stream, version, time and payload), a appends after it, then b's append runs.
+TEST_F(EtcdEventLogTest, ARetriedAppendAppliedBeforeAnotherWriterIsNotAppliedTwice) {
+  auto a = Open();
+  auto quiet = [&](const std::string& local) {
+    auto o = LogOptions(prefix_, dir_.Sub(local));
+    o.follow = false;  // no head is adopted unless a test step does it
+    return Open(o);
+  };
+  auto b = quiet("local-b");
+  auto c = quiet("local-c");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_OK(b->Append("x", kNoStream, {Ev()}));
+  ASSERT_OK_AND_ASSIGN(uint64_t y_version, b->StreamVersion("y"));  // b caches 0 for "y"
+  ASSERT_EQ(y_version, 0u);
+  NewEvent event = Ev(R"({"n":2})");
+  event.time_us = SystemClockMicros();
+  ASSERT_OK(c->CatchUp());
+  ASSERT_OK_AND_ASSIGN(auto by_c, c->Append("y", kNoStream, {event}));  // "b's first attempt"
+  ASSERT_OK(a->CatchUp());
+  ASSERT_OK(a->Append("z", kNoStream, {Ev()}));
+
+  ASSERT_OK_AND_ASSIGN(auto retried, b->Append("y", kNoStream, {event}));
+  EXPECT_EQ(retried.sequences, by_c.sequences);
+  EXPECT_EQ(retried.hashes, by_c.hashes);
+  EXPECT_EQ(b->GetHead(), a->GetHead());  // and b's readers learned of a's append
+  ASSERT_OK_AND_ASSIGN(auto records, a->ReadStream("y", 1, 10));
+  EXPECT_EQ(records.size(), 1u) << "applied twice";
+  // b's next append, planned on its own head, is told to catch up once, then goes through.
+  auto next = b->Append("y", 1, {Ev()});
+  if (!next.ok()) {
+    EXPECT_EQ(next.error().code, ErrorCode::kHeadConflict) << next.status().ToString();
+    next = b->Append("y", 1, {Ev()});
+  }
+  ASSERT_OK(next);
+  EXPECT_EQ(next->sequences, std::vector<uint64_t>{4});
+}
+
 // Two of three members stopped: the probe fails within its bound and Health() says why;
 // appends fail within the request timeout; after SIGCONT both recover on their own.
 TEST_F(EtcdEventLogTest, HealthIsAnErrorWithoutQuorumAndOkAgainAfter) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,62 @@ std::vector<uint16_t> FreePorts(size_t n) {
 }
 
 std::string Url(uint16_t port) { return "http://127.0.0.1:" + std::to_string(port); }
+
+// The string value of the first `"name":"..."` in `json` ("" if absent). Enough for the
+// gateway's status answer, whose 64-bit ids are decimal strings without escapes.
+std::string StringMember(const std::string& json, const std::string& name) {
+  const std::string needle = "\"" + name + "\":\"";
+  const size_t at = json.find(needle);
+  if (at == std::string::npos) return "";
+  const size_t begin = at + needle.size();
+  const size_t end = json.find('"', begin);
+  return end == std::string::npos ? "" : json.substr(begin, end - begin);
+}
+
+// One member's view of the cluster: its own id and the leader's, from POST
+// /v3/maintenance/status on a connection of its own (Connection: close), every send and receive
+// bounded by `timeout` (a SIGSTOPped member still completes the TCP handshake from its listen
+// backlog, but never answers). Empty ids when the member does not answer in time.
+struct MemberStatus {
+  std::string member_id;
+  std::string leader;
+};
+MemberStatus StatusOf(uint16_t port, std::chrono::milliseconds timeout) {
+  MemberStatus out;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return out;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request =
+        "POST /v3/maintenance/status HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+        "\r\nContent-Type: application/json\r\nContent-Length: "
+        "2\r\nConnection: close\r\n\r\n{}";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      char buf[4096];
+      while (std::chrono::steady_clock::now() < deadline && response.size() < (1 << 20)) {
+        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;  // EOF (Connection: close), error or SO_RCVTIMEO
+        response.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  if (response.rfind("HTTP/1.1 200", 0) != 0) return out;
+  out.member_id = StringMember(response, "member_id");
+  out.leader = StringMember(response, "leader");
+  return out;
+}
 
 }  // namespace
 
@@ -223,6 +280,20 @@ Status EtcdCluster::Restart(int member) {
 void EtcdCluster::Signal(int member, int sig) const {
   const Member& m = members_[static_cast<size_t>(member)];
   if (m.pid > 0) ::kill(m.pid, sig);
+}
+
+int EtcdCluster::Leader(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    for (int i = 0; i < size(); ++i) {
+      const Member& m = members_[static_cast<size_t>(i)];
+      if (m.pid <= 0) continue;
+      const MemberStatus s = StatusOf(m.client_port, std::chrono::milliseconds(500));
+      if (!s.member_id.empty() && s.member_id == s.leader) return i;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 std::vector<std::string> EtcdCluster::endpoints() const {

@@ -65,6 +65,10 @@ class EtcdCluster {
   Status Restart(int member);
   // kill(pid, sig) for SIGSTOP / SIGCONT.
   void Signal(int member, int sig) const;
+  // The member that is the raft leader: the first running member whose own status
+  // (POST /v3/maintenance/status) names itself as the leader (header.member_id == leader).
+  // Asks again until `timeout`, then -1 (no quorum, or an election that did not finish).
+  int Leader(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
   // A prefix no other test of this process uses ("/kltest/<n>-<random>").
   static std::string UniquePrefix();
 
