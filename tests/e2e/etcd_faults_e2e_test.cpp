@@ -599,6 +599,16 @@ class EtcdFaultsTest : public E2eTest {
   std::mutex secret_mu_;  // NewSecret is called from the writer threads
 };
 
+// Waits (bounded by kProgressBound) until each node acknowledged `n` writes since `since`.
+template <typename Load>
+bool BothNodesAcknowledge(Load& load, Clock::time_point since, int n) {
+  return WaitFor(
+      [&] {
+        return load.AcknowledgedSince(0, since) >= n && load.AcknowledgedSince(1, since) >= n;
+      },
+      kProgressBound);
+}
+
 // The leader holds the raft log's tail: killing it mid-load leaves proposals whose answer is
 // lost. The two members left elect a leader, both nodes' clients fail over and writes go on;
 // the killed member restarts on its data directory, catches up and serves the whole log.
@@ -608,23 +618,13 @@ TEST_F(EtcdFaultsTest, KillingTheEtcdLeaderLosesNoAcknowledgedWrite) {
   auto load = MakeLoad();
   const auto started = Clock::now();
   load->Start();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return load->AcknowledgedSince(0, started) >= 10 &&
-               load->AcknowledgedSince(1, started) >= 10;
-      },
-      kProgressBound))
-      << "no load before the fault";
+  ASSERT_TRUE(BothNodesAcknowledge(*load, started, 10)) << "no load before the fault";
 
   const int leader = cluster_->Leader();
   ASSERT_GE(leader, 0) << "no etcd leader";
   cluster_->Kill(leader);
   const auto killed = Clock::now();
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return load->AcknowledgedSince(0, killed) >= 10 && load->AcknowledgedSince(1, killed) >= 10;
-      },
-      kProgressBound))
+  EXPECT_TRUE(BothNodesAcknowledge(*load, killed, 10))
       << "writes did not go on through both nodes after the leader was killed";
   const int next = cluster_->Leader();
   EXPECT_GE(next, 0);
@@ -633,12 +633,7 @@ TEST_F(EtcdFaultsTest, KillingTheEtcdLeaderLosesNoAcknowledgedWrite) {
   ASSERT_OK(cluster_->Restart(leader));
   ASSERT_OK(cluster_->WaitHealthy(std::chrono::seconds(30)));
   const auto restarted = Clock::now();
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return load->AcknowledgedSince(0, restarted) >= 5 &&
-               load->AcknowledgedSince(1, restarted) >= 5;
-      },
-      kProgressBound));
+  EXPECT_TRUE(BothNodesAcknowledge(*load, restarted, 5));
   const Outcome out = load->Stop();
   CheckConverged(out);
 
@@ -658,14 +653,8 @@ TEST_F(EtcdFaultsTest, KillingANodeLeavesTheOtherServingAndTheRestartedOneConver
   auto load = MakeLoad();
   const auto started = Clock::now();
   load->Start();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        // Past b's first snapshot (every 25 events), so its restart recovers from one.
-        return load->AcknowledgedSince(0, started) >= 20 &&
-               load->AcknowledgedSince(1, started) >= 20;
-      },
-      kProgressBound))
-      << "no load before the fault";
+  // Past b's first snapshot (every 25 events), so its restart recovers from one.
+  ASSERT_TRUE(BothNodesAcknowledge(*load, started, 20)) << "no load before the fault";
 
   ports_[1] = 0;  // b's writers move to a
   node_b_->Kill();
@@ -719,13 +708,7 @@ TEST_F(EtcdFaultsTest, WithoutQuorumWritesAnswer503ReadsGoOnAndAllRecoversAfter)
   auto load = MakeLoad();
   const auto started = Clock::now();
   load->Start();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return load->AcknowledgedSince(0, started) >= 10 &&
-               load->AcknowledgedSince(1, started) >= 10;
-      },
-      kProgressBound))
-      << "no load before the fault";
+  ASSERT_TRUE(BothNodesAcknowledge(*load, started, 10)) << "no load before the fault";
   const std::string known_key = load->SomeAcknowledgedKey();
   ASSERT_FALSE(known_key.empty());
 
@@ -783,13 +766,7 @@ TEST_F(EtcdFaultsTest, WithoutQuorumWritesAnswer503ReadsGoOnAndAllRecoversAfter)
     EXPECT_TRUE(WaitFor([&] { return Readyz(p).status == 200; }, kProgressBound))
         << "/readyz did not become ready again after SIGCONT";
   }
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        return load->AcknowledgedSince(0, resumed) >= 10 &&
-               load->AcknowledgedSince(1, resumed) >= 10;
-      },
-      kProgressBound))
-      << "writes did not resume after SIGCONT";
+  EXPECT_TRUE(BothNodesAcknowledge(*load, resumed, 10)) << "writes did not resume after SIGCONT";
   EXPECT_TRUE(WaitFor([&] { return Acknowledged(probe_write(on_a).status); }, kProgressBound));
   EXPECT_TRUE(WaitFor([&] { return Acknowledged(probe_write(on_b).status); }, kProgressBound));
 
