@@ -649,6 +649,14 @@ Result<std::string> DoCall(Client::Impl& impl, const ClientOptions& o, const Cal
       }
       if (!IsTransient(e)) {
         ErrorCode code = ErrorCode::kIoError;
+        if (e.code == kGrpcInvalidArgument &&
+            e.message.find("too many operations") != std::string::npos) {
+          // A misconfiguration, not the request's fault: every group of that size fails alike.
+          return MakeError(ErrorCode::kIoError,
+                           "etcd (" + where + ") refused a transaction: " + e.message +
+                               " (keyledger's --etcd-max-txn-ops is above the members' "
+                               "--max-txn-ops: set them equal)");
+        }
         if (e.code == kGrpcInvalidArgument) {
           code = e.message.find("too large") != std::string::npos ? ErrorCode::kPayloadTooLarge
                                                                   : ErrorCode::kInternal;

@@ -58,6 +58,7 @@ Result<std::unique_ptr<EventLog>> OpenStore(const StoreConfig& config) {
   }
   o.client.log = config.log;
   o.prefix = config.etcd_prefix;
+  o.max_txn_ops = config.etcd_max_txn_ops;
   if (!config.etcd_create_if_missing) {
     // Opening creates the layout in an empty prefix (EtcdEventLog::Init); a reader looks first.
     KL_ASSIGN_OR_RETURN(auto client, etcd::Client::Create(o.client));

@@ -38,6 +38,8 @@ struct StoreConfig {
   std::string etcd_key_file;
   std::string etcd_user;
   std::string etcd_password_file;  // read at open (at most 4 KiB; trailing newlines dropped)
+  // Operations per etcd transaction: the members' --max-txn-ops (default 128, etcd's).
+  size_t etcd_max_txn_ops = 128;
   // etcd: create the log when the prefix holds none (default true, as a first keyledgerd start
   // does). False for readers such as keyledger-audit: an empty prefix is then kNotFound and
   // nothing is written to etcd.

@@ -36,13 +36,19 @@ Command& AddEtcdOptions(Command& cmd, std::string_view endpoints_when) {
       .Add({.name = "etcd-password-file",
             .value_name = "FILE",
             .help = "file holding the etcd user's password (trailing newlines ignored)",
-            .env = "KEYLEDGER_ETCD_PASSWORD_FILE"});
+            .env = "KEYLEDGER_ETCD_PASSWORD_FILE"})
+      .Add({.name = "etcd-max-txn-ops",
+            .value_name = "N",
+            .help = "operations per etcd transaction: the members' --max-txn-ops (raise both "
+                    "together so that a group commit of more than 42 writes is one transaction)",
+            .default_value = d.etcd_max_txn_ops_text,
+            .env = "KEYLEDGER_ETCD_MAX_TXN_OPS"});
 }
 
 const std::vector<std::string>& EtcdOptionNames() {
   static const std::vector<std::string> names = {
       "etcd-endpoints", "etcd-prefix", "etcd-cacert",        "etcd-cert",
-      "etcd-key",       "etcd-user",   "etcd-password-file",
+      "etcd-key",       "etcd-user",   "etcd-password-file", "etcd-max-txn-ops",
   };
   return names;
 }
@@ -56,6 +62,8 @@ void ReadEtcdOptions(const Args& args, EtcdOptions& out) {
   out.etcd_key = text("etcd-key");
   out.etcd_user = text("etcd-user");
   out.etcd_password_file = text("etcd-password-file");
+  out.etcd_max_txn_ops_text =
+      args.Get("etcd-max-txn-ops").value_or(std::string(kDefaultEtcdMaxTxnOps));
 }
 
 Status SplitEtcdEndpoints(EtcdOptions& o) {
@@ -99,7 +107,23 @@ Status CheckEtcdDetails(const EtcdOptions& o) {
   if (o.etcd_user.empty() != o.etcd_password_file.empty()) {
     return bad("--etcd-user and --etcd-password-file go together");
   }
+  if (!ParseEtcdMaxTxnOps(o.etcd_max_txn_ops_text)) {
+    return bad("--etcd-max-txn-ops must be an integer from " + std::to_string(kMinEtcdMaxTxnOps) +
+               " to " + std::to_string(kMaxEtcdMaxTxnOps) + " (the members' --max-txn-ops), got '" +
+               o.etcd_max_txn_ops_text + "'");
+  }
   return Status::Ok();
+}
+
+std::optional<size_t> ParseEtcdMaxTxnOps(std::string_view text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  size_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  if (n < kMinEtcdMaxTxnOps || n > kMaxEtcdMaxTxnOps) return std::nullopt;
+  return n;
 }
 
 bool AnyEtcdOption(const EtcdOptions& o) {

@@ -7,6 +7,7 @@
 // hand the checked values to events/store.hpp (CopyEtcdOptions). Thread-compatible.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,10 @@ namespace keyledger::cli {
 
 inline constexpr size_t kMaxEtcdEndpoints = 16;
 inline constexpr std::string_view kDefaultEtcdPrefix = "/keyledger/default";
+// --etcd-max-txn-ops: etcd's own default (128), and the range accepted.
+inline constexpr std::string_view kDefaultEtcdMaxTxnOps = "128";
+inline constexpr size_t kMinEtcdMaxTxnOps = 16;
+inline constexpr size_t kMaxEtcdMaxTxnOps = 100'000;
 
 // The values of the --etcd-* options (events/store.hpp StoreConfig's etcd fields, events/ETCD.md).
 struct EtcdOptions {
@@ -31,9 +36,11 @@ struct EtcdOptions {
   std::string etcd_key;
   std::string etcd_user;           // --etcd-user: etcd authentication (default: none)
   std::string etcd_password_file;  // --etcd-password-file: that user's password
+  // --etcd-max-txn-ops N: checked by CheckEtcdDetails (ParseEtcdMaxTxnOps).
+  std::string etcd_max_txn_ops_text = std::string(kDefaultEtcdMaxTxnOps);
 };
 
-// Adds the seven --etcd-* options (with their KEYLEDGER_ETCD_* variables and help) to `cmd`.
+// Adds the eight --etcd-* options (with their KEYLEDGER_ETCD_* variables and help) to `cmd`.
 // `endpoints_when` ends the help of --etcd-endpoints: when it applies ("required with --store
 // etcd", "in place of --data-dir").
 Command& AddEtcdOptions(Command& cmd, std::string_view endpoints_when);
@@ -52,6 +59,9 @@ Status SplitEtcdEndpoints(EtcdOptions& options);
 // --etcd-user with --etcd-password-file. kInvalidArgument naming the option otherwise.
 Status CheckEtcdDetails(const EtcdOptions& options);
 
+// --etcd-max-txn-ops as a number in [kMinEtcdMaxTxnOps, kMaxEtcdMaxTxnOps]; nullopt otherwise.
+std::optional<size_t> ParseEtcdMaxTxnOps(std::string_view text);
+
 // Whether any --etcd-* option other than --etcd-prefix has a value (endpoints after splitting).
 bool AnyEtcdOption(const EtcdOptions& options);
 
@@ -65,6 +75,7 @@ inline void CopyEtcdOptions(const EtcdOptions& o, events::StoreConfig& config) {
   config.etcd_key_file = o.etcd_key;
   config.etcd_user = o.etcd_user;
   config.etcd_password_file = o.etcd_password_file;
+  config.etcd_max_txn_ops = ParseEtcdMaxTxnOps(o.etcd_max_txn_ops_text).value_or(128);
 }
 
 }  // namespace keyledger::cli

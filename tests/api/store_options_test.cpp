@@ -39,6 +39,13 @@ TEST(StoreOptionsTest, FlagsAndEnvironment) {
   EXPECT_EQ(r->config.etcd_prefix, "/kl/prod");
   EXPECT_EQ(r->config.etcd_cacert, "ca.pem");
   EXPECT_EQ(r->config.etcd_user, "kl");
+  EXPECT_EQ(r->config.etcd_max_txn_ops_text, "128");  // etcd's own default
+  auto raised =
+      Parse({"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-max-txn-ops", "1024"});
+  ASSERT_TRUE(raised.ok()) << raised.status().ToString();
+  events::StoreConfig store;
+  cli::CopyEtcdOptions(raised->config, store);
+  EXPECT_EQ(store.etcd_max_txn_ops, 1024u);
 
   auto env = Parse({}, {{"KEYLEDGER_STORE", "etcd"},
                         {"KEYLEDGER_ETCD_ENDPOINTS", "http://127.0.0.1:2379"},
@@ -47,18 +54,21 @@ TEST(StoreOptionsTest, FlagsAndEnvironment) {
                         {"KEYLEDGER_ETCD_KEY", "k"},
                         {"KEYLEDGER_ETCD_CACERT", "ca"},
                         {"KEYLEDGER_ETCD_USER", "u"},
-                        {"KEYLEDGER_ETCD_PASSWORD_FILE", "p"}});
+                        {"KEYLEDGER_ETCD_PASSWORD_FILE", "p"},
+                        {"KEYLEDGER_ETCD_MAX_TXN_OPS", "512"}});
   ASSERT_TRUE(env.ok()) << env.status().ToString();
   EXPECT_EQ(env->config.store, "etcd");
   EXPECT_EQ(env->config.etcd_endpoints, std::vector<std::string>{"http://127.0.0.1:2379"});
   EXPECT_EQ(env->config.etcd_prefix, "/x");
   EXPECT_EQ(env->config.etcd_password_file, "p");
+  EXPECT_EQ(env->config.etcd_max_txn_ops_text, "512");
 
   auto help = Parse({"--help"});
   ASSERT_TRUE(help.ok());
   for (const char* name :
        {"--store", "--etcd-endpoints", "--etcd-prefix", "--etcd-cacert", "--etcd-cert",
-        "--etcd-key", "--etcd-user", "--etcd-password-file", "KEYLEDGER_ETCD_ENDPOINTS"}) {
+        "--etcd-key", "--etcd-user", "--etcd-password-file", "--etcd-max-txn-ops",
+        "KEYLEDGER_ETCD_ENDPOINTS", "KEYLEDGER_ETCD_MAX_TXN_OPS"}) {
     EXPECT_NE(help->help_text.find(name), std::string::npos) << name;
   }
 }
@@ -73,6 +83,11 @@ TEST(StoreOptionsTest, BadCombinationsAreRefused) {
       {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-prefix", "/trailing/"},
       {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-cert", "c.pem"},
       {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-user", "u"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-max-txn-ops", "15"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-max-txn-ops", "100001"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-max-txn-ops", "12x"},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-max-txn-ops", ""},
+      {"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-max-txn-ops", "-128"},
   };
   for (const auto& args : bad) {
     auto r = Parse(args);

@@ -196,6 +196,38 @@ TEST_F(EtcdEventLogTest, AnAppendTooLargeForOneTransactionIsSplit) {
   EXPECT_EQ(log->GetHead().sequence, 302u);
 }
 
+// A log told of more operations per transaction than the members allow (--etcd-max-txn-ops
+// above their --max-txn-ops, 128 here): the append that needs them fails as a storage error,
+// the log says which two options disagree, nothing is written, and smaller appends go on.
+TEST_F(EtcdEventLogTest, MoreOperationsThanTheMembersAllowIsAStorageErrorThatSaysWhy) {
+  auto o = LogOptions(prefix_, dir_.Sub("local"));
+  o.max_txn_ops = 1024;
+  std::mutex mu;
+  std::string logged;
+  o.log = [&](LogLevel, std::string_view m) {
+    std::lock_guard lock(mu);
+    logged += std::string(m) + "\n";
+  };
+  auto log = Open(o);
+  ASSERT_NE(log, nullptr);
+  AppendRequest big;
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 100; ++i) events.push_back(Ev("{\"i\":" + std::to_string(i) + "}"));
+  big.streams.push_back({"key-a", kNoStream, {}, events});
+  auto r = log->Append(big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kIoError);  // 503 for the clients of the group
+  {
+    std::lock_guard lock(mu);  // the operator reads why
+    EXPECT_NE(logged.find("--etcd-max-txn-ops is above the members' --max-txn-ops"),
+              std::string::npos)
+        << logged;
+  }
+  EXPECT_EQ(log->GetHead().sequence, 0u);
+  ASSERT_OK(log->Append("key-b", kNoStream, {Ev()}));
+  EXPECT_EQ(log->GetHead().sequence, 1u);
+}
+
 // Two nodes on one prefix: every sequence is appended once, and the loser of a race is told
 // kHeadConflict (or kVersionConflict when its own expected version is what broke), catches up
 // and retries. The race itself, and following the other node, are the next part's; this checks

@@ -28,7 +28,9 @@
 # --seconds: measured seconds per case (default 10, plus 2 of warm-up); --quick: 3 s per case and
 # 200 keys, to check the script; --results: also append every result, one JSON object a line, to
 # FILE (report.sh's format: group, name, baseline and the figures).
-# Environment: KEYLEDGER_BENCH_BUILD_DIR (build/release), KEYLEDGER_JOBS.
+# Environment: KEYLEDGER_BENCH_BUILD_DIR (build/release), KEYLEDGER_JOBS,
+# KEYLEDGER_BENCH_ETCD_MAX_TXN_OPS (128, etcd's default: the members' --max-txn-ops and
+# keyledgerd's --etcd-max-txn-ops together).
 # Starts its own three etcd members (random free ports), keyledgerd nodes and a RocksDB node, all
 # on 127.0.0.1 in a temporary directory, and stops each by its PID at exit. Not a test.
 set -euo pipefail
@@ -36,6 +38,7 @@ cd "$(dirname "$0")/../.."
 . tools/bench/lib.sh
 
 SECS=10
+MAX_TXN_OPS="${KEYLEDGER_BENCH_ETCD_MAX_TXN_OPS:-128}"
 WARMUP=2
 READ_KEYS=1000
 READ_CONNS="1 64"
@@ -96,6 +99,7 @@ start_etcd() {  # BASE: members m0..m2 on BASE..BASE+2 (clients) and BASE+3..BAS
       --initial-advertise-peer-urls "http://127.0.0.1:$((base + 3 + i))" \
       --initial-cluster "$initial" --initial-cluster-state new \
       --initial-cluster-token "keyledger-bench-$$-$base" --logger zap --log-level warn \
+      --max-txn-ops "$MAX_TXN_OPS" \
       >"$WORK/etcd$i.log" 2>&1 &
     ETCD_PIDS+=("$!")
     KL_PIDS+=("$!")
@@ -169,7 +173,7 @@ start_node() {  # NAME: starts node NAME on etcd; sets KL_PID, KL_PORT, KL_READY
   if [ -f "$WORK/$1.log" ]; then mv "$WORK/$1.log" "$WORK/$1.log.previous"; fi
   kl_start_server "$KEYLEDGERD" "$WORK/$1" "$WORK/$1.log" --store etcd \
     --etcd-endpoints "$ENDPOINTS" --etcd-prefix "$PREFIX" --master-key-file "$WORK/master.key" \
-    --tokens-file "$WORK/tokens.json"
+    --tokens-file "$WORK/tokens.json" --etcd-max-txn-ops "$MAX_TXN_OPS"
 }
 start_node a
 A_PID=$KL_PID

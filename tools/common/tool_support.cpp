@@ -151,6 +151,8 @@ Result<StoreTarget> StoreTargetFrom(const cli::Args& args) {
   e.etcd_key = value("etcd-key", "KEYLEDGER_ETCD_KEY").value_or("");
   e.etcd_user = value("etcd-user", "KEYLEDGER_ETCD_USER").value_or("");
   e.etcd_password_file = value("etcd-password-file", "KEYLEDGER_ETCD_PASSWORD_FILE").value_or("");
+  e.etcd_max_txn_ops_text = value("etcd-max-txn-ops", "KEYLEDGER_ETCD_MAX_TXN_OPS")
+                                .value_or(std::string(cli::kDefaultEtcdMaxTxnOps));
   KL_RETURN_IF_ERROR(cli::SplitEtcdEndpoints(e));
   if (e.etcd_endpoints.empty()) return bad("--etcd-endpoints names no endpoint");
   KL_RETURN_IF_ERROR(cli::CheckEtcdDetails(e));
