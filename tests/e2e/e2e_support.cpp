@@ -318,6 +318,18 @@ void E2eTest::StartServer(const std::vector<std::string>& args, SpawnOptions opt
   }
 }
 
+std::unique_ptr<Daemon> E2eTest::AnotherNode(const std::string& name) {
+  const std::string dir = dir_.Sub(name);
+  const std::string logs = dir_.Sub(name + "-logs");
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_directories(logs);
+  for (const char* file : {"master.key", "tokens.json"}) {
+    std::filesystem::copy_file(std::filesystem::path(data_dir_) / file,
+                               std::filesystem::path(dir) / file);
+  }
+  return std::make_unique<Daemon>(dir, logs);
+}
+
 void E2eTest::RestartServer() {
   ASSERT_EQ(daemon_->Stop(SIGTERM), 0) << daemon_->CurrentStderr();
   EXPECT_EQ(daemon_->CurrentStderr().find("shutdown grace period over"), std::string::npos)

@@ -153,6 +153,10 @@ class E2eTest : public ::testing::Test {
   // SIGTERM (expecting exit 0) and start again with the same arguments.
   void RestartServer();
   uint16_t port() const { return daemon_->port(); }
+  // Another node of this deployment (not started): a fresh data directory `name` and log
+  // directory `name`-logs under the test's directory, holding only the first node's master key
+  // and tokens file (the first node must have started once).
+  std::unique_ptr<Daemon> AnotherNode(const std::string& name);
 
   // Remembers a plaintext secret (a provider key, a token): it must never show up in the
   // daemon's output or in any file of its data directory.

@@ -44,15 +44,7 @@ class EtcdE2eTest : public E2eTest {
   // first node must have started).
   std::unique_ptr<Daemon> StartSecondNode(const std::string& prefix,
                                           const std::vector<std::string>& extra = {}) {
-    const std::string dir = dir_.Sub("node-b");
-    const std::string logs = dir_.Sub("node-b-logs");
-    std::filesystem::create_directories(dir);
-    std::filesystem::create_directories(logs);
-    for (const char* name : {"master.key", "tokens.json"}) {
-      std::filesystem::copy_file(std::filesystem::path(data_dir_) / name,
-                                 std::filesystem::path(dir) / name);
-    }
-    auto node = std::make_unique<Daemon>(dir, logs);
+    std::unique_ptr<Daemon> node = AnotherNode("node-b");
     std::vector<std::string> args = StoreArgs(prefix);
     args.insert(args.end(), extra.begin(), extra.end());
     EXPECT_TRUE(node->Start(args)) << node->error();
@@ -105,15 +97,8 @@ TEST_F(EtcdE2eTest, CreateReadRestartAndReadFromAnotherDataDirectory) {
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(data_dir_) / "CURRENT"));
 
   // Another node: a fresh data directory with only the master key and the tokens file.
-  const std::string fresh = dir_.Sub("fresh");
-  const std::string fresh_logs = dir_.Sub("fresh-logs");
-  std::filesystem::create_directories(fresh);
-  std::filesystem::create_directories(fresh_logs);
-  for (const char* name : {"master.key", "tokens.json"}) {
-    std::filesystem::copy_file(std::filesystem::path(data_dir_) / name,
-                               std::filesystem::path(fresh) / name);
-  }
-  Daemon other(fresh, fresh_logs);
+  std::unique_ptr<Daemon> fresh = AnotherNode("fresh");
+  Daemon& other = *fresh;
   ASSERT_TRUE(other.Start(StoreArgs(prefix))) << other.error();
   Client on_other(other.port(), admin_token_);
   TestResponse list3 = on_other.Get(KeysOf(provider));

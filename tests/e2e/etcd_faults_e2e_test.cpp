@@ -390,15 +390,7 @@ class EtcdFaultsTest : public E2eTest {
     ASSERT_FALSE(provider_.empty());
   }
   std::unique_ptr<Daemon> StartNodeFromCopy(const std::string& name) {
-    const std::string dir = dir_.Sub(name);
-    const std::string logs = dir_.Sub(name + "-logs");
-    std::filesystem::create_directories(dir);
-    std::filesystem::create_directories(logs);
-    for (const char* file : {"master.key", "tokens.json"}) {
-      std::filesystem::copy_file(std::filesystem::path(data_dir_) / file,
-                                 std::filesystem::path(dir) / file);
-    }
-    auto node = std::make_unique<Daemon>(dir, logs);
+    std::unique_ptr<Daemon> node = AnotherNode(name);
     EXPECT_TRUE(node->Start(StoreArgs())) << node->error();
     return node;
   }

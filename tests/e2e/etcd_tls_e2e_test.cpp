@@ -106,15 +106,8 @@ TEST_F(EtcdTlsE2eTest, KeyledgerdWorksOverTlsWithAClientCertificateAndAPassword)
   EXPECT_EQ(Client(port()).Get("/readyz").status, 200);
 
   // A second node over the same credentials reads the first one's write.
-  const std::string b_dir = dir_.Sub("node-b");
-  const std::string b_logs = dir_.Sub("node-b-logs");
-  std::filesystem::create_directories(b_dir);
-  std::filesystem::create_directories(b_logs);
-  for (const char* name : {"master.key", "tokens.json"}) {
-    std::filesystem::copy_file(std::filesystem::path(data_dir_) / name,
-                               std::filesystem::path(b_dir) / name);
-  }
-  Daemon b(b_dir, b_logs);
+  std::unique_ptr<Daemon> node_b = AnotherNode("node-b");
+  Daemon& b = *node_b;
   ASSERT_TRUE(b.Start(Args(password_file_))) << b.error();
   Client on_b(b.port(), admin_token_);
   TestResponse list = admin.Get(KeysOf(provider));

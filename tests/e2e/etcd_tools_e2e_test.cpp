@@ -139,15 +139,8 @@ TEST_F(EtcdToolsTest, MoveARocksDbDeploymentOntoEtcd) {
 
   // 6. A node on etcd with the same master key and tokens file (a fresh data directory: its
   // snapshots only) serves the same keys, and reveal opens the secret with the carried keyring.
-  const std::string node_dir = dir_.Sub("node");
-  const std::string node_logs = dir_.Sub("node-logs");
-  std::filesystem::create_directories(node_dir);
-  std::filesystem::create_directories(node_logs);
-  for (const char* name : {"master.key", "tokens.json"}) {
-    std::filesystem::copy_file(std::filesystem::path(data_dir_) / name,
-                               std::filesystem::path(node_dir) / name);
-  }
-  Daemon node(node_dir, node_logs);
+  std::unique_ptr<Daemon> node_ptr = AnotherNode("node");
+  Daemon& node = *node_ptr;
   std::vector<std::string> node_args = {"--store", "etcd"};
   for (const std::string& a : Etcd()) node_args.push_back(a);
   ASSERT_TRUE(node.Start(node_args)) << node.error();
